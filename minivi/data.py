@@ -1,0 +1,303 @@
+"""Toy data sets for minivi's tests and tutorials, in plain NumPy.
+
+Every random draw comes from an ``np.random.Generator`` passed in by the
+caller, so the same seed gives bit-identical data. All arrays are float64
+(labels are int64). Shapes follow minivi's convention: regression inputs are
+``(N, D)`` and targets ``(N, 1)``; class labels are ``(N,)``.
+
+Contents
+- ``toy_curve``, ``toy_curve_clean``, ``toy_curve_grid``: the 1-D regression
+  curve of Blundell et al. (2015), section 5.2.
+- ``two_moons``: two interleaved half circles, a 2-D binary classification set.
+- ``linear_gaussian``: y = Phi w + noise, the conjugate model that
+  ``minivi.exact`` solves exactly.
+- ``load_digits``: the UCI 8x8 handwritten digits (1,797 images), bundled in
+  ``minivi/datasets/`` (see ``DIGITS_LICENSE.txt`` there).
+- ``train_test_split`` and ``minibatches``: splitting and batching helpers.
+"""
+
+import gzip
+import numbers
+from importlib import resources
+
+import numpy as np
+
+# The digits' pixels are counts of "on" pixels in a 4x4 block: integers 0..16.
+DIGITS_MAX_PIXEL = 16
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}; "
+            "create one with rng = np.random.default_rng(seed)"
+        )
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} of type "
+            f"{type(value).__name__}; pass a whole number such as {name}=100"
+        )
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}; pass a positive integer")
+    return int(value)
+
+
+def _check_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}"
+        )
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}; pass a finite number")
+    return value
+
+
+def _check_non_negative(value, name):
+    value = _check_real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}; pass 0 or a positive number")
+    return value
+
+
+def _check_interval(low, high, low_name, high_name):
+    low, high = _check_real(low, low_name), _check_real(high, high_name)
+    if not low < high:
+        raise ValueError(
+            f"{low_name} must be smaller than {high_name}, got {low_name}={low}, "
+            f"{high_name}={high}; swap them or widen the interval"
+        )
+    return low, high
+
+
+# ------------------------------------------------- Blundell et al. curve
+
+
+def toy_curve_clean(x):
+    """The noise-free regression curve of Blundell et al. (2015), section 5.2.
+
+        f(x) = x + 0.3 sin(2 pi x) + 0.3 sin(4 pi x)
+
+    Works elementwise on an array (or a number) of any shape and returns
+    float64 of the same shape.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return x + 0.3 * np.sin(2 * np.pi * x) + 0.3 * np.sin(4 * np.pi * x)
+
+
+def toy_curve(n, rng, x_low=0.0, x_high=0.5, noise_sigma=0.02):
+    """Noisy samples of the regression curve of Blundell et al. (2015), section 5.2.
+
+    Blundell, Cornebise, Kavukcuoglu & Wierstra (2015), "Weight Uncertainty in
+    Neural Networks", section 5.2, generate
+
+        y = x + 0.3 sin(2 pi (x + eps)) + 0.3 sin(4 pi (x + eps)) + eps,
+        eps ~ N(0, 0.02),
+
+    with training inputs x in [0, 0.5]. Here x ~ Uniform(x_low, x_high) and
+    eps ~ N(0, noise_sigma^2).
+
+    Note that y = f(x + eps) with f = ``toy_curve_clean``: the noise jitters the
+    input, so to first order y - f(x) = f'(x) eps, with
+    f'(x) = 1 + 0.6 pi cos(2 pi x) + 1.2 pi cos(4 pi x) (up to 6.65 at x = 0).
+    The residuals are heteroscedastic, and over x in [0, 0.5] their
+    root-mean-square is about sigma * sqrt(1 + 0.9 pi^2) = 3.1 sigma.
+
+    The 0.02: we read it as the STANDARD DEVIATION of eps (noise_sigma=0.02),
+    as reimplementations commonly do; the residuals then have an rms of about
+    0.06. Read as a variance (sigma = sqrt(0.02) = 0.14) the rms would be
+    about 0.4, a cloud far wider than the training points in the paper's
+    figure 5, which hug the curve.
+
+    Draws, in this order: x (n uniforms), then eps (n standard normals).
+
+    Returns
+        x: (n, 1) float64 inputs; y: (n, 1) float64 targets.
+    """
+    n = _check_count(n, "n")
+    _check_rng(rng)
+    x_low, x_high = _check_interval(x_low, x_high, "x_low", "x_high")
+    noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
+    x = rng.uniform(x_low, x_high, size=(n, 1))
+    eps = noise_sigma * rng.standard_normal((n, 1))
+    return x, toy_curve_clean(x + eps)
+
+
+def toy_curve_grid(n=200, x_low=-0.5, x_high=1.2):
+    """Evenly spaced inputs and the clean curve, for plotting predictions.
+
+    The default range [-0.5, 1.2] reaches well beyond the training interval
+    [0, 0.5], where a Bayesian network's uncertainty should grow.
+
+    Returns
+        x: (n, 1) float64, ``np.linspace(x_low, x_high, n)``;
+        f(x): (n, 1) float64, ``toy_curve_clean(x)``.
+    """
+    n = _check_count(n, "n")
+    x_low, x_high = _check_interval(x_low, x_high, "x_low", "x_high")
+    x = np.linspace(x_low, x_high, n).reshape(n, 1)
+    return x, toy_curve_clean(x)
+
+
+# --------------------------------------------------------------- two moons
+
+
+def two_moons(n, rng, noise_sigma=0.1):
+    """Two interleaved half circles, a 2-D binary classification set.
+
+    Class 0 lies on the upper half of the unit circle centred at (0, 0),
+    class 1 on the lower half of the unit circle centred at (1, 0.5):
+
+        class 0: (cos t, sin t),             t ~ Uniform(0, pi)
+        class 1: (1 - cos t, 0.5 - sin t),   t ~ Uniform(0, pi)
+
+    and every point gets isotropic Gaussian noise N(0, noise_sigma^2 I).
+    Class 0 has ceil(n/2) points and class 1 floor(n/2), in shuffled order.
+
+    Draws, in this order: the label order (a permutation of n), the angles t
+    (n uniforms), the noise (n x 2 standard normals).
+
+    Returns
+        x: (n, 2) float64 points; labels: (n,) int64 in {0, 1}.
+    """
+    n = _check_count(n, "n")
+    _check_rng(rng)
+    noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
+    n_class_1 = n // 2
+    labels = rng.permutation(np.repeat(np.array([0, 1], dtype=np.int64), [n - n_class_1, n_class_1]))
+    t = rng.uniform(0.0, np.pi, size=n)
+    upper = np.stack([np.cos(t), np.sin(t)], axis=1)
+    lower = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1)
+    x = np.where(labels[:, None] == 0, upper, lower)
+    x = x + noise_sigma * rng.standard_normal((n, 2))
+    return x, labels
+
+
+# ------------------------------------------------- linear-Gaussian model
+
+
+def linear_gaussian(n, rng, weights, noise_sigma, x_scale=1.0):
+    """Data from the linear-Gaussian model that ``minivi.exact`` solves exactly.
+
+        Phi_nd ~ N(0, x_scale^2)   (independent features)
+        y = Phi w + e,   e ~ N(0, noise_sigma^2 I)
+
+    With the prior w ~ N(0, prior_sigma^2 I) the posterior p(w | Phi, y) is
+    Gaussian in closed form, so variational answers can be checked against it.
+
+    Draws, in this order: Phi (n x D standard normals), then e (n).
+
+    Parameters
+        weights: 1-D array-like of the D true weights w.
+        noise_sigma: >= 0, standard deviation of the observation noise.
+        x_scale: > 0, standard deviation of each feature.
+
+    Returns
+        Phi: (n, D) float64 design matrix; y: (n,) float64 targets
+        (1-D, as ``minivi.exact`` expects).
+    """
+    n = _check_count(n, "n")
+    _check_rng(rng)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or w.size == 0:
+        raise ValueError(
+            f"weights must be a non-empty 1-D array, got shape {w.shape}; "
+            "pass one weight per feature, e.g. weights=[0.5, -1.0]"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValueError("weights contain NaN or inf; pass finite numbers")
+    noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
+    x_scale = _check_real(x_scale, "x_scale")
+    if x_scale <= 0:
+        raise ValueError(f"x_scale must be > 0, got {x_scale}; pass a positive feature scale")
+    Phi = x_scale * rng.standard_normal((n, w.size))
+    y = Phi @ w + noise_sigma * rng.standard_normal(n)
+    return Phi, y
+
+
+# ------------------------------------------------------------------ digits
+
+
+def load_digits():
+    """The UCI "Optical Recognition of Handwritten Digits" test set, 8x8 pixels.
+
+    Alpaydin & Kaynak (1998), UCI Machine Learning Repository,
+    DOI 10.24432/C50P49, licence CC BY 4.0. The bundled file
+    ``minivi/datasets/digits.csv.gz`` is the copy that scikit-learn ships
+    (scikit-learn is not needed); ``DIGITS_LICENSE.txt`` beside it gives
+    source and format. Each row of the file holds 64 pixels (the 8x8 image,
+    row by row), integers 0..16, then the label 0..9.
+
+    Returns
+        images: (1797, 64) float64, pixels divided by 16 so they lie in [0, 1]
+            (``images[i].reshape(8, 8)`` is the picture);
+        labels: (1797,) int64 digits 0..9.
+    """
+    source = resources.files("minivi") / "datasets" / "digits.csv.gz"
+    with source.open("rb") as raw, gzip.open(raw, "rt") as text:
+        table = np.loadtxt(text, delimiter=",", dtype=np.int64)
+    images = table[:, :-1].astype(np.float64) / DIGITS_MAX_PIXEL
+    return images, table[:, -1]
+
+
+# ---------------------------------------------------- splits and batches
+
+
+def train_test_split(x, y, test_fraction, rng):
+    """Split paired rows at random into a training and a test part.
+
+    A random permutation of the N rows (one ``rng.permutation(N)`` draw) puts
+    the first n_test = round(test_fraction * N) rows into the test part and
+    the rest into the training part; x[i] stays paired with y[i].
+
+    Returns
+        (x_train, y_train, x_test, y_test), each indexed along axis 0.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of rows, got shapes {x.shape} and "
+            f"{y.shape}; pass one target row per input row"
+        )
+    test_fraction = _check_real(test_fraction, "test_fraction")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(
+            f"test_fraction must lie strictly between 0 and 1, got {test_fraction}; "
+            "e.g. test_fraction=0.2 keeps a fifth of the rows for testing"
+        )
+    _check_rng(rng)
+    n = x.shape[0]
+    n_test = round(test_fraction * n)
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(
+            f"test_fraction={test_fraction} of {n} rows gives {n_test} test rows, "
+            "leaving one part empty; use more data or a fraction nearer 0.5"
+        )
+    order = rng.permutation(n)
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def minibatches(n, batch_size, rng):
+    """Index arrays for one epoch of shuffled minibatches over n data points.
+
+    One ``rng.permutation(n)`` draw, cut into consecutive chunks of
+    batch_size; every index 0..n-1 appears in exactly one batch, and the last
+    batch is smaller when batch_size does not divide n. Call once per epoch
+    for a fresh shuffle.
+
+    Returns a list (not a lazy generator, so bad arguments fail here and
+    ``len()`` gives the number of batches M = ceil(n / batch_size)) of int64
+    index arrays.
+    """
+    n = _check_count(n, "n")
+    batch_size = _check_count(batch_size, "batch_size")
+    _check_rng(rng)
+    order = rng.permutation(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]

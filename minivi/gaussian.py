@@ -1,0 +1,292 @@
+"""The derivation on plain arrays: layer 2 of minivi.
+
+Every function here takes and returns NumPy arrays (float64), never Tensors,
+so a student can check each formula by hand or with finite differences.
+The numbered steps refer to the derivation in DESIGN.md:
+
+    step 4  q(w_i) = N(mu_i, sigma_i^2), prior p(w_i) = N(0, 1); sigma = softplus(rho)
+    step 5  the closed-form KL[q || p], summed over the weights, and its gradient
+    step 7  reparameterisation w = mu + sigma * eps and the chain rule through it
+
+The scale-mixture prior of Blundell et al. (2015), "Weight Uncertainty in
+Neural Networks", section 3.3, has no closed-form KL; ``kl_mixture_mc`` gives
+the Monte Carlo estimate they use instead.
+"""
+
+import numpy as np
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+def _as_real_array(x, name):
+    """Return ``x`` as a float64 array, refusing non-numbers, NaN and inf."""
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {array.dtype}; pass a "
+            f"float array (for a minivi Tensor pass its .data)."
+        )
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"{name} contains NaN or inf; pass finite values (a NaN here usually "
+            f"means training diverged: lower the learning rate)."
+        )
+    return array
+
+
+def _as_positive_array(x, name):
+    """Like ``_as_real_array`` but every entry must also be > 0 (a scale)."""
+    array = _as_real_array(x, name)
+    if np.any(array <= 0):
+        raise ValueError(
+            f"{name} must be > 0 everywhere, got minimum {array.min()}; a standard "
+            f"deviation is positive (parameterise it as softplus(rho) to keep it so)."
+        )
+    return array
+
+
+def _check_same_shape(a, b, name_a, name_b, why):
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; "
+            f"they must match: {why}."
+        )
+
+
+def _check_broadcasts_to(prior, shape, name):
+    """A prior parameter may be a scalar or any array that broadcasts to ``shape``."""
+    try:
+        broadcast = np.broadcast_shapes(prior.shape, shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != shape:
+        raise ValueError(
+            f"{name} has shape {prior.shape}, which does not broadcast to mu's shape "
+            f"{shape}; pass a scalar or an array broadcastable to {shape}."
+        )
+
+
+# ---------------------------------------------------------------- step 4: sigma = softplus(rho)
+
+
+def softplus(rho):
+    """sigma = softplus(rho) = log(1 + e^rho)   (step 4).
+
+    The optimiser updates an unconstrained number rho; sigma = softplus(rho)
+    is then positive whatever the update does (Blundell et al. 2015, sec. 3.2).
+    A plain ``sigma`` parameter could be pushed below zero by one gradient step.
+    For large rho, softplus(rho) ~ rho; for very negative rho, softplus(rho) ~ e^rho,
+    so sigma can become tiny without ever reaching zero.
+
+    Computed as ``np.logaddexp(0, rho)`` = log(e^0 + e^rho), which never
+    overflows (log1p(exp(rho)) overflows for rho > 709). For rho below about
+    -745, e^rho is smaller than the smallest float64 and the result is 0.0.
+    """
+    rho = _as_real_array(rho, "rho")
+    return np.logaddexp(0.0, rho)
+
+
+def softplus_grad(rho):
+    """dsigma/drho = e^rho / (1 + e^rho) = 1 / (1 + e^-rho) = logistic sigmoid(rho)   (step 4).
+
+    Computed as exp(-log(1 + e^-rho)) = exp(-logaddexp(0, -rho)): the exponent
+    is always <= 0, so nothing overflows for any finite rho (the naive
+    1 / (1 + np.exp(-rho)) overflows in np.exp for rho < -709).
+    """
+    rho = _as_real_array(rho, "rho")
+    return np.exp(-np.logaddexp(0.0, -rho))
+
+
+def inverse_softplus(sigma):
+    """rho = softplus^-1(sigma) = log(e^sigma - 1)   (step 4).
+
+    Used to set the initial rho from a chosen initial sigma. Computed as
+    sigma + log(1 - e^-sigma) = sigma + log(-expm1(-sigma)), which neither
+    overflows for large sigma (e^sigma) nor loses digits for small sigma
+    (e^sigma - 1 by subtraction).
+    """
+    sigma = _as_positive_array(sigma, "sigma")
+    return sigma + np.log(-np.expm1(-sigma))
+
+
+def sigma_grad_to_rho(grad_sigma, rho):
+    """dF/drho = dF/dsigma * dsigma/drho = dF/dsigma * sigmoid(rho)   (steps 4 and 7).
+
+    The chain rule through sigma = softplus(rho): the last link from a
+    gradient on sigma to the parameter the optimiser actually updates.
+    ``grad_sigma`` must have rho's shape (sum over any sample axis first).
+    """
+    grad_sigma = _as_real_array(grad_sigma, "grad_sigma")
+    rho = _as_real_array(rho, "rho")
+    _check_same_shape(grad_sigma, rho, "grad_sigma", "rho",
+                      "dF/dsigma has one entry per sigma = softplus(rho); sum it over "
+                      "any sample axis first")
+    return grad_sigma * softplus_grad(rho)
+
+
+# ---------------------------------------------------------------- step 7: reparameterisation
+
+
+def reparameterize(mu, sigma, eps):
+    """w = mu + sigma * eps, with eps ~ N(0, 1) drawn by the caller   (step 7).
+
+    Writing the sample as a deterministic function of (mu, sigma) and outside
+    noise eps moves the randomness out of the path the gradient travels
+    (Kingma & Welling 2014; Blundell et al. 2015, sec. 3.1). The arrays
+    broadcast as NumPy does, e.g. eps of shape (S, *mu.shape) gives S samples.
+    """
+    mu = _as_real_array(mu, "mu")
+    sigma = _as_positive_array(sigma, "sigma")
+    eps = _as_real_array(eps, "eps")
+    try:
+        np.broadcast_shapes(mu.shape, sigma.shape, eps.shape)
+    except ValueError:
+        raise ValueError(
+            f"mu has shape {mu.shape}, sigma has shape {sigma.shape} and eps has shape "
+            f"{eps.shape}, which do not broadcast together; draw eps with mu's shape "
+            f"(or with extra leading sample axes)."
+        ) from None
+    return mu + sigma * eps
+
+
+def reparameterize_grads(grad_w, eps):
+    """(dF/dmu, dF/dsigma) = (dF/dw, dF/dw * eps) for w = mu + sigma * eps   (step 7).
+
+    The chain rule, one weight at a time:
+        dw/dmu    = 1    so  dF/dmu    = dF/dw * 1   = dF/dw
+        dw/dsigma = eps  so  dF/dsigma = dF/dw * eps
+    ``grad_w`` is dF/dw, of w's shape, which is eps's shape. If eps carries a
+    leading sample axis that mu does not, sum both results over that axis to
+    get gradients of mu's shape. The KL term adds its own gradient
+    (``kl_normal_grads``) on top of these.
+    """
+    grad_w = _as_real_array(grad_w, "grad_w")
+    eps = _as_real_array(eps, "eps")
+    _check_same_shape(grad_w, eps, "grad_w", "eps",
+                      "grad_w is dF/dw for w = mu + sigma * eps, one entry per sampled weight")
+    return grad_w.copy(), grad_w * eps
+
+
+# ---------------------------------------------------------------- step 5: closed-form KL
+
+
+def _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma):
+    mu = _as_real_array(mu, "mu")
+    sigma = _as_positive_array(sigma, "sigma")
+    _check_same_shape(mu, sigma, "mu", "sigma", "each weight has its own mu and sigma")
+    prior_mu = _as_real_array(prior_mu, "prior_mu")
+    prior_sigma = _as_positive_array(prior_sigma, "prior_sigma")
+    _check_broadcasts_to(prior_mu, mu.shape, "prior_mu")
+    _check_broadcasts_to(prior_sigma, mu.shape, "prior_sigma")
+    return mu, sigma, prior_mu, prior_sigma
+
+
+def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0):
+    """KL[N(mu, sigma^2) || N(m, s^2)], summed over all weights   (step 5).
+
+    Per weight:
+        KL = log(s / sigma) + (sigma^2 + (mu - m)^2) / (2 s^2) - 1/2.
+    With the standard normal prior (m = 0, s = 1) of step 4 this is the
+    derivation's  -log sigma + (sigma^2 + mu^2) / 2 - 1/2.
+
+    Computed with u = log(sigma / s) as
+        KL = (e^{2u} - 1) / 2 - u + (mu - m)^2 / (2 s^2),
+    using expm1 for e^{2u} - 1: each term is then >= 0 even after rounding
+    (e^x - 1 >= x), the KL is exactly 0 when q equals the prior, and a tiny
+    sigma gives a large finite KL instead of log(0).
+
+    prior_mu and prior_sigma may be scalars or arrays broadcastable to mu.
+    Returns a Python float.
+    """
+    mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
+    log_ratio = np.log(sigma) - np.log(prior_sigma)
+    z = (mu - prior_mu) / prior_sigma
+    per_weight = 0.5 * np.expm1(2.0 * log_ratio) - log_ratio + 0.5 * z**2
+    return float(np.sum(per_weight))
+
+
+def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0):
+    """(dKL/dmu, dKL/dsigma) of the summed closed-form KL   (step 5).
+
+    Differentiating KL = log s - log sigma + (sigma^2 + (mu - m)^2) / (2 s^2) - 1/2:
+        dKL/dmu    = (mu - m) / s^2
+        dKL/dsigma = -1/sigma + sigma / s^2
+    For the standard normal prior: (mu, sigma - 1/sigma). Both arrays have
+    mu's shape; the KL's minimum (zero gradient) is at mu = m, sigma = s.
+    """
+    mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
+    prior_var = prior_sigma**2
+    grad_mu = (mu - prior_mu) / prior_var
+    grad_sigma = -1.0 / sigma + sigma / prior_var
+    return grad_mu, grad_sigma
+
+
+# ---------------------------------------------------------------- scale-mixture prior
+
+
+def log_normal_pdf(w, mu, sigma):
+    """log N(w; mu, sigma^2) = -log(2 pi)/2 - log sigma - (w - mu)^2 / (2 sigma^2), elementwise.
+
+    Written in log form so that it stays finite where the density itself
+    underflows to 0 (far tails, tiny sigma). Arrays broadcast as NumPy does.
+    """
+    w = _as_real_array(w, "w")
+    mu = _as_real_array(mu, "mu")
+    sigma = _as_positive_array(sigma, "sigma")
+    return -0.5 * LOG_2PI - np.log(sigma) - 0.5 * ((w - mu) / sigma) ** 2
+
+
+def log_scale_mixture_pdf(w, pi, sigma1, sigma2):
+    """log p(w) for p(w) = pi N(w; 0, sigma1^2) + (1 - pi) N(w; 0, sigma2^2), elementwise.
+
+    The scale-mixture prior of Blundell et al. (2015), sec. 3.3: a wide
+    component (sigma1) and a narrow one (sigma2 << 1) that pulls many weights
+    towards zero. Computed as
+        logaddexp(log pi + log N(w; 0, sigma1^2), log(1 - pi) + log N(w; 0, sigma2^2)),
+    the log-sum-exp of the two log terms, so it stays finite where both
+    densities underflow (a tiny sigma2 makes N(w; 0, sigma2^2) = 0.0 for
+    most w). Requires 0 < pi < 1 and sigma1, sigma2 > 0.
+    """
+    pi = _as_real_array(pi, "pi")
+    if np.any((pi <= 0) | (pi >= 1)):
+        raise ValueError(
+            f"pi must lie strictly between 0 and 1, got {pi}; it is the weight of the "
+            f"first component (pi = 0 or 1 is a single Gaussian: use log_normal_pdf)."
+        )
+    sigma1 = _as_positive_array(sigma1, "sigma1")
+    sigma2 = _as_positive_array(sigma2, "sigma2")
+    log_wide = np.log(pi) + log_normal_pdf(w, 0.0, sigma1)
+    log_narrow = np.log1p(-pi) + log_normal_pdf(w, 0.0, sigma2)
+    return np.logaddexp(log_wide, log_narrow)
+
+
+def kl_mixture_mc(mu, sigma, eps, pi, sigma1, sigma2):
+    """Monte Carlo estimate of KL[q || scale-mixture prior], summed over the weights.
+
+    No closed form exists for this KL, so Blundell et al. (2015, sec. 3.3)
+    use its definition KL = E_q[log q(w) - log p(w)] at sampled weights
+    w = mu + sigma * eps (step 7):
+        estimate = sum_i [log q(w_i) - log p(w_i)],
+    with log q(w) = log N(w; mu, sigma^2) = -log(2 pi)/2 - log sigma - eps^2/2,
+    since (w - mu) / sigma = eps. Averaged over draws of eps ~ N(0, 1) it is
+    unbiased for the KL.
+
+    eps has either mu's shape (one sample) or shape (S, *mu.shape), in which
+    case the S estimates are averaged. Returns a Python float.
+    """
+    mu = _as_real_array(mu, "mu")
+    sigma = _as_positive_array(sigma, "sigma")
+    _check_same_shape(mu, sigma, "mu", "sigma", "each weight has its own mu and sigma")
+    eps = _as_real_array(eps, "eps")
+    if eps.shape != mu.shape and eps.shape[1:] != mu.shape:
+        raise ValueError(
+            f"eps has shape {eps.shape} but mu has shape {mu.shape}; draw eps with shape "
+            f"{mu.shape} for one sample or (S, *{mu.shape}) for S samples."
+        )
+    w = mu + sigma * eps
+    log_q = -0.5 * LOG_2PI - np.log(sigma) - 0.5 * eps**2
+    log_p = log_scale_mixture_pdf(w, pi, sigma1, sigma2)
+    weight_axes = tuple(range(eps.ndim - mu.ndim, eps.ndim))
+    per_sample = np.sum(log_q - log_p, axis=weight_axes)
+    return float(np.mean(per_sample))

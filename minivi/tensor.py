@@ -1,0 +1,428 @@
+"""Layer 1, the engine: a `Tensor` over float64 NumPy arrays and reverse-mode autodiff.
+
+Read this file first. Everything else in minivi is built on one idea:
+
+    an op = a forward computation on arrays
+          + one vector-Jacobian product (VJP) per input.
+
+If the output is y = f(x) and the loss is F, the VJP of an input x maps the
+gradient arriving at the output, g = dF/dy, to the gradient of the input,
+dF/dx = g · dy/dx. `make_op` records an op in the graph; `Tensor.backward`
+walks the graph from the output back to the leaves and calls every VJP once.
+
+The built-in ops below (add, matmul, exp, ...) all use `make_op`. So do the
+Gaussian variational layers in `minivi/bayes.py`: their hand-derived gradients
+(step 7 of the derivation, dF/dmu = dF/dw and dF/dsigma = dF/dw * eps) are just
+one more VJP. There is no other mechanism.
+
+Broadcasting. NumPy lets `a + b` combine shapes (3, 1) and (4,) into (3, 4).
+The adjoint of broadcasting is a sum: the gradient of an input that was
+broadcast is the output gradient summed over the axes it was stretched along.
+`unbroadcast` does exactly that, every binary op calls it, and `backward`
+checks that each gradient has its input's shape.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+_grad_enabled = True
+
+
+@contextmanager
+def no_grad():
+    """Inside `with no_grad():` ops record no graph (for prediction and updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless we are inside a `no_grad()` block."""
+    return _grad_enabled
+
+
+def as_float_array(data, what: str = "data") -> np.ndarray:
+    """Convert numbers, lists or arrays to a float64 array; refuse anything non-numeric.
+
+    Booleans and integers are converted. Complex numbers, strings and Python
+    objects raise TypeError: minivi computes real-valued float64 gradients only.
+    """
+    if isinstance(data, Tensor):
+        raise TypeError(f"{what} is already a Tensor; pass the Tensor itself, or its array `t.data`")
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{what} must be real numbers, but got an array of dtype {array.dtype}"
+            f" ({_kind_name(array.dtype)}); convert it with np.asarray(..., dtype=float)"
+            " after checking what it holds"
+        )
+    return array.astype(np.float64, copy=False)
+
+
+def _kind_name(dtype: np.dtype) -> str:
+    return {"c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+            "M": "dates", "m": "time deltas"}.get(dtype.kind, "not real numbers")
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` down to `shape`: the adjoint (backward) of NumPy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of
+    size 1. Each copy received its own share of the gradient, so the input's
+    gradient is the sum over the copies:
+      - sum over the leading axes that `shape` does not have;
+      - sum, keeping the axis, over every axis where `shape` has size 1.
+    Example: x of shape (3, 1) broadcast to (2, 3, 4) gets
+    grad.sum(axis=0).sum(axis=2, keepdims=True), of shape (3, 1).
+    """
+    if grad.shape == shape:
+        return grad
+    n_leading = grad.ndim - len(shape)
+    if n_leading > 0:
+        grad = grad.sum(axis=tuple(range(n_leading)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Tensor:
+    """A float64 array that remembers how it was computed, so gradients can flow back.
+
+    `Tensor(data, requires_grad=True)` makes a leaf (a parameter or an input we
+    want the gradient of). After `loss.backward()`, `leaf.grad` holds dF/dleaf,
+    an array of the leaf's shape. Gradients accumulate (`+=`) over calls of
+    `backward`, as in PyTorch: set `grad = None` (or `Module.zero_grad()`)
+    between steps. Only leaves keep `.grad`; intermediate results pass theirs on.
+
+    The data is copied into a new float64 array, so changing the array you
+    passed in later does not change the Tensor.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps")
+    __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False):
+        self.data = np.array(as_float_array(data), dtype=np.float64)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = "leaf"
+        self._parents = ()
+        self._vjps = ()
+
+    # ---- the array it holds ----
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    def item(self) -> float:
+        """The value of a one-element Tensor as a Python float."""
+        return float(self.data.item())
+
+    def detach(self) -> "Tensor":
+        """A new leaf with the same values and no history (no gradient flows through it)."""
+        return Tensor(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}{grad})"
+
+    def __len__(self):
+        return len(self.data)
+
+    # ---- backward ----
+    def backward(self, grad=None) -> None:
+        """Back-propagate: fill `.grad` of every leaf this Tensor depends on.
+
+        For a scalar output, `backward()` starts from dF/dF = 1. For any other
+        output pass `grad`, the gradient of some scalar with respect to this
+        Tensor (same shape). Calling `backward` twice adds the gradients twice.
+        """
+        if not _grad_enabled:
+            raise RuntimeError("backward() was called inside `with no_grad():`; call it outside that block")
+        if not self.requires_grad:
+            raise RuntimeError(
+                "this Tensor does not depend on any Tensor with requires_grad=True, so there is no "
+                "gradient to compute; create the parameters with Tensor(..., requires_grad=True)")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() without a gradient needs a scalar, but this Tensor has shape {self.shape}; "
+                    "reduce it first (e.g. .sum() or .mean()) or pass backward(grad) with an array of that shape")
+            grad = np.ones_like(self.data)
+        else:
+            grad = as_float_array(grad, "the gradient passed to backward()")
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(grad): grad has shape {grad.shape} but this Tensor has shape "
+                                 f"{self.shape}; pass a gradient of the output's shape")
+        grads = {id(self): grad}
+        for node in reversed(_topological_order(self)):
+            g = grads.pop(id(node))
+            if not node._parents:
+                node.grad = g.copy() if node.grad is None else node.grad + g
+                continue
+            for parent, vjp in zip(node._parents, node._vjps):
+                if not parent.requires_grad:
+                    continue
+                g_parent = vjp(g)
+                assert g_parent.shape == parent.shape, (
+                    f"op '{node.name}' returned a gradient of shape {g_parent.shape} "
+                    f"for an input of shape {parent.shape}")
+                key = id(parent)
+                grads[key] = grads[key] + g_parent if key in grads else g_parent
+
+    # ---- arithmetic (numbers and arrays mix in on either side) ----
+    def __add__(self, other):
+        other = as_tensor(other)
+        return make_op("add", self.data + other.data, (self, other),
+                       (lambda g: unbroadcast(g, self.shape), lambda g: unbroadcast(g, other.shape)))
+
+    def __sub__(self, other):
+        other = as_tensor(other)
+        return make_op("sub", self.data - other.data, (self, other),
+                       (lambda g: unbroadcast(g, self.shape), lambda g: unbroadcast(-g, other.shape)))
+
+    def __mul__(self, other):
+        other = as_tensor(other)
+        return make_op("mul", self.data * other.data, (self, other),
+                       (lambda g: unbroadcast(g * other.data, self.shape),
+                        lambda g: unbroadcast(g * self.data, other.shape)))
+
+    def __truediv__(self, other):
+        """d(a/b)/da = 1/b, d(a/b)/db = -a/b²."""
+        other = as_tensor(other)
+        return make_op("div", self.data / other.data, (self, other),
+                       (lambda g: unbroadcast(g / other.data, self.shape),
+                        lambda g: unbroadcast(-g * self.data / other.data ** 2, other.shape)))
+
+    def __radd__(self, other):
+        return as_tensor(other) + self
+
+    def __rsub__(self, other):
+        return as_tensor(other) - self
+
+    def __rmul__(self, other):
+        return as_tensor(other) * self
+
+    def __rtruediv__(self, other):
+        return as_tensor(other) / self
+
+    def __neg__(self):
+        return make_op("neg", -self.data, (self,), (lambda g: -g,))
+
+    def __pow__(self, p):
+        """x**p for a number p; d(x^p)/dx = p x^(p-1)."""
+        if isinstance(p, Tensor) or np.ndim(p) != 0:
+            raise TypeError("only a number exponent is supported (x ** 2, x ** 0.5); "
+                            "for a Tensor exponent write (y * x.log()).exp()")
+        p = float(p)
+        return make_op("pow", self.data ** p, (self,), (lambda g: g * p * self.data ** (p - 1),))
+
+    def __matmul__(self, other):
+        return matmul(self, as_tensor(other))
+
+    def __rmatmul__(self, other):
+        return matmul(as_tensor(other), self)
+
+    # ---- elementwise functions ----
+    def exp(self):
+        """d e^x/dx = e^x (reuses the output)."""
+        out = np.exp(self.data)
+        return make_op("exp", out, (self,), (lambda g: g * out,))
+
+    def log(self):
+        """d log x/dx = 1/x."""
+        return make_op("log", np.log(self.data), (self,), (lambda g: g / self.data,))
+
+    def tanh(self):
+        """d tanh x/dx = 1 - tanh² x."""
+        out = np.tanh(self.data)
+        return make_op("tanh", out, (self,), (lambda g: g * (1.0 - out ** 2),))
+
+    def relu(self):
+        """max(x, 0); derivative 1 where x > 0, else 0."""
+        return make_op("relu", np.maximum(self.data, 0.0), (self,), (lambda g: g * (self.data > 0),))
+
+    def sigmoid(self):
+        """s(x) = 1/(1+e^-x) = exp(-log(1+e^-x)), which never overflows; ds/dx = s(1-s)."""
+        out = stable_sigmoid(self.data)
+        return make_op("sigmoid", out, (self,), (lambda g: g * out * (1.0 - out),))
+
+    def softplus(self):
+        """log(1+e^x) = logaddexp(0, x), stable for any x; derivative sigmoid(x)."""
+        return make_op("softplus", np.logaddexp(0.0, self.data), (self,),
+                       (lambda g: g * stable_sigmoid(self.data),))
+
+    # ---- reductions and shape ----
+    def sum(self, axis=None, keepdims: bool = False):
+        """Sum over `axis`. Backward: every summed entry gets the output's gradient (a broadcast)."""
+        axes = _normalize_axes(axis, self.ndim)
+
+        def vjp(g):
+            if not keepdims:
+                g = np.expand_dims(g, axes)
+            return np.broadcast_to(g, self.shape).copy()
+
+        return make_op("sum", self.data.sum(axis=axes, keepdims=keepdims), (self,), (vjp,))
+
+    def mean(self, axis=None, keepdims: bool = False):
+        """Mean = sum / (number of entries summed); built from `sum`."""
+        axes = _normalize_axes(axis, self.ndim)
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / count)
+
+    def reshape(self, *shape):
+        """Same entries, new shape; the gradient is reshaped back."""
+        return make_op("reshape", self.data.reshape(*shape), (self,), (lambda g: g.reshape(self.shape),))
+
+    def transpose(self, *axes):
+        """Permute axes (reverse them if none given); the gradient is permuted back."""
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        axes = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
+        inverse = tuple(np.argsort(axes))
+        return make_op("transpose", self.data.transpose(axes), (self,), (lambda g: g.transpose(inverse),))
+
+    T = property(lambda self: self.transpose())
+
+    def __getitem__(self, index):
+        """Indexing and slicing. Backward scatters the gradient back, adding where an entry was used twice."""
+        if isinstance(index, Tensor):
+            raise TypeError("index with an integer or boolean NumPy array, not a Tensor (use t.data)")
+
+        def vjp(g):
+            full = np.zeros(self.shape)
+            np.add.at(full, index, g)
+            return full
+
+        return make_op("index", self.data[index], (self,), (vjp,))
+
+    def logsumexp(self, axis=-1, keepdims: bool = False):
+        """log Σ_i e^{x_i} along `axis` (an int, or None for all), computed as m + log Σ e^{x_i - m} with m = max x (no overflow).
+
+        Gradient: d/dx_i = e^{x_i} / Σ_j e^{x_j} = softmax(x)_i.
+        """
+        lse = _logsumexp(self.data, axis)
+        out = lse if keepdims else np.squeeze(lse, axis=axis)
+        restore_axis = not keepdims and axis is not None
+        return make_op("logsumexp", out, (self,),
+                       (lambda g: (np.expand_dims(g, axis) if restore_axis else g) * np.exp(self.data - lse),))
+
+    def log_softmax(self, axis=-1):
+        """log softmax(x)_i = x_i - logsumexp(x).
+
+        Gradient (a VJP): dF/dx = g - softmax(x) * Σ_j g_j, summed along `axis`.
+        """
+        out = self.data - _logsumexp(self.data, axis)
+        return make_op("log_softmax", out, (self,),
+                       (lambda g: g - np.exp(out) * g.sum(axis=axis, keepdims=True),))
+
+
+def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tensor:
+    """Record one op in the graph: THE mechanism every operation in minivi uses.
+
+    name:     a label, used in error messages.
+    out_data: the forward result, already computed on plain arrays.
+    inputs:   the Tensors the result was computed from.
+    vjps:     one function per input, g -> dF/d(input), mapping the gradient of
+              the output (an array of out_data's shape) to the gradient of that
+              input (an array of the input's shape; call `unbroadcast` if the
+              input was broadcast).
+
+    A VJP is only called if its input needs a gradient, and inside `no_grad()`
+    nothing is recorded at all. Example, y = x²:
+
+        make_op("square", x.data ** 2, (x,), (lambda g: g * 2 * x.data,))
+    """
+    out = Tensor.__new__(Tensor)
+    out.data = out_data
+    out.grad = None
+    out.name = name
+    out.requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
+    out._parents = inputs if out.requires_grad else ()
+    out._vjps = vjps if out.requires_grad else ()
+    return out
+
+
+def as_tensor(value) -> Tensor:
+    """Return `value` if it is a Tensor, else wrap it as a constant (no gradient)."""
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b, with NumPy's rules for 1-D operands and for leading (batch) axes.
+
+    For C = A B: dF/dA = G Bᵀ and dF/dB = Aᵀ G, summed over broadcast batch axes.
+    A 1-D `a` is treated as a row (1, k) and a 1-D `b` as a column (k, 1).
+    """
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("@ needs arrays with at least one axis; use * to multiply by a number")
+    k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if k_a != k_b:
+        raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape}: the last axis of the left "
+                         f"({k_a}) must equal the second-to-last of the right ({k_b})")
+    try:
+        out = a.data @ b.data
+    except ValueError as err:
+        raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape}: leading (batch) axes "
+                         f"do not broadcast ({err})") from None
+    a2 = a.data if a.ndim > 1 else a.data[None, :]
+    b2 = b.data if b.ndim > 1 else b.data[:, None]
+
+    def as_matrix_grad(g):
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        return np.expand_dims(g, -1) if b.ndim == 1 else g
+
+    def vjp_a(g):
+        g_a = as_matrix_grad(g) @ np.swapaxes(b2, -1, -2)
+        return unbroadcast(g_a[..., 0, :] if a.ndim == 1 else g_a, a.shape)
+
+    def vjp_b(g):
+        g_b = np.swapaxes(a2, -1, -2) @ as_matrix_grad(g)
+        return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
+
+    return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1/(1+e^-x) written as exp(-logaddexp(0, -x)): no overflow for any x."""
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _logsumexp(x: np.ndarray, axis) -> np.ndarray:
+    """log Σ e^x along `axis` with keepdims, shifted by the max so nothing overflows."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def _normalize_axes(axis, ndim: int) -> tuple:
+    """axis=None -> all axes; an int or tuple -> a tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a Tensor with {ndim} axes")
+    return tuple(sorted(a % max(ndim, 1) for a in axes))
+
+
+def _topological_order(root: Tensor) -> list:
+    """Every node `root` depends on, inputs before outputs; iterative, so deep graphs are fine."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in visited)
+    return order
