@@ -170,7 +170,8 @@ def two_moons(n, rng, noise_sigma=0.1):
     _check_rng(rng)
     noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
     n_class_1 = n // 2
-    labels = rng.permutation(np.repeat(np.array([0, 1], dtype=np.int64), [n - n_class_1, n_class_1]))
+    sorted_labels = np.repeat(np.array([0, 1], dtype=np.int64), [n - n_class_1, n_class_1])
+    labels = rng.permutation(sorted_labels)
     t = rng.uniform(0.0, np.pi, size=n)
     upper = np.stack([np.cos(t), np.sin(t)], axis=1)
     lower = np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1)
