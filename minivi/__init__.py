@@ -1,14 +1,33 @@
 """minivi: variational inference for neural networks (Bayes by Backprop), built from NumPy.
 
 The public names, by layer (see README.md for the map to the derivation):
-  engine     Tensor, no_grad, make_op, unbroadcast, numerical_grad, gradcheck
-  modules    Module, Linear, Sequential, ReLU, Tanh
-  optimisers optim.SGD, optim.Adam
+  engine      Tensor, no_grad, make_op, unbroadcast, numerical_grad, gradcheck
+  math        gaussian (softplus, reparameterize, kl_normal and their gradients)
+  modules     Module, Linear, Sequential, ReLU, Tanh; BayesLinear, LocalBayesLinear, priors
+  objective   gaussian_nll, categorical_nll, LearnedNoise, elbo_loss, kl_weights
+  training    optim.SGD, optim.Adam, fit, History
+  use         predict and the uncertainty summaries
+  asides      exact (conjugate ground truth), data (toy sets, digits)
 """
-from . import optim
+from . import data, exact, gaussian, optim
+from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
+                    signal_to_noise)
+from .elbo import elbo_loss, kl_weights, warmup_factor
 from .gradcheck import gradcheck, numerical_grad
+from .likelihoods import LearnedNoise, categorical_nll, gaussian_nll
 from .nn import Linear, Module, ReLU, Sequential, Tanh
+from .predict import (categorical_log_likelihood, classification_uncertainty, expected_calibration_error,
+                      gaussian_log_likelihood, predict, regression_uncertainty, reliability_curve)
 from .tensor import Tensor, make_op, no_grad, unbroadcast
+from .train import History, fit
 
-__all__ = ["Tensor", "no_grad", "make_op", "unbroadcast", "numerical_grad", "gradcheck",
-           "Module", "Linear", "Sequential", "ReLU", "Tanh", "optim"]
+__all__ = [
+    "Tensor", "no_grad", "make_op", "unbroadcast", "numerical_grad", "gradcheck", "gaussian",
+    "Module", "Linear", "Sequential", "ReLU", "Tanh",
+    "BayesLinear", "LocalBayesLinear", "GaussianPrior", "ScaleMixturePrior", "kl_divergence", "signal_to_noise",
+    "gaussian_nll", "categorical_nll", "LearnedNoise", "elbo_loss", "kl_weights", "warmup_factor",
+    "optim", "fit", "History",
+    "predict", "regression_uncertainty", "classification_uncertainty", "expected_calibration_error",
+    "reliability_curve", "gaussian_log_likelihood", "categorical_log_likelihood",
+    "exact", "data",
+]

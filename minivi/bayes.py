@@ -159,8 +159,7 @@ class BayesLinear(Module):
 
         With n_samples=S the output gets a leading axis of S independent samples.
         """
-        x = as_tensor(x)
-        check_features(x, self.in_features, type(self).__name__)
+        x = self._check_input(x, n_samples)
         if mode == "mean":
             return self._affine(x, self.weight_mu, self.bias_mu)
         w = sample_weight(self.weight_mu, self.weight_rho, self._eps(self.weight_mu.shape, n_samples))
@@ -169,6 +168,16 @@ class BayesLinear(Module):
             return h
         bias_shape = self.bias_mu.shape if n_samples is None else (n_samples,) + (1,) * (h.ndim - 2) + self.bias_mu.shape
         return h + sample_weight(self.bias_mu, self.bias_rho, self.rng.standard_normal(bias_shape))
+
+    def _check_input(self, x, n_samples) -> Tensor:
+        """Inputs are (N, in_features), or (S, N, in_features) from an earlier layer run with n_samples=S."""
+        x = as_tensor(x)
+        check_features(x, self.in_features, type(self).__name__)
+        if n_samples is not None and x.ndim > 2 and x.shape[0] != n_samples:
+            raise ValueError(f"{type(self).__name__} got n_samples={n_samples} but an input of shape {x.shape}, "
+                             f"whose leading (sample) axis has size {x.shape[0]}; pass inputs of shape "
+                             f"(N, {self.in_features}) or use the same n_samples in every layer")
+        return x
 
     def _eps(self, shape, n_samples):
         return self.rng.standard_normal(shape if n_samples is None else (n_samples,) + shape)
@@ -211,8 +220,7 @@ class LocalBayesLinear(BayesLinear):
     """
 
     def forward(self, x, mode="sample", n_samples=None):
-        x = as_tensor(x)
-        check_features(x, self.in_features, type(self).__name__)
+        x = self._check_input(x, n_samples)
         if mode == "mean":
             return self._affine(x, self.weight_mu, self.bias_mu)
         mean = x @ self.weight_mu
@@ -220,9 +228,8 @@ class LocalBayesLinear(BayesLinear):
         if self.bias_mu is not None:
             mean = mean + self.bias_mu
             var = var + self.bias_rho.softplus() ** 2
-        eps = self._eps(mean.shape if (n_samples is None or x.ndim > 2) else mean.shape, n_samples)
-        if n_samples is not None and x.ndim > 2:
-            eps = eps[0]
+        has_sample_axis = n_samples is not None and x.ndim > 2   # made by an earlier sampled layer
+        eps = self._eps(mean.shape, None if has_sample_axis else n_samples)
         return mean + var ** 0.5 * eps
 
 

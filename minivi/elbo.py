@@ -1,0 +1,103 @@
+"""Layer 4, the objective: the negative ELBO with Monte Carlo samples and KL weighting (steps 3, 6, 8).
+
+    F(θ) = KL[q(w|θ) || p(w)] - E_q[log p(D|w)]                       (step 3)
+
+With the data split into M minibatches D_1..D_M, Blundell et al. (2015, eq. 8-9)
+give minibatch i the share
+
+    F_i(θ) = π_i KL[q || p] - E_q[log p(D_i | w)],     Σ_i π_i = 1,
+
+so that Σ_i F_i = F over one epoch. The expectation is estimated with S
+reparameterised samples w_s = mu + sigma * eps_s (steps 6-7):
+
+    E_q[log p(D_i | w)] ≈ (1/S) Σ_s log p(D_i | w_s).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .bayes import kl_divergence
+from .nn import check_mode
+from .tensor import Tensor, as_tensor
+
+
+def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: float | None = None,
+              mode: str = "sample"):
+    """One minibatch's share of the negative ELBO: kl_weight · KL + (1/S) Σ_s nll(f(x; w_s), y).
+
+    model:     a Module (its Bayesian layers give the KL, see `kl_divergence`).
+    x, y:      this minibatch's inputs and targets.
+    nll:       callable (pred, target) -> scalar Tensor summed over the batch, e.g.
+               functools.partial(mv.gaussian_nll, noise_sigma=0.1).
+    n_data:    the size N of the whole training set.
+    n_samples: S, the Monte Carlo samples, drawn in one vectorised forward.
+    kl_weight: π_i; by default len(x) / n_data, which sums to 1 over any
+               partition of the data into minibatches (see `kl_weights` for others).
+    mode:      "sample" (the ELBO), or "mean" (every weight at mu: no sampling,
+               a deterministic loss for checks).
+
+    Returns (loss Tensor, info) with floats info["kl"] (the unweighted KL),
+    info["nll"] (the data term), info["kl_weight"] and info["loss"].
+    """
+    check_mode(mode, None)
+    n_data, batch = _check_sizes(x, y, n_data)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
+    if kl_weight is None:
+        kl_weight = batch / n_data
+    elif not np.isfinite(kl_weight) or kl_weight < 0:
+        raise ValueError(f"kl_weight must be a finite number >= 0, got {kl_weight}")
+    if mode == "mean":
+        data_term = nll(model(x, mode="mean"), y)
+    else:
+        data_term = nll(model(x, n_samples=n_samples), y) * (1.0 / n_samples)
+    kl = kl_divergence(model)
+    loss = kl * kl_weight + data_term
+    info = {"kl": kl.item(), "nll": data_term.item(), "kl_weight": float(kl_weight), "loss": loss.item()}
+    return loss, info
+
+
+def kl_weights(n_batches: int, schedule: str = "uniform") -> np.ndarray:
+    """The weights π_1..π_M of the KL in the M minibatches of one epoch; they sum to 1.
+
+    "uniform":  π_i = 1/M.
+    "blundell": π_i = 2^(M-i) / (2^M - 1)  (Blundell et al. 2015, §3.4): the
+                first minibatches lean on the prior, the last on the data.
+                Computed as 2^(-i) / (1 - 2^(-M)) so large M cannot overflow.
+    """
+    if isinstance(n_batches, bool) or not isinstance(n_batches, (int, np.integer)) or n_batches < 1:
+        raise ValueError(f"n_batches must be a whole number >= 1, got {n_batches!r}")
+    i = np.arange(1, n_batches + 1)
+    if schedule == "uniform":
+        return np.full(n_batches, 1.0 / n_batches)
+    if schedule == "blundell":
+        return np.exp2(-i.astype(float)) / -np.expm1(-n_batches * np.log(2.0))
+    raise ValueError(f"unknown KL schedule {schedule!r}; use 'uniform' or 'blundell' "
+                     "(and warmup_factor for a linear warm-up)")
+
+
+def warmup_factor(epoch: int, warmup_epochs: int) -> float:
+    """Linear KL warm-up: β = min(1, (epoch + 1) / warmup_epochs), epoch counted from 0.
+
+    Multiplying an epoch's KL weights by β < 1 lets the data shape q before the
+    prior pulls on it. While β < 1 the objective is NOT the ELBO (the weights
+    sum to β); from epoch warmup_epochs - 1 on they sum to 1 again.
+    warmup_epochs = 0 means no warm-up (β = 1).
+    """
+    if warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+    return 1.0 if warmup_epochs == 0 else min(1.0, (epoch + 1) / warmup_epochs)
+
+
+def _check_sizes(x, y, n_data):
+    """Same number of rows in x and y, at least one, and at most n_data."""
+    x, y = as_tensor(x), as_tensor(y)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"the minibatch is empty (inputs of shape {x.shape}); pass at least one example")
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"inputs of shape {x.shape} and targets of shape {y.shape} have different numbers "
+                         "of examples (first axis); pass one target per input")
+    if isinstance(n_data, bool) or not isinstance(n_data, (int, np.integer)) or n_data < x.shape[0]:
+        raise ValueError(f"n_data must be the whole training set's size, a whole number >= the minibatch "
+                         f"size {x.shape[0]}, got {n_data!r}")
+    return int(n_data), x.shape[0]

@@ -1,0 +1,112 @@
+"""Layer 4, likelihoods: -log p(D_batch | w), the data term of the loss (step 6).
+
+Both functions sum over the batch and keep every constant, so the value is a
+true negative log-likelihood (comparable with the KL and with exact answers).
+`pred` may carry extra leading axes that `target` lacks, e.g. the Monte Carlo
+sample axis (S, N, ...): the sum then runs over the samples too, and
+`elbo_loss` divides by S.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .nn import Module
+from .gaussian import LOG_2PI, inverse_softplus
+from .tensor import Tensor, as_tensor
+
+
+def gaussian_nll(pred, target, noise_sigma) -> Tensor:
+    """-log p(y | f) = Σ_n [ log(noise_sigma) + log(2π)/2 + (y_n - f_n)² / (2 noise_sigma²) ]   (step 6).
+
+    With a fixed noise_sigma this is the derivation's L2 loss,
+    Σ (y - f)² / (2 noise_sigma²), plus a constant that no parameter changes.
+    The noise scale sets the balance in F = KL - E_q[log p(D|w)]: halving
+    noise_sigma multiplies the data term by 4, so the data outweighs the prior
+    more and q becomes narrower; a large noise_sigma lets the KL pull q back
+    to the prior (wider, more uncertain predictions).
+
+    noise_sigma: a positive number, or a positive Tensor (learned noise).
+    """
+    pred, target = as_tensor(pred), _checked_target(target)
+    _check_trailing_shape(pred.shape, target.shape, "gaussian_nll")
+    if isinstance(noise_sigma, Tensor):
+        log_sigma = noise_sigma.log()
+        if not np.all(noise_sigma.data > 0):
+            raise ValueError("gaussian_nll: noise_sigma must be > 0; parameterise a learned noise as softplus(rho)")
+    else:
+        noise_sigma = _positive(noise_sigma, "noise_sigma")
+        log_sigma = np.log(noise_sigma)
+    n_terms = pred.size
+    squared = ((pred - target) ** 2).sum()
+    return squared / (2.0 * noise_sigma ** 2) + n_terms * (log_sigma + 0.5 * LOG_2PI)
+
+
+def categorical_nll(logits, labels) -> Tensor:
+    """-log p(labels | logits) = -Σ_n log softmax(logits_n)[label_n], summed over the batch.
+
+    log softmax is computed stably (log-sum-exp), so logits of any size are fine.
+    logits: (..., N, C); labels: (N,) integers in [0, C).
+    """
+    logits = as_tensor(logits)
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise TypeError(f"class labels must be integers 0..C-1, got dtype {labels.dtype}; "
+                            "convert with labels.astype(int) after checking they are whole numbers")
+    if logits.ndim < 2 or labels.shape != logits.shape[-2:-1]:
+        raise ValueError(f"categorical_nll: logits of shape {logits.shape} need labels of shape "
+                         f"(N,) = {logits.shape[-2:-1]}, got labels of shape {labels.shape}")
+    n_classes = logits.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"class labels must lie in 0..{n_classes - 1} (the model has {n_classes} outputs), "
+                         f"got labels from {labels.min()} to {labels.max()}")
+    one_hot = np.eye(n_classes)[labels]
+    return -(logits.log_softmax(axis=-1) * one_hot).sum()
+
+
+class LearnedNoise(Module):
+    """A Gaussian likelihood whose noise_sigma = softplus(rho) is learned with the model.
+
+    Use it as the `nll` of `elbo_loss`/`fit` (it is called as nll(pred, target));
+    `fit` adds its rho to the parameters it optimises. Its value is a point
+    estimate (no prior, no KL): the data decide the noise level.
+    """
+
+    def __init__(self, init_sigma: float = 0.1):
+        self.rho = Tensor(inverse_softplus(np.array(_positive(init_sigma, "init_sigma"))), requires_grad=True)
+
+    @property
+    def noise_sigma(self) -> float:
+        return float(np.logaddexp(0.0, self.rho.data))
+
+    def __call__(self, pred, target):
+        return gaussian_nll(pred, target, self.rho.softplus())
+
+    def __repr__(self):
+        return f"LearnedNoise(noise_sigma={self.noise_sigma:.4g})"
+
+
+def _checked_target(target) -> Tensor:
+    target = as_tensor(target)
+    if not np.all(np.isfinite(target.data)):
+        raise ValueError("the targets contain NaN or inf; clean or drop those rows before training")
+    return target
+
+
+def _check_trailing_shape(pred_shape, target_shape, who):
+    """pred may have extra leading (sample) axes; the rest must equal the target's shape exactly."""
+    k = len(target_shape)
+    if len(pred_shape) < k or pred_shape[len(pred_shape) - k:] != target_shape:
+        hint = (" (a (N,) target against (N, 1) predictions: reshape the target to (N, 1))"
+                if pred_shape[-1:] == (1,) else "")
+        raise ValueError(f"{who}: predictions of shape {pred_shape} do not match targets of shape "
+                         f"{target_shape}{hint}")
+
+
+def _positive(value, name) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value

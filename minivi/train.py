@@ -1,0 +1,129 @@
+"""Layer 4, training: the loop of step 8.
+
+    for each epoch, for each minibatch i:
+        sample eps, form w = mu + sigma * eps         (inside the model's forward)
+        loss = π_i KL + data loss                      (elbo_loss)
+        back-propagate into mu and rho (not into w)    (loss.backward())
+        update mu and rho                              (optimizer.step())
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import minibatches
+from .elbo import elbo_loss, kl_weights, warmup_factor
+from .nn import Module, check_generator
+from .optim import Adam, Optimizer
+from .tensor import as_float_array
+
+
+@dataclass
+class History:
+    """What `fit` measured, one entry per epoch (sums over the epoch's minibatches).
+
+    loss = Σ_i loss_i (the negative ELBO estimate once the KL weights sum to 1),
+    kl = KL[q || p] at the end of the epoch (unweighted), nll = Σ_i data term_i.
+    `stopped` is None, or the message of why training stopped early.
+    """
+
+    loss: list = field(default_factory=list)
+    kl: list = field(default_factory=list)
+    nll: list = field(default_factory=list)
+    stopped: str | None = None
+
+    def __len__(self):
+        return len(self.loss)
+
+
+def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.random.Generator,
+        optimizer: Optimizer | None = None, lr: float = 1e-2, n_samples: int = 1,
+        kl_schedule: str = "uniform", warmup_epochs: int = 0, verbose: bool = True,
+        print_every: int = 1) -> History:
+    """Train `model` by minimising the negative ELBO over minibatches; return the History.
+
+    optimizer:     defaults to Adam(lr) over the model's parameters (and nll's,
+                   if nll is a Module such as LearnedNoise).
+    kl_schedule:   "uniform" or "blundell" KL weights within an epoch (see elbo.kl_weights).
+    warmup_epochs: linear KL warm-up over this many epochs (0: none).
+    verbose:       print a progress line (epoch, loss, KL, NLL) every `print_every` epochs.
+
+    If a loss or gradient becomes NaN or infinite, training stops at once with
+    a message naming the step and the likely causes; the History up to the
+    last good epoch is returned with `stopped` set to that message.
+    """
+    check_generator(rng, "fit")
+    x, y = _check_data(x, y)
+    n_data = len(x)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if optimizer is None:
+        extra = nll.parameters() if isinstance(nll, Module) else []
+        optimizer = Adam(model.parameters() + extra, lr=lr)
+    history, step, start = History(), 0, time.perf_counter()
+    for epoch in range(int(epochs)):
+        batches = minibatches(n_data, min(batch_size, n_data), rng)
+        weights = kl_weights(len(batches), kl_schedule) * warmup_factor(epoch, warmup_epochs)
+        totals = {"loss": 0.0, "nll": 0.0}
+        for idx, weight in zip(batches, weights):
+            step += 1
+            optimizer.zero_grad()
+            loss, info = elbo_loss(model, x[idx], y[idx], nll, n_data, n_samples=n_samples, kl_weight=weight)
+            loss.backward()
+            problem = _non_finite(info, optimizer)
+            if problem:
+                history.stopped = _stop_message(problem, epoch, step)
+                print(history.stopped, file=sys.stderr)
+                return history
+            optimizer.step()
+            totals["loss"] += info["loss"]
+            totals["nll"] += info["nll"]
+        history.loss.append(totals["loss"])
+        history.nll.append(totals["nll"])
+        history.kl.append(info["kl"])
+        if verbose and ((epoch + 1) % print_every == 0 or epoch + 1 == epochs):
+            _progress(epoch, epochs, history, time.perf_counter() - start)
+    if verbose:
+        print()
+    return history
+
+
+def _check_data(x, y):
+    x = as_float_array(x, "training inputs x") if not isinstance(x, np.ndarray) else x
+    y = np.asarray(y)
+    for name, a in (("inputs x", x), ("targets y", y)):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"training {name} must be numbers, got dtype {a.dtype}")
+        if a.ndim == 0 or len(a) == 0:
+            raise ValueError(f"training {name} are empty (shape {a.shape}); pass at least one example")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"training {name} contain NaN or inf (e.g. at row {np.argwhere(~np.isfinite(a))[0][0]}); "
+                             "clean or drop those rows first")
+    if len(x) != len(y):
+        raise ValueError(f"inputs x of shape {x.shape} and targets y of shape {y.shape} have different "
+                         "numbers of examples; pass one target per input")
+    return x, y
+
+
+def _non_finite(info, optimizer) -> str | None:
+    if not np.isfinite(info["loss"]):
+        return f"the loss is {info['loss']} (KL {info['kl']:.4g}, NLL {info['nll']:.4g})"
+    for k, p in enumerate(optimizer.params):
+        if p.grad is not None and not np.all(np.isfinite(p.grad)):
+            return f"the gradient of parameter {k} (shape {p.shape}) has NaN or inf entries"
+    return None
+
+
+def _stop_message(problem, epoch, step):
+    return (f"\ntraining stopped at epoch {epoch + 1}, step {step}: {problem}. Likely causes: a learning rate "
+            "too large (try 10x smaller), an initial rho so low that sigma underflows, or data on a large "
+            "scale (standardise x and y). The history up to the last finished epoch is returned.")
+
+
+def _progress(epoch, epochs, history, seconds):
+    line = (f"\repoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {history.loss[-1]:11.4f}  "
+            f"KL {history.kl[-1]:10.4f}  NLL {history.nll[-1]:11.4f}  ({seconds:.1f} s)")
+    print(line, end="", flush=True)
