@@ -33,17 +33,18 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray) -> Tensor:
     eps has mu's shape, or a leading sample axis (S, *mu.shape) for S weight
     samples at once; the gradients of mu and rho are then summed over the
     samples (`unbroadcast`), as each sample used the same mu and rho.
+    (The gaussian functions skip their input checks here: mu and rho are the
+    layer's own float64 parameters, and `fit` stops at the first NaN.)
     """
-    sigma = g.softplus(rho.data)
-    w = g.reparameterize(mu.data, sigma, eps)
+    sigma = g.softplus(rho.data, validate=False)
+    w = g.reparameterize(mu.data, sigma, eps, validate=False)
 
     def vjp_mu(grad_w):
-        grad_mu, _ = g.reparameterize_grads(grad_w, eps)            # dF/dmu = dF/dw
-        return unbroadcast(grad_mu, mu.shape)
+        return unbroadcast(grad_w, mu.shape)       # dF/dmu = dF/dw: g.reparameterize_grads' first half
 
     def vjp_rho(grad_w):
-        _, grad_sigma = g.reparameterize_grads(grad_w, eps)         # dF/dsigma = dF/dw * eps
-        return g.sigma_grad_to_rho(unbroadcast(grad_sigma, rho.shape), rho.data)
+        _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)  # dF/dsigma = dF/dw * eps
+        return g.sigma_grad_to_rho(unbroadcast(grad_sigma, rho.shape), rho.data, validate=False)
 
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))
 
@@ -54,16 +55,15 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0) -> Tens
     Value: Σ log(s/sigma) + (sigma² + (mu - m)²)/(2s²) - 1/2, with sigma = softplus(rho).
     Backward: dKL/dmu = (mu - m)/s², dKL/drho = (-1/sigma + sigma/s²) * sigmoid(rho).
     """
-    sigma = g.softplus(rho.data)
-    value = np.asarray(g.kl_normal(mu.data, sigma, prior_mu, prior_sigma))
+    sigma = g.softplus(rho.data, validate=False)
+    value = np.asarray(g.kl_normal(mu.data, sigma, prior_mu, prior_sigma, validate=False))
+    grad_mu, grad_sigma = g.kl_normal_grads(mu.data, sigma, prior_mu, prior_sigma, validate=False)
 
     def vjp_mu(grad_out):
-        grad_mu, _ = g.kl_normal_grads(mu.data, sigma, prior_mu, prior_sigma)
         return grad_out * grad_mu
 
     def vjp_rho(grad_out):
-        _, grad_sigma = g.kl_normal_grads(mu.data, sigma, prior_mu, prior_sigma)
-        return grad_out * g.sigma_grad_to_rho(grad_sigma, rho.data)
+        return grad_out * g.sigma_grad_to_rho(grad_sigma, rho.data, validate=False)
 
     return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
 

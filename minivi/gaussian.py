@@ -70,7 +70,7 @@ def _check_broadcasts_to(prior, shape, name):
 # ---------------------------------------------------------------- step 4: sigma = softplus(rho)
 
 
-def softplus(rho):
+def softplus(rho, *, validate=True):
     """sigma = softplus(rho) = log(1 + e^rho)   (step 4).
 
     The optimiser updates an unconstrained number rho; sigma = softplus(rho)
@@ -83,18 +83,20 @@ def softplus(rho):
     overflows (log1p(exp(rho)) overflows for rho > 709). For rho below about
     -745, e^rho is smaller than the smallest float64 and the result is 0.0.
     """
-    rho = _as_real_array(rho, "rho")
+    if validate:
+        rho = _as_real_array(rho, "rho")
     return np.logaddexp(0.0, rho)
 
 
-def softplus_grad(rho):
+def softplus_grad(rho, *, validate=True):
     """dsigma/drho = e^rho / (1 + e^rho) = 1 / (1 + e^-rho) = logistic sigmoid(rho)   (step 4).
 
     Computed as exp(-log(1 + e^-rho)) = exp(-logaddexp(0, -rho)): the exponent
     is always <= 0, so nothing overflows for any finite rho (the naive
     1 / (1 + np.exp(-rho)) overflows in np.exp for rho < -709).
     """
-    rho = _as_real_array(rho, "rho")
+    if validate:
+        rho = _as_real_array(rho, "rho")
     return np.exp(-np.logaddexp(0.0, -rho))
 
 
@@ -110,47 +112,55 @@ def inverse_softplus(sigma):
     return sigma + np.log(-np.expm1(-sigma))
 
 
-def sigma_grad_to_rho(grad_sigma, rho):
+def sigma_grad_to_rho(grad_sigma, rho, *, validate=True):
     """dF/drho = dF/dsigma * dsigma/drho = dF/dsigma * sigmoid(rho)   (steps 4 and 7).
 
     The chain rule through sigma = softplus(rho): the last link from a
     gradient on sigma to the parameter the optimiser actually updates.
     ``grad_sigma`` must have rho's shape (sum over any sample axis first).
+    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
+    layers use it on their hot path, where mu and rho are float64 parameters by
+    construction and `fit` stops at the first NaN.
     """
-    grad_sigma = _as_real_array(grad_sigma, "grad_sigma")
-    rho = _as_real_array(rho, "rho")
-    _check_same_shape(grad_sigma, rho, "grad_sigma", "rho",
-                      "dF/dsigma has one entry per sigma = softplus(rho); sum it over "
-                      "any sample axis first")
-    return grad_sigma * softplus_grad(rho)
+    if validate:
+        grad_sigma = _as_real_array(grad_sigma, "grad_sigma")
+        rho = _as_real_array(rho, "rho")
+        _check_same_shape(grad_sigma, rho, "grad_sigma", "rho",
+                          "dF/dsigma has one entry per sigma = softplus(rho); sum it over "
+                          "any sample axis first")
+    return grad_sigma * softplus_grad(rho, validate=False)
 
 
 # ---------------------------------------------------------------- step 7: reparameterisation
 
 
-def reparameterize(mu, sigma, eps):
+def reparameterize(mu, sigma, eps, *, validate=True):
     """w = mu + sigma * eps, with eps ~ N(0, 1) drawn by the caller   (step 7).
 
     Writing the sample as a deterministic function of (mu, sigma) and outside
     noise eps moves the randomness out of the path the gradient travels
     (Kingma & Welling 2014; Blundell et al. 2015, sec. 3.1). The arrays
     broadcast as NumPy does, e.g. eps of shape (S, *mu.shape) gives S samples.
+    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
+    layers use it on their hot path, where mu and rho are float64 parameters by
+    construction and `fit` stops at the first NaN.
     """
-    mu = _as_real_array(mu, "mu")
-    sigma = _as_positive_array(sigma, "sigma")
-    eps = _as_real_array(eps, "eps")
-    try:
-        np.broadcast_shapes(mu.shape, sigma.shape, eps.shape)
-    except ValueError:
-        raise ValueError(
-            f"mu has shape {mu.shape}, sigma has shape {sigma.shape} and eps has shape "
-            f"{eps.shape}, which do not broadcast together; draw eps with mu's shape "
-            f"(or with extra leading sample axes)."
-        ) from None
+    if validate:
+        mu = _as_real_array(mu, "mu")
+        sigma = _as_positive_array(sigma, "sigma")
+        eps = _as_real_array(eps, "eps")
+        try:
+            np.broadcast_shapes(mu.shape, sigma.shape, eps.shape)
+        except ValueError:
+            raise ValueError(
+                f"mu has shape {mu.shape}, sigma has shape {sigma.shape} and eps has shape "
+                f"{eps.shape}, which do not broadcast together; draw eps with mu's shape "
+                f"(or with extra leading sample axes)."
+            ) from None
     return mu + sigma * eps
 
 
-def reparameterize_grads(grad_w, eps):
+def reparameterize_grads(grad_w, eps, *, validate=True):
     """(dF/dmu, dF/dsigma) = (dF/dw, dF/dw * eps) for w = mu + sigma * eps   (step 7).
 
     The chain rule, one weight at a time:
@@ -159,13 +169,18 @@ def reparameterize_grads(grad_w, eps):
     ``grad_w`` is dF/dw, of w's shape, which is eps's shape. If eps carries a
     leading sample axis that mu does not, sum both results over that axis to
     get gradients of mu's shape. The KL term adds its own gradient
-    (``kl_normal_grads``) on top of these.
+    (``kl_normal_grads``) on top of these. The first result is grad_w itself
+    (dw/dmu = 1), not a copy.
+    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
+    layers use it on their hot path, where mu and rho are float64 parameters by
+    construction and `fit` stops at the first NaN.
     """
-    grad_w = _as_real_array(grad_w, "grad_w")
-    eps = _as_real_array(eps, "eps")
-    _check_same_shape(grad_w, eps, "grad_w", "eps",
-                      "grad_w is dF/dw for w = mu + sigma * eps, one entry per sampled weight")
-    return grad_w.copy(), grad_w * eps
+    if validate:
+        grad_w = _as_real_array(grad_w, "grad_w")
+        eps = _as_real_array(eps, "eps")
+        _check_same_shape(grad_w, eps, "grad_w", "eps",
+                          "grad_w is dF/dw for w = mu + sigma * eps, one entry per sampled weight")
+    return grad_w, grad_w * eps
 
 
 # ---------------------------------------------------------------- step 5: closed-form KL
@@ -182,7 +197,7 @@ def _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma):
     return mu, sigma, prior_mu, prior_sigma
 
 
-def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0):
+def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     """KL[N(mu, sigma^2) || N(m, s^2)], summed over all weights   (step 5).
 
     Per weight:
@@ -198,15 +213,19 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0):
 
     prior_mu and prior_sigma may be scalars or arrays broadcastable to mu.
     Returns a Python float.
+    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
+    layers use it on their hot path, where mu and rho are float64 parameters by
+    construction and `fit` stops at the first NaN.
     """
-    mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
+    if validate:
+        mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
     log_ratio = np.log(sigma) - np.log(prior_sigma)
     z = (mu - prior_mu) / prior_sigma
     per_weight = 0.5 * np.expm1(2.0 * log_ratio) - log_ratio + 0.5 * z**2
     return float(np.sum(per_weight))
 
 
-def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0):
+def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     """(dKL/dmu, dKL/dsigma) of the summed closed-form KL   (step 5).
 
     Differentiating KL = log s - log sigma + (sigma^2 + (mu - m)^2) / (2 s^2) - 1/2:
@@ -214,8 +233,12 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0):
         dKL/dsigma = -1/sigma + sigma / s^2
     For the standard normal prior: (mu, sigma - 1/sigma). Both arrays have
     mu's shape; the KL's minimum (zero gradient) is at mu = m, sigma = s.
+    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
+    layers use it on their hot path, where mu and rho are float64 parameters by
+    construction and `fit` stops at the first NaN.
     """
-    mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
+    if validate:
+        mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
     prior_var = prior_sigma**2
     grad_mu = (mu - prior_mu) / prior_var
     grad_sigma = -1.0 / sigma + sigma / prior_var

@@ -164,7 +164,8 @@ class Tensor:
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node))
             if not node._parents:
-                node.grad = g.copy() if node.grad is None else node.grad + g
+                g = np.array(g, dtype=np.float64)  # a fresh array, even for 0-d results (NumPy returns scalars)
+                node.grad = g if node.grad is None else node.grad + g
                 continue
             for parent, vjp in zip(node._parents, node._vjps):
                 if not parent.requires_grad:
@@ -284,8 +285,9 @@ class Tensor:
         """Permute axes (reverse them if none given); the gradient is permuted back."""
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
-        inverse = tuple(np.argsort(axes))
-        return make_op("transpose", self.data.transpose(axes), (self,), (lambda g: g.transpose(inverse),))
+        out = self.data.transpose(axes)  # NumPy checks the axes
+        inverse = tuple(np.argsort([a % self.ndim for a in axes]))  # axis -1 is axis ndim - 1
+        return make_op("transpose", out, (self,), (lambda g: g.transpose(inverse),))
 
     T = property(lambda self: self.transpose())
 
@@ -339,7 +341,7 @@ def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tens
         make_op("square", x.data ** 2, (x,), (lambda g: g * 2 * x.data,))
     """
     out = Tensor.__new__(Tensor)
-    out.data = out_data
+    out.data = np.asarray(out_data, dtype=np.float64)  # NumPy returns 0-d results as scalars
     out.grad = None
     out.name = name
     out.requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
@@ -373,10 +375,10 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     a2 = a.data if a.ndim > 1 else a.data[None, :]
     b2 = b.data if b.ndim > 1 else b.data[:, None]
 
-    def as_matrix_grad(g):
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
-        return np.expand_dims(g, -1) if b.ndim == 1 else g
+    def as_matrix_grad(g):  # restore the axes that 1-D operands dropped: column first, then row
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        return np.expand_dims(g, -2) if a.ndim == 1 else g
 
     def vjp_a(g):
         g_a = as_matrix_grad(g) @ np.swapaxes(b2, -1, -2)

@@ -86,7 +86,7 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
         history.kl.append(info["kl"])
         if verbose and ((epoch + 1) % print_every == 0 or epoch + 1 == epochs):
             _progress(epoch, epochs, history, time.perf_counter() - start)
-    if verbose:
+    if verbose and sys.stdout.isatty():
         print()
     return history
 
@@ -124,6 +124,9 @@ def _stop_message(problem, epoch, step):
 
 
 def _progress(epoch, epochs, history, seconds):
-    line = (f"\repoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {history.loss[-1]:11.4f}  "
+    line = (f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {history.loss[-1]:11.4f}  "
             f"KL {history.kl[-1]:10.4f}  NLL {history.nll[-1]:11.4f}  ({seconds:.1f} s)")
-    print(line, end="", flush=True)
+    if sys.stdout.isatty():
+        print("\r" + line, end="", flush=True)   # one live line in a terminal
+    else:
+        print(line, flush=True)                 # one line per report in logs and notebooks

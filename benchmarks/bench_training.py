@@ -1,0 +1,259 @@
+"""How much does minivi's graph cost? One full training step against hand-written NumPy.
+
+A training step of Bayes by Backprop: sample eps, form w = mu + softplus(rho) * eps,
+forward, the minibatch loss KL·π + NLL/S, backward into mu and rho, an Adam
+update. `numpy_step` below does exactly that with every gradient written out
+by hand: no Tensor, no graph, the speed limit the engine can approach. Both
+draw their eps from identical generators in the same order, so the benchmark
+first checks that they produce the same loss and the same gradients.
+
+    python benchmarks/bench_training.py            # all cases
+    python benchmarks/bench_training.py --quick    # fewer repeats
+
+Prints, per case, the median milliseconds per step of both and their ratio,
+then the speed-up of one vectorised 8-sample forward over 8 sequential
+single-sample forwards. If PyTorch is installed, the same model in PyTorch
+(CPU, float64) is added as a further column; it is never required.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import platform
+import time
+
+import numpy as np
+
+import minivi as mv
+
+CASES = [  # (name, layer sizes, batch, Monte Carlo samples)
+    ("small", (1, 50, 50, 1), 32, 1),
+    ("small", (1, 50, 50, 1), 32, 8),
+    ("large", (784, 400, 400, 10), 128, 1),
+    ("large", (784, 400, 400, 10), 128, 8),
+]
+NOISE_SIGMA, LR, N_DATA = 0.1, 1e-3, 10_000
+
+
+def make_data(sizes, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, sizes[0]))
+    if sizes[-1] == 1:
+        return x, rng.normal(size=(batch, 1))
+    return x, rng.integers(0, sizes[-1], size=batch)
+
+
+# ---------------------------------------------------------------- minivi
+
+def minivi_model(sizes, seed):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(mv.BayesLinear(n_in, n_out, rng=rng))
+        if i < len(sizes) - 2:
+            layers.append(mv.ReLU())
+    return mv.Sequential(*layers)
+
+
+def minivi_nll(sizes):
+    if sizes[-1] == 1:
+        return functools.partial(mv.gaussian_nll, noise_sigma=NOISE_SIGMA)
+    return mv.categorical_nll
+
+
+def minivi_step(model, optimizer, nll, x, y, n_samples):
+    optimizer.zero_grad()
+    loss, _ = mv.elbo_loss(model, x, y, nll, N_DATA, n_samples=n_samples)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+# ---------------------------------------------------------------- hand-written NumPy
+
+class NumpyBNN:
+    """The same network and Adam, as plain arrays; parameters copied from a minivi model."""
+
+    def __init__(self, model):
+        self.params = [p.data.copy() for p in model.parameters()]   # [W_mu, W_rho, b_mu, b_rho] per layer
+        self.rng = model.layers[0].rng
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def loss_and_grads(self, x, y, n_samples):
+        S, n_layers = n_samples, len(self.params) // 4
+        kl_weight = len(x) / N_DATA
+        grads, cache, h = [None] * len(self.params), [], x
+        for k in range(n_layers):                                  # forward, eps in minivi's order
+            w_mu, w_rho, b_mu, b_rho = self.params[4 * k: 4 * k + 4]
+            eps_w = self.rng.standard_normal((S,) + w_mu.shape)
+            w = w_mu + np.logaddexp(0.0, w_rho) * eps_w
+            a = h @ w
+            eps_b = self.rng.standard_normal((S,) + (1,) * (a.ndim - 2) + b_mu.shape)
+            a = a + (b_mu + np.logaddexp(0.0, b_rho) * eps_b)
+            cache.append((h, w, eps_w, eps_b))
+            h = np.maximum(a, 0.0) if k < n_layers - 1 else a
+        if y.ndim == 2:                                            # Gaussian NLL, summed, / S
+            r = h - y
+            nll = (np.sum(r * r) / (2 * NOISE_SIGMA ** 2) + r.size * np.log(NOISE_SIGMA * np.sqrt(2 * np.pi))) / S
+            g = r / (NOISE_SIGMA ** 2 * S)
+        else:                                                      # categorical NLL, summed, / S
+            z = h - h.max(axis=-1, keepdims=True)
+            log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+            one_hot = np.eye(h.shape[-1])[y]
+            nll = -np.sum(log_p * one_hot) / S
+            g = (np.exp(log_p) - one_hot) / S
+        kl = 0.0
+        for k in reversed(range(n_layers)):                        # backward
+            w_mu, w_rho, b_mu, b_rho = self.params[4 * k: 4 * k + 4]
+            h_in, w, eps_w, eps_b = cache[k]
+            grad_w = np.swapaxes(h_in, -1, -2) @ g                  # (S, in, out); x (B, in) broadcasts
+            grad_b = g.sum(axis=-2, keepdims=True)                   # (S, 1, out), eps_b's shape
+            for j, (mu, rho, gw, eps) in enumerate(((w_mu, w_rho, grad_w, eps_w), (b_mu, b_rho, grad_b, eps_b))):
+                sigma = np.logaddexp(0.0, rho)
+                sig = np.exp(-np.logaddexp(0.0, -rho))
+                kl += np.sum(0.5 * np.expm1(2 * np.log(sigma)) - np.log(sigma) + 0.5 * mu ** 2)
+                gs = (gw * eps).reshape((-1,) + mu.shape).sum(axis=0)
+                grads[4 * k + 2 * j] = gw.reshape((-1,) + mu.shape).sum(axis=0) + kl_weight * mu
+                grads[4 * k + 2 * j + 1] = (gs + kl_weight * (sigma - 1.0 / sigma)) * sig
+            if k > 0:
+                g = (g @ np.swapaxes(w, -1, -2)) * (h_in > 0)
+        return kl_weight * kl + nll, grads
+
+    def adam(self, grads, b1=0.9, b2=0.999, eps=1e-8):
+        self.t += 1
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            p -= LR * (m / (1 - b1 ** self.t)) / (np.sqrt(v / (1 - b2 ** self.t)) + eps)
+
+    def step(self, x, y, n_samples):
+        loss, grads = self.loss_and_grads(x, y, n_samples)
+        self.adam(grads)
+        return loss
+
+
+# ---------------------------------------------------------------- optional PyTorch column
+
+def torch_step_factory(model, x, y, n_samples):
+    """The same model in PyTorch (CPU, float64), or None if PyTorch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    params = [torch.tensor(p.data, requires_grad=True) for p in model.parameters()]
+    opt = torch.optim.Adam(params, lr=LR)
+    xt, gen = torch.tensor(x), torch.Generator().manual_seed(0)
+    yt = torch.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        h, kl = xt, 0.0
+        for k in range(len(params) // 4):
+            w_mu, w_rho, b_mu, b_rho = params[4 * k: 4 * k + 4]
+            w = w_mu + torch.nn.functional.softplus(w_rho) * torch.randn((n_samples,) + tuple(w_mu.shape),
+                                                                          generator=gen, dtype=torch.float64)
+            b = b_mu + torch.nn.functional.softplus(b_rho) * torch.randn((n_samples, 1) + tuple(b_mu.shape),
+                                                                          generator=gen, dtype=torch.float64)
+            h = h @ w + b
+            if k < len(params) // 4 - 1:
+                h = torch.relu(h)
+            for mu, rho in ((w_mu, w_rho), (b_mu, b_rho)):
+                sigma = torch.nn.functional.softplus(rho)
+                kl = kl + (-torch.log(sigma) + 0.5 * (sigma ** 2 + mu ** 2) - 0.5).sum()
+        if yt.ndim == 2:
+            nll = ((h - yt) ** 2).sum() / (2 * NOISE_SIGMA ** 2) / n_samples
+        else:
+            nll = torch.nn.functional.cross_entropy(h.reshape(-1, h.shape[-1]), yt.repeat(n_samples),
+                                                    reduction="sum") / n_samples
+        loss = kl * (len(x) / N_DATA) + nll
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+# ---------------------------------------------------------------- measuring
+
+def median_ms(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def check_agreement(sizes, batch, n_samples):
+    """Same eps, same parameters: the two must agree on the loss and every gradient."""
+    x, y = make_data(sizes, batch)
+    model = minivi_model(sizes, seed=1)
+    reference = NumpyBNN(minivi_model(sizes, seed=1))
+    loss, _ = mv.elbo_loss(model, x, y, minivi_nll(sizes), N_DATA, n_samples=n_samples)
+    loss.backward()
+    ref_loss, ref_grads = reference.loss_and_grads(x, y, n_samples)
+    worst = max(np.max(np.abs(p.grad - g)) / (np.max(np.abs(g)) + 1e-300)
+                for p, g in zip(model.parameters(), ref_grads))
+    rel_loss = abs(loss.item() - ref_loss) / abs(ref_loss)
+    if rel_loss > 1e-10 or worst > 1e-10:
+        raise SystemExit(f"minivi and the NumPy baseline disagree: loss rel. error {rel_loss:.2e}, "
+                         f"worst gradient rel. error {worst:.2e}")
+    return rel_loss, worst
+
+
+def time_case(sizes, batch, n_samples, repeats):
+    x, y = make_data(sizes, batch)
+    model, nll = minivi_model(sizes, seed=1), minivi_nll(sizes)
+    optimizer = mv.optim.Adam(model.parameters(), lr=LR)
+    baseline = NumpyBNN(minivi_model(sizes, seed=1))
+    ms_minivi = median_ms(lambda: minivi_step(model, optimizer, nll, x, y, n_samples), repeats)
+    ms_numpy = median_ms(lambda: baseline.step(x, y, n_samples), repeats)
+    torch_step = torch_step_factory(minivi_model(sizes, seed=1), x, y, n_samples)
+    ms_torch = median_ms(torch_step, repeats) if torch_step else None
+    return ms_minivi, ms_numpy, ms_torch
+
+
+def vectorised_speedup(repeats):
+    """Small case: one forward with n_samples=8 against 8 single-sample forwards (graph recorded)."""
+    sizes, batch = CASES[0][1], CASES[0][2]
+    x, _ = make_data(sizes, batch)
+    model = minivi_model(sizes, seed=1)
+    ms_vector = median_ms(lambda: model(x, n_samples=8), repeats)
+    ms_loop = median_ms(lambda: [model(x) for _ in range(8)], repeats)
+    return ms_loop, ms_vector
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough check)")
+    args = parser.parse_args()
+    repeats = {"small": 30 if args.quick else 300, "large": 5 if args.quick else 30}
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}, "
+          f"NumPy {np.__version__}")
+    for name, sizes, batch, n_samples in CASES:
+        rel_loss, worst = check_agreement(sizes, batch, n_samples)
+        print(f"check {name} S={n_samples}: loss rel. error {rel_loss:.1e}, worst gradient rel. error {worst:.1e}")
+    header = f"{'case':<28}{'minivi ms':>11}{'numpy ms':>10}{'ratio':>8}"
+    rows = []
+    for name, sizes, batch, n_samples in CASES:
+        ms_minivi, ms_numpy, ms_torch = time_case(sizes, batch, n_samples, repeats[name])
+        label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
+        extra = f"{ms_torch:>11.2f}" if ms_torch is not None else ""
+        rows.append(f"{label:<28}{ms_minivi:>11.2f}{ms_numpy:>10.2f}{ms_minivi / ms_numpy:>8.2f}{extra}")
+        if ms_torch is not None and "torch ms" not in header:
+            header += f"{'torch ms':>11}"
+    print("\nmedian milliseconds per training step (forward, ELBO, backward, Adam)")
+    print(header)
+    print("\n".join(rows))
+    ms_loop, ms_vector = vectorised_speedup(repeats["small"])
+    print(f"\nsmall case forward, 8 samples: 8 sequential {ms_loop:.3f} ms, vectorised {ms_vector:.3f} ms, "
+          f"speed-up {ms_loop / ms_vector:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
