@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import gaussian as g
-from .nn import Module, check_features, check_generator
+from .nn import Module, check_features, check_generator, check_sizes
 from .tensor import Tensor, as_tensor, make_op, unbroadcast
 
 
@@ -145,7 +145,7 @@ class BayesLinear(Module):
     def __init__(self, in_features: int, out_features: int, prior_sigma: float = 1.0, *,
                  rng: np.random.Generator, prior=None, init_sigma: float = 0.05, bias: bool = True):
         self.rng = check_generator(rng, type(self).__name__)
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = check_sizes(in_features, out_features, type(self).__name__)
         self.prior = GaussianPrior(prior_sigma) if prior is None else prior
         rho0 = g.inverse_softplus(_positive_scale(init_sigma, "init_sigma"))
         self.weight_mu = Tensor(rng.normal(0.0, 1.0 / np.sqrt(in_features), (in_features, out_features)),
@@ -230,7 +230,20 @@ class LocalBayesLinear(BayesLinear):
             var = var + self.bias_rho.softplus() ** 2
         has_sample_axis = n_samples is not None and x.ndim > 2   # made by an earlier sampled layer
         eps = self._eps(mean.shape, None if has_sample_axis else n_samples)
-        return mean + var ** 0.5 * eps
+        return mean + _sqrt(var) * eps
+
+
+def _sqrt(var: Tensor) -> Tensor:
+    """std = sqrt(var) as one op; d sqrt(v)/dv = 1 / (2 sqrt(v)), taken as 0 where v = 0.
+
+    var = 0 means an all-zero input row and no bias (or sigma underflowed to 0):
+    there var stays 0 whatever the parameters do, so its gradient is 0. The
+    plain 1 / (2 sqrt(0)) = inf would turn into NaN when multiplied by the zeros of x².
+    """
+    std = np.sqrt(var.data)
+    positive = std > 0
+    return make_op("sqrt", std, (var,),
+                   (lambda grad: np.where(positive, grad / (2.0 * np.where(positive, std, 1.0)), 0.0),))
 
 
 def kl_divergence(model: Module) -> Tensor:
@@ -259,5 +272,6 @@ def signal_to_noise(model: Module) -> np.ndarray:
 def _positive_scale(value, name: str) -> float:
     value = float(value)
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}")
+        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
+                         "pass a number > 0 (a Gaussian with scale 0 is a single point)")
     return value

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bayes import kl_divergence
+from .likelihoods import gaussian_nll
 from .nn import check_mode
 from .tensor import Tensor, as_tensor
 
@@ -40,6 +41,7 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     info["nll"] (the data term), info["kl_weight"] and info["loss"].
     """
     check_mode(mode, None)
+    _check_nll(nll)
     n_data, batch = _check_sizes(x, y, n_data)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
@@ -90,7 +92,7 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
 
 
 def _check_sizes(x, y, n_data):
-    """Same number of rows in x and y, at least one, and at most n_data."""
+    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf."""
     x, y = as_tensor(x), as_tensor(y)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"the minibatch is empty (inputs of shape {x.shape}); pass at least one example")
@@ -100,4 +102,20 @@ def _check_sizes(x, y, n_data):
     if isinstance(n_data, bool) or not isinstance(n_data, (int, np.integer)) or n_data < x.shape[0]:
         raise ValueError(f"n_data must be the whole training set's size, a whole number >= the minibatch "
                          f"size {x.shape[0]}, got {n_data!r}")
+    for name, t in (("inputs x", x), ("targets y", y)):
+        if not np.all(np.isfinite(t.data)):
+            row = np.argwhere(~np.isfinite(t.data))[0][0]
+            raise ValueError(f"elbo_loss: the {name} contain NaN or inf (first at row {row}), which would make "
+                             "the loss NaN; clean or drop those rows before training")
     return int(n_data), x.shape[0]
+
+
+def _check_nll(nll):
+    """nll must be a function (pred, target) -> scalar Tensor; catch the bare gaussian_nll (no noise_sigma)."""
+    if nll is gaussian_nll:
+        raise TypeError("nll is called as nll(pred, target), but gaussian_nll also needs noise_sigma; pass "
+                        "functools.partial(mv.gaussian_nll, noise_sigma=0.1) (your noise level), or "
+                        "mv.LearnedNoise() to learn it")
+    if not callable(nll):
+        raise TypeError(f"nll must be a function (pred, target) -> scalar Tensor, got {type(nll).__name__}; "
+                        "e.g. mv.categorical_nll or functools.partial(mv.gaussian_nll, noise_sigma=0.1)")

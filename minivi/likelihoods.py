@@ -15,7 +15,7 @@ from .gaussian import LOG_2PI, inverse_softplus
 from .tensor import Tensor, as_tensor
 
 
-def gaussian_nll(pred, target, noise_sigma) -> Tensor:
+def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
     """-log p(y | f) = Σ_n [ log(noise_sigma) + log(2π)/2 + (y_n - f_n)² / (2 noise_sigma²) ]   (step 6).
 
     With a fixed noise_sigma this is the derivation's L2 loss,
@@ -26,13 +26,17 @@ def gaussian_nll(pred, target, noise_sigma) -> Tensor:
     to the prior (wider, more uncertain predictions).
 
     noise_sigma: a positive number, or a positive Tensor (learned noise).
+    validate=False skips the check noise_sigma > 0 of a Tensor: `LearnedNoise`
+    uses it, whose softplus(rho) is positive unless a diverging rho underflows
+    it to 0; the loss is then not finite and `fit` stops with its message.
     """
     pred, target = as_tensor(pred), _checked_target(target)
     _check_trailing_shape(pred.shape, target.shape, "gaussian_nll")
     if isinstance(noise_sigma, Tensor):
+        if validate and not np.all(noise_sigma.data > 0):
+            raise ValueError(f"gaussian_nll: noise_sigma must be > 0, got {noise_sigma.data}; parameterise a "
+                             "learned noise as softplus(rho) (mv.LearnedNoise does)")
         log_sigma = noise_sigma.log()
-        if not np.all(noise_sigma.data > 0):
-            raise ValueError("gaussian_nll: noise_sigma must be > 0; parameterise a learned noise as softplus(rho)")
     else:
         noise_sigma = _positive(noise_sigma, "noise_sigma")
         log_sigma = np.log(noise_sigma)
@@ -56,8 +60,9 @@ def categorical_nll(logits, labels) -> Tensor:
             raise TypeError(f"class labels must be integers 0..C-1, got dtype {labels.dtype}; "
                             "convert with labels.astype(int) after checking they are whole numbers")
     if logits.ndim < 2 or labels.shape != logits.shape[-2:-1]:
+        hint = "; one-hot labels? pass labels.argmax(axis=1)" if labels.shape == logits.shape[-2:] else ""
         raise ValueError(f"categorical_nll: logits of shape {logits.shape} need labels of shape "
-                         f"(N,) = {logits.shape[-2:-1]}, got labels of shape {labels.shape}")
+                         f"(N,) = {logits.shape[-2:-1]}, got labels of shape {labels.shape}{hint}")
     n_classes = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"class labels must lie in 0..{n_classes - 1} (the model has {n_classes} outputs), "
@@ -82,7 +87,7 @@ class LearnedNoise(Module):
         return float(np.logaddexp(0.0, self.rho.data))
 
     def __call__(self, pred, target):
-        return gaussian_nll(pred, target, self.rho.softplus())
+        return gaussian_nll(pred, target, self.rho.softplus(), validate=False)
 
     def __repr__(self):
         return f"LearnedNoise(noise_sigma={self.noise_sigma:.4g})"
@@ -108,5 +113,6 @@ def _check_trailing_shape(pred_shape, target_shape, who):
 def _positive(value, name) -> float:
     value = float(value)
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
+        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
+                         f"pass e.g. {name}=0.1")
     return value

@@ -82,6 +82,14 @@ def check_generator(rng, who: str) -> np.random.Generator:
     return rng
 
 
+def check_sizes(in_features, out_features, who: str) -> tuple:
+    """A layer's sizes are whole numbers >= 1; returned as ints."""
+    for name, n in (("in_features", in_features), ("out_features", out_features)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{who}: {name} must be a whole number >= 1 (a number of features), got {n!r}")
+    return int(in_features), int(out_features)
+
+
 def check_features(x: Tensor, in_features: int, who: str) -> None:
     """The last axis of the input must hold `in_features` numbers."""
     if x.ndim == 0 or x.shape[-1] != in_features:
@@ -99,7 +107,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, *, rng: np.random.Generator):
         check_generator(rng, "Linear")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = check_sizes(in_features, out_features, "Linear")
         self.weight = Tensor(rng.normal(0.0, 1.0 / np.sqrt(in_features), (in_features, out_features)),
                              requires_grad=True)
         self.bias = Tensor(np.zeros(out_features), requires_grad=True)
@@ -140,6 +148,9 @@ class Sequential(Module):
 
     def __init__(self, *layers: Module):
         for layer in layers:
+            if isinstance(layer, type) and issubclass(layer, Module):
+                raise TypeError(f"Sequential takes Modules, got the class {layer.__name__} itself; "
+                                f"create one by calling it: {layer.__name__}(...)")
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential takes Modules, got {type(layer).__name__}; "
                                 "wrap functions in a Module or use mv.ReLU()/mv.Tanh()")

@@ -15,6 +15,10 @@ class Optimizer:
     """Holds the parameters; `step()` updates them, `zero_grad()` clears their gradients."""
 
     def __init__(self, params, lr: float):
+        if callable(params):  # the model itself, or model.parameters without the call
+            given = "the method model.parameters" if hasattr(params, "__self__") else f"a {type(params).__name__}"
+            raise TypeError(f"{type(self).__name__} takes the list of parameters: pass model.parameters() "
+                            f"(called, with the brackets), not {given}")
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got no parameters; pass model.parameters() of a model "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import no_grad
+from .tensor import as_tensor, no_grad
 
 
 def predict(model, x, n_samples: int = 100, mode: str = "sample") -> np.ndarray:
@@ -20,6 +20,10 @@ def predict(model, x, n_samples: int = 100, mode: str = "sample") -> np.ndarray:
 
     mode="mean" gives the single network at the posterior means, shape (1, *output shape).
     """
+    x = as_tensor(x)
+    if not np.all(np.isfinite(x.data)):
+        raise ValueError("predict: the inputs x contain NaN or inf, which would give NaN predictions; "
+                         "clean or drop those rows first")
     with no_grad():
         if mode == "mean":
             return model(x, mode="mean").data[None]

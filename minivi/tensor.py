@@ -222,6 +222,8 @@ class Tensor:
             raise TypeError("only a number exponent is supported (x ** 2, x ** 0.5); "
                             "for a Tensor exponent write (y * x.log()).exp()")
         p = float(p)
+        if p == 0.0:  # x**0 = 1 has gradient 0 everywhere (the formula would give 0 * inf at x = 0)
+            return make_op("pow", np.ones_like(self.data), (self,), (lambda g: np.zeros_like(g),))
         return make_op("pow", self.data ** p, (self,), (lambda g: g * p * self.data ** (p - 1),))
 
     def __matmul__(self, other):

@@ -16,9 +16,10 @@ import numpy as np
 
 from .data import minibatches
 from .elbo import elbo_loss, kl_weights, warmup_factor
+from .io import named_parameters
 from .nn import Module, check_generator
 from .optim import Adam, Optimizer
-from .tensor import as_float_array
+from .tensor import Tensor, as_float_array
 
 
 @dataclass
@@ -58,11 +59,13 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
     check_generator(rng, "fit")
     x, y = _check_data(x, y)
     n_data = len(x)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("print_every", print_every)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     if optimizer is None:
         extra = nll.parameters() if isinstance(nll, Module) else []
         optimizer = Adam(model.parameters() + extra, lr=lr)
+    names = _parameter_names(model, nll)
     history, step, start = History(), 0, time.perf_counter()
     for epoch in range(int(epochs)):
         batches = minibatches(n_data, min(batch_size, n_data), rng)
@@ -73,7 +76,7 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
             optimizer.zero_grad()
             loss, info = elbo_loss(model, x[idx], y[idx], nll, n_data, n_samples=n_samples, kl_weight=weight)
             loss.backward()
-            problem = _non_finite(info, optimizer)
+            problem = _non_finite(info, optimizer, names)
             if problem:
                 history.stopped = _stop_message(problem, epoch, step)
                 print(history.stopped, file=sys.stderr)
@@ -92,11 +95,15 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
 
 
 def _check_data(x, y):
+    for name, a in (("inputs x", x), ("targets y", y)):
+        if isinstance(a, Tensor):
+            raise TypeError(f"fit takes the training {name} as a NumPy array, got a Tensor; pass its array, t.data")
     x = as_float_array(x, "training inputs x") if not isinstance(x, np.ndarray) else x
     y = np.asarray(y)
     for name, a in (("inputs x", x), ("targets y", y)):
         if a.dtype.kind not in "biuf":
-            raise TypeError(f"training {name} must be numbers, got dtype {a.dtype}")
+            raise TypeError(f"training {name} must be numbers, got dtype {a.dtype}; convert them with "
+                            "np.asarray(..., dtype=float) after checking what they hold")
         if a.ndim == 0 or len(a) == 0:
             raise ValueError(f"training {name} are empty (shape {a.shape}); pass at least one example")
         if not np.all(np.isfinite(a)):
@@ -108,13 +115,22 @@ def _check_data(x, y):
     return x, y
 
 
-def _non_finite(info, optimizer) -> str | None:
+def _non_finite(info, optimizer, names: dict) -> str | None:
     if not np.isfinite(info["loss"]):
         return f"the loss is {info['loss']} (KL {info['kl']:.4g}, NLL {info['nll']:.4g})"
     for k, p in enumerate(optimizer.params):
         if p.grad is not None and not np.all(np.isfinite(p.grad)):
-            return f"the gradient of parameter {k} (shape {p.shape}) has NaN or inf entries"
+            name = names.get(id(p), f"parameter {k} of the optimiser")
+            return f"the gradient of {name} (shape {p.shape}) has NaN or inf entries"
     return None
+
+
+def _parameter_names(model, nll) -> dict:
+    """id(Tensor) -> its name in the model ("layers.0.weight_rho"), or "nll.rho" for a learned noise."""
+    names = {id(p): name for name, p in named_parameters(model).items()}
+    if isinstance(nll, Module):
+        names.update((id(p), f"nll.{name}") for name, p in named_parameters(nll).items())
+    return names
 
 
 def _stop_message(problem, epoch, step):

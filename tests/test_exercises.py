@@ -1,0 +1,252 @@
+"""The classroom exercises' checker (tutorials/exercises/check.py).
+
+It must pass the reference solutions (the library's own functions, via
+reference.py), report every untouched stub as not done, and for each planted
+common mistake fail with the hint that explains that mistake. A planted
+mistake is the reference module with one function replaced by a small wrong
+one written below, the way a student might write it.
+"""
+import importlib.util
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minivi as mv
+
+EXERCISES_DIR = Path(__file__).resolve().parent.parent / "tutorials" / "exercises"
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+check = _load(EXERCISES_DIR / "check.py", "exercises_check")
+reference = _load(EXERCISES_DIR / "reference.py", "exercises_reference")
+NUMBERS = sorted(check.EXERCISES)
+
+
+def with_mistake(**functions):
+    """The reference solutions with some functions replaced."""
+    names = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("_")}
+    return types.SimpleNamespace(**(names | functions))
+
+
+def flat(text):
+    return " ".join(text.split())
+
+
+def assert_caught(exercise, module, hint):
+    """The checker fails `exercise` on `module`, names `hint`, and prints its text with expected vs got."""
+    result = check.check_exercise(exercise, module)
+    report = check.format_result(result)
+    assert result.status == "failed", report
+    assert hint in result.hints, report
+    assert flat(check.HINTS[hint]) in flat(report), report
+    assert "checked:" in report and "expected" in report, report
+    return report
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---------------------------------------------------------------- the reference solutions and the stubs
+
+
+def test_there_are_at_least_seven_exercises_each_with_a_file():
+    assert len(NUMBERS) >= 7
+    for number in NUMBERS:
+        assert (EXERCISES_DIR / check.EXERCISES[number].file).is_file()
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_the_reference_solutions_pass_without_any_hint(number):
+    result = check.check_exercise(number, reference)
+    assert result.passed, check.format_result(result)
+    assert result.hints == []
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_an_untouched_stub_is_reported_not_done(number):
+    ex = check.EXERCISES[number]
+    result = check.check_file(number, EXERCISES_DIR / ex.file)
+    assert not result.passed and result.status == "todo", check.format_result(result)
+    assert "NotImplementedError" in check.format_result(result)
+
+
+def test_the_command_line_exits_0_on_the_reference_and_1_on_the_stubs(capsys):
+    assert check.main(["--solutions-from", "minivi"]) == 0
+    assert "passed [1, 2, 3, 4, 5, 6, 7]" in capsys.readouterr().out
+    done = subprocess.run([sys.executable, str(EXERCISES_DIR / "check.py"), "kl"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Exercise 2" in done.stdout and "not done [2]" in done.stdout
+
+
+def test_a_file_that_does_not_import_fails_with_the_error(tmp_path):
+    (tmp_path / "ex1_softplus.py").write_text("def softplus(rho)\n    return rho\n")
+    result = check.check_file(1, tmp_path / "ex1_softplus.py")
+    assert result.status == "failed" and "SyntaxError" in check.format_result(result)
+
+
+def test_correct_code_written_differently_from_the_library_passes():
+    def softplus(rho):
+        return np.maximum(rho, 0.0) + np.log1p(np.exp(-np.abs(rho)))
+
+    def softplus_grad(rho):
+        return np.where(rho >= 0, 1.0 / (1.0 + np.exp(-np.abs(rho))), np.exp(-np.abs(rho)) / (1.0 + np.exp(-np.abs(rho))))
+
+    def mul(a, b):
+        return mv.make_op("mul", a.data * b.data, (a, b), (lambda g: mv.unbroadcast(g * b.data, a.shape),
+                                                           lambda g: mv.unbroadcast(g * a.data, b.shape)))
+
+    def blundell_weights(n_batches):   # exact Python integers
+        return np.array([2 ** (n_batches - i) / (2 ** n_batches - 1) for i in range(1, n_batches + 1)])
+
+    def entropy(p):
+        return -np.sum(p * np.log(np.where(p > 0, p, 1.0)), axis=-1)
+
+    def mutual_information(probs):
+        return entropy(probs.mean(axis=0)) - entropy(probs).mean(axis=0)
+
+    module = with_mistake(softplus=softplus, softplus_grad=softplus_grad, mul=mul,
+                          blundell_weights=blundell_weights, mutual_information=mutual_information)
+    for number in (1, 4, 5, 6):
+        result = check.check_exercise(number, module)
+        assert result.passed, check.format_result(result)
+
+
+# ---------------------------------------------------------------- the six common mistakes of the issue
+
+
+def test_kl_missing_minus_log_sigma():
+    def kl_normal(mu, sigma, prior_sigma=1.0):
+        return float(np.sum((sigma ** 2 + mu ** 2) / (2 * prior_sigma ** 2) - 0.5))
+
+    assert_caught("kl", with_mistake(kl_normal=kl_normal), "kl-missing-log-sigma")
+
+
+def test_kl_gradient_missing_the_derivative_of_minus_log_sigma():
+    def kl_normal_grads(mu, sigma, prior_sigma=1.0):
+        return mu / prior_sigma ** 2, sigma / prior_sigma ** 2
+
+    assert_caught("kl", with_mistake(kl_normal_grads=kl_normal_grads), "kl-grad-missing-log-sigma")
+
+
+def test_reparam_sigma_gradient_without_eps():
+    def reparam_backward(grad_w, eps, rho):
+        grad_sigma = grad_w
+        return grad_w, grad_sigma, grad_sigma * sigmoid(rho)
+
+    report = assert_caught("reparam", with_mistake(reparam_backward=reparam_backward), "reparam-sigma-without-eps")
+    assert "grad_mu" in report and "ok    grad_mu" in report   # dF/dmu itself is right and passes
+
+
+def test_reparam_chain_through_softplus_forgotten():
+    def reparam_backward(grad_w, eps, rho):
+        return grad_w, grad_w * eps, grad_w * eps
+
+    assert_caught("reparam", with_mistake(reparam_backward=reparam_backward), "reparam-softplus-chain-forgotten")
+
+
+def test_kl_sigma_where_sigma_squared_belongs():
+    def kl_normal(mu, sigma, prior_sigma=1.0):
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma + mu ** 2) / (2 * prior_sigma ** 2) - 0.5))
+
+    assert_caught("kl", with_mistake(kl_normal=kl_normal), "kl-sigma-for-variance")
+
+
+def test_lrt_variance_with_sigma_where_sigma_squared_belongs():
+    def lrt_moments(x, mu, sigma):
+        return x @ mu, (x ** 2) @ sigma
+
+    assert_caught("lrt", with_mistake(lrt_moments=lrt_moments), "lrt-sigma-for-variance")
+
+
+def test_engine_op_gradient_not_summed_over_broadcast_axes():
+    def mul(a, b):
+        return mv.make_op("mul", a.data * b.data, (a, b), (lambda g: g * b.data, lambda g: g * a.data))
+
+    report = assert_caught("engine", with_mistake(mul=mul), "op-not-unbroadcast")
+    assert "ok    mul: VJPs, both inputs of shape (3, 4)" in report   # without broadcasting it is right
+
+
+def test_kl_weights_that_do_not_sum_to_one():
+    def blundell_weights(n_batches):
+        i = np.arange(1, n_batches + 1)
+        return 2.0 ** (n_batches - i) / 2.0 ** n_batches
+
+    report = assert_caught("elbo", with_mistake(blundell_weights=blundell_weights), "elbo-weights-not-sum-to-one")
+    assert "elbo-weights-denominator" in check.check_exercise("elbo", with_mistake(
+        blundell_weights=blundell_weights)).hints, report
+
+
+# ---------------------------------------------------------------- more usual mistakes, one per exercise
+
+
+def test_softplus_that_overflows():
+    assert_caught("softplus", with_mistake(softplus=lambda rho: np.log(1 + np.exp(rho))), "softplus-overflow")
+
+
+def test_softplus_grad_missing_the_outer_derivative():
+    assert_caught("softplus", with_mistake(softplus_grad=np.exp), "softplus-grad-exp")
+
+
+def test_kl_weights_indexed_from_zero():
+    def blundell_weights(n_batches):
+        i = np.arange(n_batches)
+        return 2.0 ** (n_batches - i) / (2.0 ** n_batches - 1)
+
+    assert_caught("elbo", with_mistake(blundell_weights=blundell_weights), "elbo-weights-index-from-zero")
+
+
+def test_minibatch_loss_weighting_the_data_term():
+    def minibatch_losses(kl, nlls):
+        return reference.blundell_weights(len(nlls)) * (kl + nlls)
+
+    assert_caught("elbo", with_mistake(minibatch_losses=minibatch_losses), "elbo-loss-weighted-data")
+
+
+def test_log_softmax_vjp_with_only_the_diagonal():
+    def log_softmax(x, axis=-1):
+        out = x.data - np.log(np.sum(np.exp(x.data), axis=axis, keepdims=True))
+        return mv.make_op("log_softmax", out, (x,), (lambda g: g * (1 - np.exp(out)),))
+
+    assert_caught("engine", with_mistake(log_softmax=log_softmax), "log-softmax-diagonal-only")
+
+
+def test_predictive_entropy_as_the_mean_of_entropies():
+    def predictive_entropy(probs):
+        return -np.sum(probs * np.log(np.where(probs > 0, probs, 1.0)), axis=-1).mean(axis=0)
+
+    assert_caught("uncertainty", with_mistake(predictive_entropy=predictive_entropy), "unc-entropy-of-mean")
+
+
+def test_entropy_that_turns_zero_probabilities_into_nan():
+    def predictive_entropy(probs):
+        p = probs.mean(axis=0)
+        return -np.sum(p * np.log(p), axis=-1)
+
+    assert_caught("uncertainty", with_mistake(predictive_entropy=predictive_entropy), "unc-zero-prob")
+
+
+def test_lrt_sample_scaled_by_the_variance():
+    def lrt_sample(x, mu, sigma, rng):
+        mean, var = reference.lrt_moments(x, mu, sigma)
+        return mean + var * rng.standard_normal(mean.shape)
+
+    assert_caught("lrt", with_mistake(lrt_sample=lrt_sample), "lrt-sample-uses-variance")
+
+
+def test_lrt_sample_with_one_weight_matrix_for_the_batch():
+    def lrt_sample(x, mu, sigma, rng):
+        return x @ (mu + sigma * rng.standard_normal(mu.shape))
+
+    assert_caught("lrt", with_mistake(lrt_sample=lrt_sample), "lrt-sample-shared-weights")

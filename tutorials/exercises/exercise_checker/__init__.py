@@ -1,0 +1,14 @@
+"""The exercise checker's internals; `check.py` in the folder above is the command to run.
+
+core.py             the registry, running a check, comparisons that explain themselves
+hints.py            every hint text, keyed by the mistake it explains
+gaussian_checks.py  exercises 1-3 (softplus, KL, reparameterisation backward)
+engine_checks.py    exercise 4 (an engine op's VJPs, broadcasting)
+network_checks.py   exercises 5-7 (KL weights, uncertainty, local reparameterisation)
+"""
+from . import engine_checks, gaussian_checks, network_checks  # noqa: F401  (they register the exercises)
+from .core import EXERCISES, CheckResult, ExerciseResult, check_exercise, failed_to_load, find_exercise
+from .hints import HINTS
+
+__all__ = ["EXERCISES", "HINTS", "CheckResult", "ExerciseResult", "check_exercise", "failed_to_load",
+           "find_exercise"]

@@ -1,0 +1,107 @@
+"""The reference solutions: every exercise's functions, taken from the minivi library itself.
+
+`python check.py --solutions-from minivi` checks this file. Each function is a
+thin adapter from the exercise's signature to the library function that
+solves it; the docstrings name where in minivi to read the worked solution.
+"""
+import numpy as np
+
+import minivi as mv
+from minivi import gaussian as g
+
+# ---------------------------------------------------------------- exercise 1: minivi/gaussian.py
+
+softplus = g.softplus               # np.logaddexp(0, rho)
+softplus_grad = g.softplus_grad     # exp(-logaddexp(0, -rho)) = sigmoid(rho)
+
+
+# ---------------------------------------------------------------- exercise 2: minivi/gaussian.py
+
+
+def kl_normal(mu, sigma, prior_sigma=1.0):
+    """minivi.gaussian.kl_normal with the prior's mean at 0."""
+    return g.kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=prior_sigma)
+
+
+def kl_normal_grads(mu, sigma, prior_sigma=1.0):
+    """minivi.gaussian.kl_normal_grads with the prior's mean at 0."""
+    return g.kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=prior_sigma)
+
+
+# ---------------------------------------------------------------- exercise 3: minivi/gaussian.py (used in bayes.sample_weight)
+
+
+def reparam_backward(grad_w, eps, rho):
+    """minivi.gaussian.reparameterize_grads, then minivi.gaussian.sigma_grad_to_rho."""
+    grad_mu, grad_sigma = g.reparameterize_grads(grad_w, eps)
+    return grad_mu, grad_sigma, g.sigma_grad_to_rho(grad_sigma, rho)
+
+
+# ---------------------------------------------------------------- exercise 4: minivi/tensor.py
+
+
+def mul(a, b):
+    """Tensor.__mul__: one make_op whose VJPs call unbroadcast."""
+    return a * b
+
+
+def log_softmax(x, axis=-1):
+    """Tensor.log_softmax: one make_op with the VJP g - softmax(x) * Σ g."""
+    return x.log_softmax(axis=axis)
+
+
+# ---------------------------------------------------------------- exercise 5: minivi/elbo.py
+
+
+def blundell_weights(n_batches):
+    """minivi.kl_weights(M, "blundell")."""
+    return mv.kl_weights(n_batches, "blundell")
+
+
+def minibatch_losses(kl, nlls):
+    """π_i·KL + nll_i, as minivi.elbo_loss computes one minibatch's loss with kl_weight = π_i."""
+    return mv.kl_weights(len(nlls), "blundell") * kl + np.asarray(nlls, dtype=float)
+
+
+# ---------------------------------------------------------------- exercise 6: minivi/predict.py
+
+
+def _uncertainty(probs):
+    """minivi.classification_uncertainty takes logits; log p are logits whose softmax is p again."""
+    with np.errstate(divide="ignore"):   # log 0 = -inf is a valid logit: softmax gives 0 back
+        return mv.classification_uncertainty(np.log(probs))
+
+
+def predictive_entropy(probs):
+    return _uncertainty(probs)["predictive_entropy"]
+
+
+def mutual_information(probs):
+    return _uncertainty(probs)["mutual_information"]
+
+
+# ---------------------------------------------------------------- exercise 7: minivi/bayes.py (LocalBayesLinear)
+
+
+def _layer(mu, sigma, rng):
+    """A bias-free LocalBayesLinear holding the given mu and sigma = softplus(rho), drawing from rng."""
+    layer = mv.LocalBayesLinear(*np.shape(mu), bias=False, rng=np.random.default_rng(0))
+    layer.weight_mu = mv.Tensor(mu)
+    layer.weight_rho = mv.Tensor(g.inverse_softplus(sigma))
+    layer.rng = rng   # after construction, so the initialisation does not consume its draws
+    return layer
+
+
+def lrt_moments(x, mu, sigma):
+    """The mean is LocalBayesLinear's mean mode; the variance is the line of its forward
+    `var = (x ** 2) @ (self.weight_rho.softplus() ** 2)` (not a separate library function)."""
+    layer = _layer(mu, sigma, np.random.default_rng(0))
+    x = mv.Tensor(x)
+    with mv.no_grad():
+        return layer(x, mode="mean").data, ((x ** 2) @ (layer.weight_rho.softplus() ** 2)).data
+
+
+def lrt_sample(x, mu, sigma, rng):
+    """LocalBayesLinear.forward in sampling mode: mean + sqrt(var) * rng.standard_normal(mean.shape)."""
+    with mv.no_grad():
+        return _layer(mu, sigma, rng)(mv.Tensor(x)).data
