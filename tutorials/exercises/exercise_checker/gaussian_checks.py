@@ -10,7 +10,8 @@ import numpy as np
 
 import minivi as mv
 
-from .core import Failure, as_array, as_tuple, exercise, expect_close, function, matches, number
+from .core import (Failure, as_array, as_tuple, exercise, expect_close, function, matches, number,
+                   safe_diagnose)
 
 # Tolerances. A correct closed form differs from ours only by rounding (~1e-15
 # relative), so values use rtol 1e-10. Central differences with h = 1e-6 on
@@ -115,7 +116,9 @@ def _diagnose_kl(m) -> list:
         r = got - true_kl(PROBE_MU, PROBE_SIGMA, s)        # the student's error, weight by weight
         if np.all(np.abs(r) < 1e-9):
             continue
-        constant = lambda x: np.ptp(x) < 1e-8 * (1 + np.max(np.abs(r)))   # noqa: E731
+        def constant(x):   # the same for every probe weight, to rounding
+            return np.ptp(x) < 1e-8 * (1 + np.max(np.abs(r)))
+
         log_sigma = np.log(PROBE_SIGMA)
         if constant(r - log_sigma):                        # + c, e.g. a missing log s as well
             return ["kl-missing-log-sigma"]
@@ -182,7 +185,7 @@ def _kl_monte_carlo(m):
         raise Failure([f"checked: kl_normal(mu={mu}, sigma={sigma}, prior_sigma={s}) for one weight",
                        f"expected {number(estimate)} ± {number(std_error)}   "
                        f"(the average of log q(w) − log p(w) over {n} samples w ~ q)",
-                       f"got      {number(got)}"], _diagnose_kl(m) or ["kl-formula"])
+                       f"got      {number(got)}"], safe_diagnose(_diagnose_kl, m) or ["kl-formula"])
 
 
 def _diagnose_kl_grads(m, mu, sigma, s, which):
@@ -263,7 +266,8 @@ def _reparam_check(m, which):
     inputs = {"dF/dw": grad_w, "eps": eps, "rho": rho} | ({"sigma": sigma} if which == 2 else {})
     expect_close(got[which], fd[name], what=f"reparam_backward(grad_w, eps, rho) -> grad_{name} = dF/d{name}",
                  inputs=inputs, rtol=GRAD_RTOL, atol=GRAD_ATOL,
-                 truth=f"finite differences of F(μ + softplus(ρ)·ε) in {name}", diagnose=diagnose,
+                 truth="finite differences of " + ("F(μ + σ·ε) in μ", "F(μ + σ·ε) in σ",
+                                                   "F(μ + softplus(ρ)·ε) in ρ")[which], diagnose=diagnose,
                  generic="reparam-formula")
 
 

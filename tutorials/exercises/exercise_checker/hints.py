@@ -99,13 +99,13 @@ HINTS = {
 
     # -------------------------------------------------------------- exercise 3: reparameterisation
     "reparam-formula": (
-        "With w = μ + σ ε and σ = softplus(ρ), the chain rule gives dF/dμ = dF/dw · dw/dμ, "
+        "With w = μ + σ·ε and σ = softplus(ρ), the chain rule gives dF/dμ = dF/dw · dw/dμ, "
         "dF/dσ = dF/dw · dw/dσ and dF/dρ = dF/dσ · dσ/dρ. Work out each small derivative."),
     "reparam-sigma-without-eps": (
-        "σ's gradient without ε: you returned dF/dw unchanged as dF/dσ. But w = μ + σ ε, so "
+        "σ's gradient without ε: you returned dF/dw unchanged as dF/dσ. But w = μ + σ·ε, so "
         "dw/dσ = ε and dF/dσ = dF/dw · ε. (dF/dw alone is μ's gradient, since dw/dμ = 1.)"),
     "reparam-mu-times-eps": (
-        "dF/dμ = dF/dw: w = μ + σ ε, so dw/dμ = 1. The ε belongs to σ's gradient, not μ's."),
+        "dF/dμ = dF/dw: w = μ + σ·ε, so dw/dμ = 1. The ε belongs to σ's gradient, not μ's."),
     "reparam-chain-in-sigma": (
         "Your dF/dσ already contains sigmoid(ρ), which belongs to dF/dρ only: dF/dσ = dF/dw · ε, "
         "and the softplus link is the next step of the chain."),
