@@ -71,6 +71,11 @@ def minivi_step(model, optimizer, nll, x, y, n_samples):
 
 # ---------------------------------------------------------------- hand-written NumPy
 
+def softplus(rho):
+    """log(1 + e^rho), stable: max(rho, 0) + log1p(e^-|rho|)."""
+    return np.maximum(rho, 0.0) + np.log1p(np.exp(-np.abs(rho)))
+
+
 class NumpyBNN:
     """The same network and Adam, as plain arrays; parameters copied from a minivi model."""
 
@@ -85,13 +90,15 @@ class NumpyBNN:
         S, n_layers = n_samples, len(self.params) // 4
         kl_weight = len(x) / N_DATA
         grads, cache, h = [None] * len(self.params), [], x
+        sigmas = [softplus(rho) for rho in self.params[1::2]]     # one softplus per rho, reused below
         for k in range(n_layers):                                  # forward, eps in minivi's order
-            w_mu, w_rho, b_mu, b_rho = self.params[4 * k: 4 * k + 4]
+            w_mu, b_mu = self.params[4 * k], self.params[4 * k + 2]
+            w_sigma, b_sigma = sigmas[2 * k], sigmas[2 * k + 1]
             eps_w = self.rng.standard_normal((S,) + w_mu.shape)
-            w = w_mu + np.logaddexp(0.0, w_rho) * eps_w
+            w = w_mu + w_sigma * eps_w
             a = h @ w
             eps_b = self.rng.standard_normal((S,) + (1,) * (a.ndim - 2) + b_mu.shape)
-            a = a + (b_mu + np.logaddexp(0.0, b_rho) * eps_b)
+            a = a + (b_mu + b_sigma * eps_b)
             cache.append((h, w, eps_w, eps_b))
             h = np.maximum(a, 0.0) if k < n_layers - 1 else a
         if y.ndim == 2:                                            # Gaussian NLL, summed, / S
@@ -106,14 +113,15 @@ class NumpyBNN:
             g = (np.exp(log_p) - one_hot) / S
         kl = 0.0
         for k in reversed(range(n_layers)):                        # backward
-            w_mu, w_rho, b_mu, b_rho = self.params[4 * k: 4 * k + 4]
+            w_mu, b_mu = self.params[4 * k], self.params[4 * k + 2]
             h_in, w, eps_w, eps_b = cache[k]
             grad_w = np.swapaxes(h_in, -1, -2) @ g                  # (S, in, out); x (B, in) broadcasts
             grad_b = g.sum(axis=-2, keepdims=True)                   # (S, 1, out), eps_b's shape
-            for j, (mu, rho, gw, eps) in enumerate(((w_mu, w_rho, grad_w, eps_w), (b_mu, b_rho, grad_b, eps_b))):
-                sigma = np.logaddexp(0.0, rho)
-                sig = np.exp(-np.logaddexp(0.0, -rho))
-                kl += np.sum(0.5 * np.expm1(2 * np.log(sigma)) - np.log(sigma) + 0.5 * mu ** 2)
+            for j, (mu, gw, eps) in enumerate(((w_mu, grad_w, eps_w), (b_mu, grad_b, eps_b))):
+                sigma = sigmas[2 * k + j]
+                sig = -np.expm1(-sigma)                              # sigmoid(rho) from sigma
+                log_sigma = np.log(sigma)
+                kl += np.sum(0.5 * np.expm1(2 * log_sigma) - log_sigma + 0.5 * mu ** 2)
                 gs = (gw * eps).reshape((-1,) + mu.shape).sum(axis=0)
                 grads[4 * k + 2 * j] = gw.reshape((-1,) + mu.shape).sum(axis=0) + kl_weight * mu
                 grads[4 * k + 2 * j + 1] = (gs + kl_weight * (sigma - 1.0 / sigma)) * sig

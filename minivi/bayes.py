@@ -43,8 +43,9 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray) -> Tensor:
         return unbroadcast(grad_w, mu.shape)       # dF/dmu = dF/dw: g.reparameterize_grads' first half
 
     def vjp_rho(grad_w):
-        _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)  # dF/dsigma = dF/dw * eps
-        return g.sigma_grad_to_rho(unbroadcast(grad_sigma, rho.shape), rho.data, validate=False)
+        _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
+        grad_sigma = unbroadcast(grad_sigma, rho.shape)
+        return grad_sigma * g.softplus_grad_from_sigma(sigma)                 # dF/drho = dF/dsigma * sigmoid(rho)
 
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))
 
@@ -63,7 +64,7 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0) -> Tens
         return grad_out * grad_mu
 
     def vjp_rho(grad_out):
-        return grad_out * g.sigma_grad_to_rho(grad_sigma, rho.data, validate=False)
+        return grad_out * grad_sigma * g.softplus_grad_from_sigma(sigma)     # dKL/drho = dKL/dsigma * sigmoid(rho)
 
     return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
 
@@ -248,10 +249,12 @@ def _sqrt(var: Tensor) -> Tensor:
 
 def kl_divergence(model: Module) -> Tensor:
     """KL[q || p] of the whole model: the sum of `kl()` over its Bayesian layers (step 5)."""
-    total = Tensor(0.0)
-    for module in model.modules():
-        if isinstance(module, BayesLinear):
-            total = total + module.kl()
+    terms = [module.kl() for module in model.modules() if isinstance(module, BayesLinear)]
+    if not terms:
+        return Tensor(0.0)
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
     return total
 
 

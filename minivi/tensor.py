@@ -253,13 +253,16 @@ class Tensor:
 
     def sigmoid(self):
         """s(x) = 1/(1+e^-x) = exp(-log(1+e^-x)), which never overflows; ds/dx = s(1-s)."""
-        out = stable_sigmoid(self.data)
+        out = sigmoid(self.data)
         return make_op("sigmoid", out, (self,), (lambda g: g * out * (1.0 - out),))
 
     def softplus(self):
-        """log(1+e^x) = logaddexp(0, x), stable for any x; derivative sigmoid(x)."""
-        return make_op("softplus", np.logaddexp(0.0, self.data), (self,),
-                       (lambda g: g * stable_sigmoid(self.data),))
+        """log(1+e^x) = max(x, 0) + log(1 + e^-|x|), stable for any x.
+
+        Derivative: sigmoid(x) = 1 - e^-softplus(x), computed from the output.
+        """
+        out = np.maximum(self.data, 0.0) + np.log1p(np.exp(-np.abs(self.data)))
+        return make_op("softplus", out, (self,), (lambda g: g * -np.expm1(-out),))
 
     # ---- reductions and shape ----
     def sum(self, axis=None, keepdims: bool = False):
@@ -346,7 +349,7 @@ def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tens
     out.data = np.asarray(out_data, dtype=np.float64)  # NumPy returns 0-d results as scalars
     out.grad = None
     out.name = name
-    out.requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
+    out.requires_grad = _grad_enabled and any([t.requires_grad for t in inputs])
     out._parents = inputs if out.requires_grad else ()
     out._vjps = vjps if out.requires_grad else ()
     return out
@@ -354,7 +357,11 @@ def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tens
 
 def as_tensor(value) -> Tensor:
     """Return `value` if it is a Tensor, else wrap it as a constant (no gradient)."""
-    return value if isinstance(value, Tensor) else Tensor(value)
+    if isinstance(value, Tensor):
+        return value
+    if type(value) in (float, int):  # the common case `2 * x`, without the array checks
+        return make_op("constant", np.float64(value), (), ())
+    return Tensor(value)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -393,9 +400,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
 
 
-def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1/(1+e^-x) written as exp(-logaddexp(0, -x)): no overflow for any x."""
-    return np.exp(-np.logaddexp(0.0, -x))
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1/(1+e^-x), computed with e = e^-|x| as 1/(1+e) for x >= 0 and e/(1+e) for x < 0.
+
+    The exponent is never positive, so nothing overflows for any x.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _logsumexp(x: np.ndarray, axis) -> np.ndarray:
@@ -428,5 +439,7 @@ def _topological_order(root: Tensor) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in visited)
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
     return order

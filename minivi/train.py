@@ -27,7 +27,8 @@ class History:
     """What `fit` measured, one entry per epoch (sums over the epoch's minibatches).
 
     loss = Σ_i loss_i (the negative ELBO estimate once the KL weights sum to 1),
-    kl = KL[q || p] at the end of the epoch (unweighted), nll = Σ_i data term_i.
+    kl = KL[q || p] (unweighted) at the epoch's last step, before its update,
+    nll = Σ_i data term_i.
     `stopped` is None, or the message of why training stopped early.
     """
 
