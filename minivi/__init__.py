@@ -7,13 +7,15 @@ The public names, by layer (see README.md for the map to the derivation):
   objective   gaussian_nll, categorical_nll, LearnedNoise, elbo_loss, kl_weights
   training    optim.SGD, optim.Adam, fit, History
   use         predict and the uncertainty summaries
+  saving      save, load (plain .npz files, read without pickle)
   asides      exact (conjugate ground truth), data (toy sets, digits)
 """
-from . import data, exact, gaussian, optim
+from . import data, exact, gaussian, io, optim
 from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
                     signal_to_noise)
 from .elbo import elbo_loss, kl_weights, warmup_factor
 from .gradcheck import gradcheck, numerical_grad
+from .io import load, save
 from .likelihoods import LearnedNoise, categorical_nll, gaussian_nll
 from .nn import Linear, Module, ReLU, Sequential, Tanh
 from .predict import (categorical_log_likelihood, classification_uncertainty, expected_calibration_error,
@@ -29,5 +31,5 @@ __all__ = [
     "optim", "fit", "History",
     "predict", "regression_uncertainty", "classification_uncertainty", "expected_calibration_error",
     "reliability_curve", "gaussian_log_likelihood", "categorical_log_likelihood",
-    "exact", "data",
+    "save", "load", "io", "exact", "data",
 ]

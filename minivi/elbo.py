@@ -19,7 +19,7 @@ import numpy as np
 from .bayes import kl_divergence
 from .likelihoods import gaussian_nll
 from .nn import check_mode
-from .tensor import Tensor, as_tensor
+from .tensor import as_tensor
 
 
 def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: float | None = None,

@@ -180,24 +180,24 @@ class Tensor:
     # ---- arithmetic (numbers and arrays mix in on either side) ----
     def __add__(self, other):
         other = as_tensor(other)
-        return make_op("add", self.data + other.data, (self, other),
+        return make_op("add", _elementwise(np.add, self, other), (self, other),
                        (lambda g: unbroadcast(g, self.shape), lambda g: unbroadcast(g, other.shape)))
 
     def __sub__(self, other):
         other = as_tensor(other)
-        return make_op("sub", self.data - other.data, (self, other),
+        return make_op("sub", _elementwise(np.subtract, self, other), (self, other),
                        (lambda g: unbroadcast(g, self.shape), lambda g: unbroadcast(-g, other.shape)))
 
     def __mul__(self, other):
         other = as_tensor(other)
-        return make_op("mul", self.data * other.data, (self, other),
+        return make_op("mul", _elementwise(np.multiply, self, other), (self, other),
                        (lambda g: unbroadcast(g * other.data, self.shape),
                         lambda g: unbroadcast(g * self.data, other.shape)))
 
     def __truediv__(self, other):
         """d(a/b)/da = 1/b, d(a/b)/db = -a/b²."""
         other = as_tensor(other)
-        return make_op("div", self.data / other.data, (self, other),
+        return make_op("div", _elementwise(np.divide, self, other), (self, other),
                        (lambda g: unbroadcast(g / other.data, self.shape),
                         lambda g: unbroadcast(-g * self.data / other.data ** 2, other.shape)))
 
@@ -398,6 +398,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
 
     return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+
+
+def _elementwise(ufunc, a: Tensor, b: Tensor) -> np.ndarray:
+    """ufunc(a, b) on the arrays, with an error that names both shapes if they do not broadcast."""
+    try:
+        return ufunc(a.data, b.data)
+    except ValueError:
+        raise ValueError(f"{ufunc.__name__}: shapes {a.shape} and {b.shape} do not broadcast (NumPy's rule: "
+                         "compare from the last axis; sizes must be equal or 1); reshape one of them, e.g. "
+                         "x.reshape(-1, 1) for a column") from None
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ Starting points.
 
 Check:  python check.py 1
 """
-import numpy as np
 
 
 def softplus(rho):

@@ -21,7 +21,6 @@ both derivatives vanish there.
 
 Check:  python check.py 2
 """
-import numpy as np
 
 
 def kl_normal(mu, sigma, prior_sigma=1.0):

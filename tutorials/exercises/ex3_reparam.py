@@ -22,7 +22,6 @@ for dσ/dρ (keep it stable).
 
 Check:  python check.py 3
 """
-import numpy as np
 
 
 def reparam_backward(grad_w, eps, rho):

@@ -23,7 +23,6 @@ Your task.
 
 Check:  python check.py 5
 """
-import numpy as np
 
 
 def blundell_weights(n_batches):

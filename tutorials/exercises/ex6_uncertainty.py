@@ -22,7 +22,6 @@ information are log 2.
 
 Check:  python check.py 6
 """
-import numpy as np
 
 
 def predictive_entropy(probs):

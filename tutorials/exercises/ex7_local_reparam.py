@@ -24,7 +24,6 @@ variances add. Which of μ, σ, σ² enters where?
 
 Check:  python check.py 7
 """
-import numpy as np
 
 
 def lrt_moments(x, mu, sigma):

@@ -39,7 +39,7 @@ def _weights_sum(m):
             elif abs(total - (1 - 2.0 ** -n_batches)) <= 1e-9:
                 hints.append("elbo-weights-denominator")
             raise Failure([f"checked: the sum of blundell_weights({n_batches})",
-                           f"expected 1   (the KL counted exactly once per epoch)",
+                           "expected 1   (the KL counted exactly once per epoch)",
                            f"got      {number(total)}   (weights {number(weights)})"], hints)
 
 
