@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
+import os
 import platform
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -236,31 +240,59 @@ def vectorised_speedup(repeats):
     return ms_loop, ms_vector
 
 
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def print_table(title, results):
+    """results: (case, ms_minivi, ms_numpy, ms_torch or None) per case."""
+    with_torch = any(r[3] is not None for r in results)
+    print(f"\n{title}")
+    print(f"{'case':<28}{'minivi ms':>11}{'numpy ms':>10}{'ratio':>8}" + (f"{'torch ms':>11}" if with_torch else ""))
+    for (name, sizes, batch, n_samples), ms_minivi, ms_numpy, ms_torch in results:
+        label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
+        extra = f"{ms_torch:>11.2f}" if ms_torch is not None else ""
+        print(f"{label:<28}{ms_minivi:>11.2f}{ms_numpy:>10.2f}{ms_minivi / ms_numpy:>8.2f}{extra}")
+
+
+def fresh_process_results(repeats):
+    """Each case timed in a new Python process, where nothing has run before it."""
+    results = []
+    for k, case in enumerate(CASES):
+        done = subprocess.run([sys.executable, __file__, "--one-case", str(k), "--repeats", str(repeats[case[0]])],
+                              capture_output=True, text=True, check=True)
+        results.append((case, *json.loads(done.stdout.strip().splitlines()[-1])))
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough check)")
+    parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # used by the fresh-process table
+    parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_case is not None:
+        _, sizes, batch, n_samples = CASES[args.one_case]
+        print(json.dumps(time_case(sizes, batch, n_samples, args.repeats)))
+        return
     repeats = {"small": 30 if args.quick else 300, "large": 5 if args.quick else 30}
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"NumPy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     for name, sizes, batch, n_samples in CASES:
         rel_loss, worst = check_agreement(sizes, batch, n_samples)
         print(f"check {name} S={n_samples}: loss rel. error {rel_loss:.1e}, worst gradient rel. error {worst:.1e}")
-    header = f"{'case':<28}{'minivi ms':>11}{'numpy ms':>10}{'ratio':>8}"
-    rows = []
-    for name, sizes, batch, n_samples in CASES:
-        ms_minivi, ms_numpy, ms_torch = time_case(sizes, batch, n_samples, repeats[name])
-        label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
-        extra = f"{ms_torch:>11.2f}" if ms_torch is not None else ""
-        rows.append(f"{label:<28}{ms_minivi:>11.2f}{ms_numpy:>10.2f}{ms_minivi / ms_numpy:>8.2f}{extra}")
-        if ms_torch is not None and "torch ms" not in header:
-            header += f"{'torch ms':>11}"
-    print("\nmedian milliseconds per training step (forward, ELBO, backward, Adam)")
-    print(header)
-    print("\n".join(rows))
+    print_table("median milliseconds per training step (forward, ELBO, backward, Adam), after the checks above",
+                [(case, *time_case(*case[1:], repeats[case[0]])) for case in CASES])
     ms_loop, ms_vector = vectorised_speedup(repeats["small"])
     print(f"\nsmall case forward, 8 samples: 8 sequential {ms_loop:.3f} ms, vectorised {ms_vector:.3f} ms, "
           f"speed-up {ms_loop / ms_vector:.2f}x")
+    print_table("the same, each case in a fresh process (see benchmarks/README.md: the memory allocator)",
+                fresh_process_results(repeats))
 
 
 if __name__ == "__main__":

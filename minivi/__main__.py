@@ -78,8 +78,7 @@ def main(argv=None):
     print(f"minivi demo: a {HIDDEN}-{HIDDEN} ReLU Bayesian network on {len(x)} points of Blundell's toy curve "
           f"(noise_sigma={NOISE_SIGMA}, seed {args.seed})")
     nll = functools.partial(mv.gaussian_nll, noise_sigma=NOISE_SIGMA)
-    history = mv.fit(model, x, y, nll, epochs=args.epochs, batch_size=50, rng=rng, lr=1e-2, n_samples=4,
-                     print_every=max(1, args.epochs // 20))
+    history = mv.fit(model, x, y, nll, epochs=args.epochs, batch_size=50, rng=rng, lr=1e-2, n_samples=4)
     if history.stopped:
         return 1
     for name, value in summarise(model, x, y, x_test, y_test).items():

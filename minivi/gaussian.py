@@ -8,6 +8,11 @@ The numbered steps refer to the derivation in DESIGN.md:
     step 5  the closed-form KL[q || p], summed over the weights, and its gradient
     step 7  reparameterisation w = mu + sigma * eps and the chain rule through it
 
+Every function checks its inputs (real, finite, matching shapes, sigma > 0)
+and says what is wrong. The functions the layers call at every training step
+also take ``validate=False``, which skips those checks: there mu and rho are
+the layer's own float64 parameters, and `fit` stops at the first NaN.
+
 The scale-mixture prior of Blundell et al. (2015), "Weight Uncertainty in
 Neural Networks", section 3.3, has no closed-form KL; ``kl_mixture_mc`` gives
 the Monte Carlo estimate they use instead.
@@ -132,9 +137,6 @@ def sigma_grad_to_rho(grad_sigma, rho, *, validate=True):
     The chain rule through sigma = softplus(rho): the last link from a
     gradient on sigma to the parameter the optimiser actually updates.
     ``grad_sigma`` must have rho's shape (sum over any sample axis first).
-    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
-    layers use it on their hot path, where mu and rho are float64 parameters by
-    construction and `fit` stops at the first NaN.
     """
     if validate:
         grad_sigma = _as_real_array(grad_sigma, "grad_sigma")
@@ -155,9 +157,6 @@ def reparameterize(mu, sigma, eps, *, validate=True):
     noise eps moves the randomness out of the path the gradient travels
     (Kingma & Welling 2014; Blundell et al. 2015, sec. 3.1). The arrays
     broadcast as NumPy does, e.g. eps of shape (S, *mu.shape) gives S samples.
-    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
-    layers use it on their hot path, where mu and rho are float64 parameters by
-    construction and `fit` stops at the first NaN.
     """
     if validate:
         mu = _as_real_array(mu, "mu")
@@ -183,11 +182,8 @@ def reparameterize_grads(grad_w, eps, *, validate=True):
     ``grad_w`` is dF/dw, of w's shape, which is eps's shape. If eps carries a
     leading sample axis that mu does not, sum both results over that axis to
     get gradients of mu's shape. The KL term adds its own gradient
-    (``kl_normal_grads``) on top of these. The first result is grad_w itself
-    (dw/dmu = 1), not a copy.
-    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
-    layers use it on their hot path, where mu and rho are float64 parameters by
-    construction and `fit` stops at the first NaN.
+    (``kl_normal_grads``) on top of these. (With validate=False the first
+    result is grad_w itself, not a copy: dw/dmu = 1 changes nothing.)
     """
     if validate:
         grad_w = _as_real_array(grad_w, "grad_w")
@@ -227,9 +223,6 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
 
     prior_mu and prior_sigma may be scalars or arrays broadcastable to mu.
     Returns a Python float.
-    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
-    layers use it on their hot path, where mu and rho are float64 parameters by
-    construction and `fit` stops at the first NaN.
     """
     if validate:
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
@@ -247,9 +240,6 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
         dKL/dsigma = -1/sigma + sigma / s^2
     For the standard normal prior: (mu, sigma - 1/sigma). Both arrays have
     mu's shape; the KL's minimum (zero gradient) is at mu = m, sigma = s.
-    validate=False skips the input checks (real, finite, shapes, sigma > 0): the
-    layers use it on their hot path, where mu and rho are float64 parameters by
-    construction and `fit` stops at the first NaN.
     """
     if validate:
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)

@@ -44,14 +44,15 @@ class History:
 def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.random.Generator,
         optimizer: Optimizer | None = None, lr: float = 1e-2, n_samples: int = 1,
         kl_schedule: str = "uniform", warmup_epochs: int = 0, verbose: bool = True,
-        print_every: int = 1) -> History:
+        print_every: int | None = None) -> History:
     """Train `model` by minimising the negative ELBO over minibatches; return the History.
 
     optimizer:     defaults to Adam(lr) over the model's parameters (and nll's,
                    if nll is a Module such as LearnedNoise).
     kl_schedule:   "uniform" or "blundell" KL weights within an epoch (see elbo.kl_weights).
     warmup_epochs: linear KL warm-up over this many epochs (0: none).
-    verbose:       print a progress line (epoch, loss, KL, NLL) every `print_every` epochs.
+    verbose:       print a progress line (epoch, loss, KL, NLL) every `print_every` epochs;
+                   by default every epoch in a terminal (one live line), else 10 lines in all.
 
     If a loss or gradient becomes NaN or infinite, training stops at once with
     a message naming the step and the likely causes; the History up to the
@@ -60,9 +61,11 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
     check_generator(rng, "fit")
     x, y = _check_data(x, y)
     n_data = len(x)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("print_every", print_every)):
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("print_every", print_every or 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    if print_every is None:
+        print_every = 1 if sys.stdout.isatty() else max(1, epochs // 10)
     if optimizer is None:
         extra = nll.parameters() if isinstance(nll, Module) else []
         optimizer = Adam(model.parameters() + extra, lr=lr)
