@@ -380,5 +380,9 @@ for sigma_k in (1.0, 0.3, 0.1, 0.03):
 #
 # Next: tutorial 05 puts steps 4–8 together and trains a Bayesian network with this
 # gradient; tutorial 07 lowers its variance further with the *local*
-# reparameterisation trick. Exercise: add a baseline b = mean of f over the S samples to the score-function
-# estimator and see how close it gets to the reparameterised line.
+# reparameterisation trick.
+#
+# Exercise: add a baseline b = mean of f over the S samples to the score-function
+# estimator and see how close it gets to the reparameterised line. Classroom
+# exercise 3 has you write the reparameterisation backward itself
+# (`python tutorials/exercises/check.py 3`).

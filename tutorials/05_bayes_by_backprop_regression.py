@@ -410,6 +410,8 @@ print(f"last epoch: BBB loss {history.loss[-1]:.1f} = KL {history.kl[-1]:.1f} + 
 # Next: tutorial 06 applies the same machinery to classification (two moons, handwritten
 # digits), where uncertainty becomes predictive entropy and mutual information.
 #
-# Try it yourself (and see the classroom exercises): halve and double `NOISE_SIGMA`,
-# or set `PRIOR_SIGMA` to 0.1 and 10, and predict before running how the band and
-# the KL at the end of training change.
+# Try it yourself: halve and double `NOISE_SIGMA`, or set `PRIOR_SIGMA` to 0.1 and 10,
+# and predict before running how the band and the KL at the end of training change.
+# Classroom exercises 3 (the reparameterisation backward) and 5 (the minibatch ELBO
+# with Blundell's KL weights) rebuild this tutorial's machinery by hand:
+# `python tutorials/exercises/check.py 3 5` checks your solutions.

@@ -331,7 +331,10 @@ for i in most_uncertain:
 #   (test log-likelihood, ECE, the reliability diagram), and the accuracy-rejection curve
 #   shows that setting aside the most uncertain inputs removes mistakes first.
 #
-# Try it yourself (and see the classroom exercises): give the layers a narrower or
+# Classroom exercise 6 asks you to write predictive entropy and mutual information from
+# sampled probabilities (`python tutorials/exercises/check.py 6` checks them).
+#
+# Try it yourself: give the layers a narrower or
 # wider prior (`mv.BayesLinear(..., prior_sigma=...)`), or train the same network with
 # `mv.Linear` layers by maximum likelihood as in tutorial 05, and compare the ECE and
 # the reliability diagram with the Bayesian network's.

@@ -327,7 +327,10 @@ plots.save(fig, OUT_DIR / "07_training_curves.png")
 #   because the weights of a linear layer are independent Gaussians under q; the
 #   prior and the KL are untouched.
 #
-# Classroom exercise: measure the gradient variance of the *first* layer and of the
+# Classroom exercise 7 has you write this layer's forward yourself
+# (`python tutorials/exercises/check.py 7`).
+#
+# Exercise: measure the gradient variance of the *first* layer and of the
 # output layer too, and repeat section 2 with `n_samples=4` weight samples per step
 # — how many weight samples does weight sampling need to match local
 # reparameterisation at N = 128, and what does each cost?
