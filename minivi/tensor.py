@@ -160,9 +160,9 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape} but this Tensor has shape "
                                  f"{self.shape}; pass a gradient of the output's shape")
-        grads = {id(self): grad}
+        grads = {self: grad}  # Tensors hash by identity: one entry per node
         for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node))
+            g = grads.pop(node)
             if not node._parents:
                 g = np.array(g, dtype=np.float64)  # a fresh array, even for 0-d results (NumPy returns scalars)
                 node.grad = g if node.grad is None else node.grad + g
@@ -174,8 +174,7 @@ class Tensor:
                 assert g_parent.shape == parent.shape, (
                     f"op '{node.name}' returned a gradient of shape {g_parent.shape} "
                     f"for an input of shape {parent.shape}")
-                key = id(parent)
-                grads[key] = grads[key] + g_parent if key in grads else g_parent
+                grads[parent] = grads[parent] + g_parent if parent in grads else g_parent
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----
     def __add__(self, other):
@@ -445,11 +444,11 @@ def _topological_order(root: Tensor) -> list:
         if finished:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
+            if parent.requires_grad and parent not in visited:
                 stack.append((parent, False))
     return order
