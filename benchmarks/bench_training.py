@@ -249,33 +249,55 @@ def cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
-def print_table(title, results):
-    """results: (case, ms_minivi, ms_numpy, ms_torch or None) per case."""
-    with_torch = any(r[3] is not None for r in results)
-    print(f"\n{title}")
-    print(f"{'case':<28}{'minivi ms':>11}{'numpy ms':>10}{'ratio':>8}" + (f"{'torch ms':>11}" if with_torch else ""))
-    for (name, sizes, batch, n_samples), ms_minivi, ms_numpy, ms_torch in results:
+WARM_UP_FLOATS = 4_000_000   # a 32 MB array: see "the memory allocator" in benchmarks/README.md
+
+
+def print_table(results):
+    """results: per case, (case, cold timings, warm timings); timings = (minivi ms, numpy ms, torch ms or None)."""
+    with_torch = any(cold[2] is not None for _, cold, _ in results)
+    print("\nmedian milliseconds per training step (forward, ELBO, backward, Adam); each case in a new process,")
+    print("cold: nothing ran before; warm: after one 32 MB array was allocated and freed (see benchmarks/README.md)")
+    print(f"{'':<28}{'cold':^23}  |{'warm':^23}" + (f"  |{'cold':>8}" if with_torch else ""))
+    print(f"{'case':<28}{'minivi':>8}{'numpy':>8}{'ratio':>7}  |{'minivi':>8}{'numpy':>8}{'ratio':>7}"
+          + (f"  |{'torch':>8}" if with_torch else ""))
+    for (name, sizes, batch, n_samples), cold, warm in results:
         label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
-        extra = f"{ms_torch:>11.2f}" if ms_torch is not None else ""
-        print(f"{label:<28}{ms_minivi:>11.2f}{ms_numpy:>10.2f}{ms_minivi / ms_numpy:>8.2f}{extra}")
+        extra = f"  |{cold[2]:>8.2f}" if with_torch else ""
+        print(f"{label:<28}{cold[0]:>8.2f}{cold[1]:>8.2f}{cold[0] / cold[1]:>7.2f}  |"
+              f"{warm[0]:>8.2f}{warm[1]:>8.2f}{warm[0] / warm[1]:>7.2f}{extra}")
 
 
-def fresh_process_results(repeats):
-    """Each case timed in a new Python process, where nothing has run before it."""
-    results = []
-    for k, case in enumerate(CASES):
-        done = subprocess.run([sys.executable, __file__, "--one-case", str(k), "--repeats", str(repeats[case[0]])],
-                              capture_output=True, text=True, check=True)
-        results.append((case, *json.loads(done.stdout.strip().splitlines()[-1])))
-    return results
+def in_new_process(*flags):
+    """Run this script with hidden flags in a new Python process; return the JSON it prints last."""
+    done = subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fit_ms_per_step(n_batches=10, epochs=3):
+    """mv.fit itself on the large case (S=1, 10 minibatches of 128), as a student would run it."""
+    sizes, batch = CASES[2][1], CASES[2][2]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n_batches * batch, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=n_batches * batch)
+    model = minivi_model(sizes, seed=1)
+    start = time.perf_counter()
+    mv.fit(model, x, y, minivi_nll(sizes), epochs=epochs, batch_size=batch, rng=rng, lr=LR, verbose=False)
+    return 1e3 * (time.perf_counter() - start) / (n_batches * epochs)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough check)")
-    parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # used by the fresh-process table
+    parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # the hidden flags of in_new_process
     parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--one-fit", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.warm:
+        np.ones(WARM_UP_FLOATS).sum()      # allocated, then freed at once
+    if args.one_fit:
+        print(json.dumps(fit_ms_per_step()))
+        return
     if args.one_case is not None:
         _, sizes, batch, n_samples = CASES[args.one_case]
         print(json.dumps(time_case(sizes, batch, n_samples, args.repeats)))
@@ -286,13 +308,16 @@ def main():
     for name, sizes, batch, n_samples in CASES:
         rel_loss, worst = check_agreement(sizes, batch, n_samples)
         print(f"check {name} S={n_samples}: loss rel. error {rel_loss:.1e}, worst gradient rel. error {worst:.1e}")
-    print_table("median milliseconds per training step (forward, ELBO, backward, Adam), after the checks above",
-                [(case, *time_case(*case[1:], repeats[case[0]])) for case in CASES])
+    results = []
+    for k, case in enumerate(CASES):
+        flags = ["--one-case", str(k), "--repeats", str(repeats[case[0]])]
+        results.append((case, in_new_process(*flags), in_new_process(*flags, "--warm")))
+    print_table(results)
     ms_loop, ms_vector = vectorised_speedup(repeats["small"])
     print(f"\nsmall case forward, 8 samples: 8 sequential {ms_loop:.3f} ms, vectorised {ms_vector:.3f} ms, "
           f"speed-up {ms_loop / ms_vector:.2f}x")
-    print_table("the same, each case in a fresh process (see benchmarks/README.md: the memory allocator)",
-                fresh_process_results(repeats))
+    print(f"mv.fit on the large case, S=1, 10 minibatches of 128, new process: "
+          f"{in_new_process('--one-fit'):.2f} ms per step (with fit's minibatching and NaN checks)")
 
 
 if __name__ == "__main__":
