@@ -218,16 +218,21 @@ def check_agreement(sizes, batch, n_samples):
     return rel_loss, worst
 
 
-def time_case(sizes, batch, n_samples, repeats):
+def time_case(sizes, batch, n_samples, repeats, which=("minivi", "numpy", "torch")):
+    """Median ms per step of each implementation in `which` (None where not timed or not installed)."""
     x, y = make_data(sizes, batch)
-    model, nll = minivi_model(sizes, seed=1), minivi_nll(sizes)
-    optimizer = mv.optim.Adam(model.parameters(), lr=LR)
-    baseline = NumpyBNN(minivi_model(sizes, seed=1))
-    ms_minivi = median_ms(lambda: minivi_step(model, optimizer, nll, x, y, n_samples), repeats)
-    ms_numpy = median_ms(lambda: baseline.step(x, y, n_samples), repeats)
-    torch_step = torch_step_factory(minivi_model(sizes, seed=1), x, y, n_samples)
-    ms_torch = median_ms(torch_step, repeats) if torch_step else None
-    return ms_minivi, ms_numpy, ms_torch
+    times = dict.fromkeys(("minivi", "numpy", "torch"))
+    if "minivi" in which:
+        model, nll = minivi_model(sizes, seed=1), minivi_nll(sizes)
+        optimizer = mv.optim.Adam(model.parameters(), lr=LR)
+        times["minivi"] = median_ms(lambda: minivi_step(model, optimizer, nll, x, y, n_samples), repeats)
+    if "numpy" in which:
+        baseline = NumpyBNN(minivi_model(sizes, seed=1))
+        times["numpy"] = median_ms(lambda: baseline.step(x, y, n_samples), repeats)
+    torch_step = torch_step_factory(minivi_model(sizes, seed=1), x, y, n_samples) if "torch" in which else None
+    if torch_step:
+        times["torch"] = median_ms(torch_step, repeats)
+    return times["minivi"], times["numpy"], times["torch"]
 
 
 def vectorised_speedup(repeats):
@@ -255,8 +260,10 @@ WARM_UP_FLOATS = 4_000_000   # a 32 MB array: see "the memory allocator" in benc
 def print_table(results):
     """results: per case, (case, cold timings, warm timings); timings = (minivi ms, numpy ms, torch ms or None)."""
     with_torch = any(cold[2] is not None for _, cold, _ in results)
-    print("\nmedian milliseconds per training step (forward, ELBO, backward, Adam); each case in a new process,")
-    print("cold: nothing ran before; warm: after one 32 MB array was allocated and freed (see benchmarks/README.md)")
+    print("\nmedian milliseconds per training step (forward, ELBO, backward, Adam)")
+    print("cold: minivi, numpy and torch each in its own new process, nothing run before it;")
+    print("warm: minivi then numpy in one new process, after one 32 MB array was allocated and freed")
+    print("(why both: benchmarks/README.md, the memory allocator)")
     print(f"{'':<28}{'cold':^23}  |{'warm':^23}" + (f"  |{'cold':>8}" if with_torch else ""))
     print(f"{'case':<28}{'minivi':>8}{'numpy':>8}{'ratio':>7}  |{'minivi':>8}{'numpy':>8}{'ratio':>7}"
           + (f"  |{'torch':>8}" if with_torch else ""))
@@ -291,6 +298,7 @@ def main():
     parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # the hidden flags of in_new_process
     parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", help=argparse.SUPPRESS)
     parser.add_argument("--one-fit", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warm:
@@ -300,7 +308,8 @@ def main():
         return
     if args.one_case is not None:
         _, sizes, batch, n_samples = CASES[args.one_case]
-        print(json.dumps(time_case(sizes, batch, n_samples, args.repeats)))
+        which = (args.only,) if args.only else ("minivi", "numpy")
+        print(json.dumps(time_case(sizes, batch, n_samples, args.repeats, which)))
         return
     repeats = {"small": 30 if args.quick else 300, "large": 5 if args.quick else 30}
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -311,7 +320,8 @@ def main():
     results = []
     for k, case in enumerate(CASES):
         flags = ["--one-case", str(k), "--repeats", str(repeats[case[0]])]
-        results.append((case, in_new_process(*flags), in_new_process(*flags, "--warm")))
+        cold = [in_new_process(*flags, "--only", name)[i] for i, name in enumerate(("minivi", "numpy", "torch"))]
+        results.append((case, cold, in_new_process(*flags, "--warm")))
     print_table(results)
     ms_loop, ms_vector = vectorised_speedup(repeats["small"])
     print(f"\nsmall case forward, 8 samples: 8 sequential {ms_loop:.3f} ms, vectorised {ms_vector:.3f} ms, "

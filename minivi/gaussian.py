@@ -92,7 +92,10 @@ def softplus(rho, *, validate=True):
     """
     if validate:
         rho = _as_real_array(rho, "rho")
-    return np.maximum(rho, 0.0) + np.log1p(np.exp(-np.abs(rho)))
+    sigma = np.asarray(np.exp(-np.abs(rho)))  # e^-|rho|, one array updated in place (fewer large temporaries)
+    np.log1p(sigma, out=sigma)                # log(1 + e^-|rho|)
+    sigma += np.maximum(rho, 0.0)             # + max(rho, 0)
+    return sigma
 
 
 def softplus_grad(rho, *, validate=True):
