@@ -78,8 +78,9 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
         for idx, weight in zip(batches, weights):
             step += 1
             optimizer.zero_grad()
-            loss, info = elbo_loss(model, x[idx], y[idx], nll, n_data, n_samples=n_samples, kl_weight=weight)
-            loss.backward()
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # _non_finite reports them
+                loss, info = elbo_loss(model, x[idx], y[idx], nll, n_data, n_samples=n_samples, kl_weight=weight)
+                loss.backward()
             problem = _non_finite(info, optimizer, names)
             if problem:
                 history.stopped = _stop_message(problem, epoch, step)
