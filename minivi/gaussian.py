@@ -2,7 +2,7 @@
 
 Every function here takes and returns NumPy arrays (float64), never Tensors,
 so a student can check each formula by hand or with finite differences.
-The numbered steps refer to the derivation in DESIGN.md:
+The numbered steps refer to the derivation in README.md:
 
     step 4  q(w_i) = N(mu_i, sigma_i^2), prior p(w_i) = N(0, 1); sigma = softplus(rho)
     step 5  the closed-form KL[q || p], summed over the weights, and its gradient

@@ -10,7 +10,7 @@ dimension grows, and the predictive integral answered by Monte Carlo."""
 #
 # The numerator is easy: we chose the prior p(w) and the likelihood p(D|w) ourselves.
 # The **evidence** p(D) in the denominator is an integral over *every* weight
-# (step 1 of the derivation in `DESIGN.md`). And once we have the posterior, using it
+# (step 1 of the derivation in `README.md`). And once we have the posterior, using it
 # for a prediction is a second integral of the same kind (step 2):
 #
 # $$\mathbb{E}_{p(w \mid D)}[f(x; w)] = \int f(x; w)\, p(w \mid D)\, dw .$$

@@ -2,7 +2,7 @@
 # %% [markdown]
 # # 05 · Bayes by Backprop for regression
 #
-# This is the derivation's *practical example* (steps 4-8 of `DESIGN.md`), run
+# This is the derivation's *practical example* (steps 4-8 of the derivation in `README.md`), run
 # end to end on the 1-D toy curve of Blundell, Cornebise, Kavukcuoglu & Wierstra
 # (2015), "Weight Uncertainty in Neural Networks", §5.2:
 #
