@@ -12,23 +12,28 @@ import numpy as np
 
 from .nn import Module
 from .gaussian import LOG_2PI, inverse_softplus
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, as_tensor, make_op, unbroadcast
 
 
 def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
-    """-log p(y | f) = Σ_n [ log(noise_sigma) + log(2π)/2 + (y_n - f_n)² / (2 noise_sigma²) ]   (step 6).
+    """-log p(y | f) = Σ_n [ (y_n - f_n)² / (2 noise_sigma²) + log(noise_sigma) + log(2π)/2 ]   (step 6).
 
     With a fixed noise_sigma this is the derivation's L2 loss,
     Σ (y - f)² / (2 noise_sigma²), plus a constant that no parameter changes.
     The noise scale sets the balance in F = KL - E_q[log p(D|w)]: halving
-    noise_sigma multiplies the data term by 4, so the data outweighs the prior
+    noise_sigma multiplies the data term by 4, so the data outweigh the prior
     more and q becomes narrower; a large noise_sigma lets the KL pull q back
     to the prior (wider, more uncertain predictions).
 
-    noise_sigma: a positive number, or a positive Tensor (learned noise).
-    validate=False skips the check noise_sigma > 0 of a Tensor: `LearnedNoise`
-    uses it, whose softplus(rho) is positive unless a diverging rho underflows
-    it to 0; the loss is then not finite and `fit` stops with its message.
+    One engine op, with its gradient written out (r = f - y, s = noise_sigma):
+        d/df_n = r_n / s²                 (the L2 loss's gradient, scaled)
+        d/ds   = Σ_n (1/s - r_n² / s³)   (only used when s is learned)
+
+    noise_sigma: a positive number, or a positive Tensor broadcastable to pred
+    (learned noise). validate=False skips the check noise_sigma > 0 of a Tensor:
+    `LearnedNoise` uses it, whose softplus(rho) is positive unless a diverging
+    rho underflows it to 0; the loss is then not finite and `fit` stops with
+    its message.
     """
     pred, target = as_tensor(pred), _checked_target(target)
     _check_trailing_shape(pred.shape, target.shape, "gaussian_nll")
@@ -36,13 +41,13 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
         if validate and not np.all(noise_sigma.data > 0):
             raise ValueError(f"gaussian_nll: noise_sigma must be > 0, got {noise_sigma.data}; parameterise a "
                              "learned noise as softplus(rho) (mv.LearnedNoise does)")
-        log_sigma = noise_sigma.log()
     else:
-        noise_sigma = _positive(noise_sigma, "noise_sigma")
-        log_sigma = np.log(noise_sigma)
-    n_terms = pred.size
-    squared = ((pred - target) ** 2).sum()
-    return squared / (2.0 * noise_sigma ** 2) + n_terms * (log_sigma + 0.5 * LOG_2PI)
+        noise_sigma = as_tensor(_positive(noise_sigma, "noise_sigma"))
+    s, r = noise_sigma.data, pred.data - target.data
+    per_entry = r * r / (2.0 * s * s) + np.log(s) + 0.5 * LOG_2PI
+    return make_op("gaussian_nll", np.sum(per_entry), (pred, noise_sigma),
+                   (lambda g: g * r / (s * s),
+                    lambda g: unbroadcast(g * (1.0 / s - r * r / s ** 3), s.shape)))
 
 
 def categorical_nll(logits, labels) -> Tensor:

@@ -70,6 +70,8 @@ def test_gaussian_nll_gradients_match_central_differences():
     # 1/s^2 has third derivative ~ 100 at s ~ 0.7: 1e-12 * 100); default tolerances are 100x that.
     assert mv.gradcheck(lambda p: mv.gaussian_nll(p, target, 0.3), pred, eps=H)
     assert mv.gradcheck(lambda p, s: mv.gaussian_nll(p, target, s), pred, np.array(0.7), eps=H)
+    # A noise scale per output, broadcast over the sample and batch axes: its gradient is summed back.
+    assert mv.gradcheck(lambda p, s: mv.gaussian_nll(p, target, s), pred, np.array([0.7, 1.3]), eps=H)
 
 
 def test_learned_noise_gradient_matches_central_differences():
