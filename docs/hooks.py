@@ -160,15 +160,15 @@ def execute_tutorial(script: Path, out: Path, full: bool) -> None:
     from nbclient import NotebookClient
 
     notebook = jupytext.read(script)
-    scratch = out.parent / f"{script.stem}-figures"
-    scratch.mkdir(parents=True, exist_ok=True)
-    args = ["--out-dir", str(scratch)] + ([] if full else ["--quick"])
+    workdir = out.parent.parent / "run" / script.stem      # the kernel's cwd; figures go to its figures/
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = ["--out-dir", "figures"] + ([] if full else ["--quick"])
     notebook.cells.insert(0, nbformat.v4.new_code_cell(PREAMBLE.format(script=script.name, args=args)))
     os.environ.update(MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1",
                       PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     start = time.perf_counter()
     NotebookClient(notebook, timeout=1800, kernel_name="python3", allow_errors=False,
-                   resources={"metadata": {"path": str(scratch)}}).execute()
+                   resources={"metadata": {"path": str(workdir)}}).execute()
     seconds = time.perf_counter() - start
     notebook.cells.pop(0)
     for cell in notebook.cells:
