@@ -8,22 +8,22 @@ reparameterised one."""
 #
 # Step 3 of the derivation asks us to minimise
 #
-#     F(θ) = KL[q(w|θ) || p(w)] − E_q[log p(D|w)],      θ = (μ, σ),
+# $$F(\theta) = \mathrm{KL}\big[q(w \mid \theta) \,\|\, p(w)\big] - \mathbb{E}_q\big[\log p(D \mid w)\big], \qquad \theta = (\mu, \sigma),$$
 #
-# and step 6 estimates the expectation by Monte Carlo: draw w from q, evaluate the
-# data term at that w. Step 7 is the snag the lecture points out: *sampling is not
-# differentiable*. If w comes out of a random number generator, the gradient that
-# reaches w has nowhere to go — there is no formula connecting w to μ and σ.
+# and step 6 estimates the expectation by Monte Carlo: draw $w$ from $q$, evaluate the
+# data term at that $w$. Step 7 is the snag the lecture points out: *sampling is not
+# differentiable*. If $w$ comes out of a random number generator, the gradient that
+# reaches $w$ has nowhere to go — there is no formula connecting $w$ to $\mu$ and $\sigma$.
 #
 # The fix (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"; used for
 # network weights by Blundell et al. 2015, "Weight Uncertainty in Neural Networks")
 # is to draw the noise *separately* and build the weight from it:
 #
-#     w = μ + σ·ε,      ε ~ N(0, 1),      σ = softplus(ρ).
+# $$w = \mu + \sigma \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, 1), \qquad \sigma = \operatorname{softplus}(\rho).$$
 #
-# Now w is an ordinary differentiable function of (μ, σ) and the chain rule gives
+# Now $w$ is an ordinary differentiable function of $(\mu, \sigma)$ and the chain rule gives
 #
-#     ∂F/∂μ = ∂F/∂w · 1,      ∂F/∂σ = ∂F/∂w · ε,      ∂F/∂ρ = ∂F/∂σ · sigmoid(ρ).
+# $$\frac{\partial F}{\partial \mu} = \frac{\partial F}{\partial w} \cdot 1, \qquad \frac{\partial F}{\partial \sigma} = \frac{\partial F}{\partial w}\, \varepsilon, \qquad \frac{\partial F}{\partial \rho} = \frac{\partial F}{\partial \sigma}\, \operatorname{sigmoid}(\rho).$$
 #
 # This tutorial
 # 1. shows, with minivi's engine, that a sampled number has no history;
@@ -50,10 +50,10 @@ np.set_printoptions(precision=5, suppress=True)
 # %% [markdown]
 # ## 1. A sample is just a number
 #
-# Take one weight with q(w) = N(μ, σ²) and a toy objective F(w) = (w − 2)².
-# We make μ and σ engine Tensors that want gradients, then draw w the "obvious" way,
+# Take one weight with $q(w) = \mathcal{N}(\mu, \sigma^2)$ and a toy objective $F(w) = (w - 2)^2$.
+# We make $\mu$ and $\sigma$ engine Tensors that want gradients, then draw $w$ the "obvious" way,
 # `rng.normal(mu, sigma)`. The result is a plain float: the engine never saw how it
-# was made, so the loss built from it does not depend on μ or σ at all, and
+# was made, so the loss built from it does not depend on $\mu$ or $\sigma$ at all, and
 # `backward()` has nothing to do.
 
 # %%
@@ -73,10 +73,10 @@ except RuntimeError as err:
 print("mu.grad =", mu.grad, " sigma.grad =", sigma.grad)
 
 # %% [markdown]
-# Yet the draw *does* depend on μ and σ. In fact NumPy computes `rng.normal(mu, sigma)`
-# as μ + σ·(a standard-normal draw) — we can check that bit for bit with two
+# Yet the draw *does* depend on $\mu$ and $\sigma$. In fact NumPy computes `rng.normal(mu, sigma)`
+# as $\mu + \sigma \cdot$ (a standard-normal draw) — we can check that bit for bit with two
 # generators started from the same seed. The reparameterisation trick simply takes
-# that hidden ε out of the generator and writes the formula where the engine can
+# that hidden $\varepsilon$ out of the generator and writes the formula where the engine can
 # see it.
 
 # %%
@@ -88,9 +88,9 @@ print("0.5 + 1.3 * rng.standard_normal:", rebuilt)
 print("bit-identical:", np.array_equal(drawn, rebuilt))
 
 # %% [markdown]
-# Written with Tensors, w = μ + σ·ε is two engine ops (a multiply and an add), and
-# `backward()` now reaches μ and σ through them. Step 7's formulas predict
-# ∂F/∂μ = 2(w − 2) and ∂F/∂σ = 2(w − 2)·ε.
+# Written with Tensors, $w = \mu + \sigma \varepsilon$ is two engine ops (a multiply and an add), and
+# `backward()` now reaches $\mu$ and $\sigma$ through them. Step 7's formulas predict
+# $\partial F/\partial \mu = 2(w - 2)$ and $\partial F/\partial \sigma = 2(w - 2)\,\varepsilon$.
 
 # %%
 eps = rng.standard_normal()
@@ -104,28 +104,28 @@ print(f"step 7 : dF/dmu = {2 * (w.item() - 2):+.6f},  dF/dsigma = {2 * (w.item()
 # %% [markdown]
 # ## 2. One gradient, computed four ways
 #
-# Now a slightly bigger case: a linear model with three weights, y ≈ x·w, eight
-# data points, and S = 4 weight samples w_s = μ + σ ⊙ ε_s. The Monte Carlo data term
-# (the L2 loss of step 6, without the constant 1/(2·noise_sigma²)) is
+# Now a slightly bigger case: a linear model with three weights, $y \approx x \cdot w$, eight
+# data points, and $S = 4$ weight samples $w_s = \mu + \sigma \odot \varepsilon_s$. The Monte Carlo data term
+# (the L2 loss of step 6, without the constant $1/(2\sigma_{\text{noise}}^2)$) is
 #
-#     F(μ, ρ) = (1/S) Σ_s Σ_n (x_n · w_s − y_n)²,
+# $$F(\mu, \rho) = \frac{1}{S} \sum_{s} \sum_{n} \big(x_n \cdot w_s - y_n\big)^2,$$
 #
 # whose gradient with respect to one sample of the weights is
 #
-#     ∂F/∂w_s = (2/S) Σ_n (x_n · w_s − y_n) x_n.
+# $$\frac{\partial F}{\partial w_s} = \frac{2}{S} \sum_{n} \big(x_n \cdot w_s - y_n\big)\, x_n .$$
 #
-# Each of μ and ρ is used by all S samples, so its gradient is a sum over s. We
-# compute the gradient with respect to μ, σ and ρ in four independent ways:
+# Each of $\mu$ and $\rho$ is used by all $S$ samples, so its gradient is a sum over $s$. We
+# compute the gradient with respect to $\mu$, $\sigma$ and $\rho$ in four independent ways:
 #
 # | column | how |
 # |---|---|
-# | explicit | ∂F/∂w_s by the formula above, then `gaussian.reparameterize_grads` (∂F/∂μ = ∂F/∂w, ∂F/∂σ = ∂F/∂w·ε) summed over s, and `gaussian.sigma_grad_to_rho` |
+# | explicit | $\partial F/\partial w_s$ by the formula above, then `gaussian.reparameterize_grads` ($\partial F/\partial \mu = \partial F/\partial w$, $\partial F/\partial \sigma = \partial F/\partial w \cdot \varepsilon$) summed over $s$, and `gaussian.sigma_grad_to_rho` |
 # | sample_weight op | `bayes.sample_weight(mu, rho, eps)`: ONE engine op whose backward is the explicit formula — this is what `BayesLinear` uses |
 # | engine autodiff | the primitive expression `mu + rho.softplus() * eps`, differentiated by the engine op by op, knowing nothing of step 7 |
-# | finite differences | `mv.numerical_grad`: central differences of F with ε held fixed |
+# | finite differences | `mv.numerical_grad`: central differences of $F$ with $\varepsilon$ held fixed |
 #
 # (The KL term of F adds its own closed-form gradient on top — tutorial 02 and
-# `gaussian.kl_normal_grads` — which does not involve ε.)
+# `gaussian.kl_normal_grads` — which does not involve $\varepsilon$.)
 
 # %%
 rng = np.random.default_rng(3)
@@ -181,37 +181,37 @@ print(f"\nlargest |difference| from the explicit column: {worst:.2e}")
 
 # %% [markdown]
 # All four agree to about the accuracy of the central differences (their error is
-# O(h²) plus rounding, around 1e-9 here; see `minivi/gradcheck.py`). The explicit
+# $O(h^2)$ plus rounding, around $10^{-9}$ here; see `minivi/gradcheck.py`). The explicit
 # formula and plain autodiff agree because they *are* the same chain rule; writing
 # it out in `gaussian.py` lets you read step 7 in the code instead of trusting the
 # engine. The finite differences are the independent judge.
 #
 # ## 3. Why not differentiate the density instead? The score-function estimator
 #
-# There is a second way to get ∇_θ E_q[f(w)] that needs no reparameterisation: move
-# the gradient onto the density q,
+# There is a second way to get $\nabla_\theta \mathbb{E}_q[f(w)]$ that needs no reparameterisation: move
+# the gradient onto the density $q$,
 #
-#     ∇_θ E_q[f(w)] = ∫ f(w) ∇_θ q(w|θ) dw = E_q[ f(w) ∇_θ log q(w|θ) ],
+# $$\nabla_\theta\, \mathbb{E}_q[f(w)] = \int f(w)\, \nabla_\theta q(w \mid \theta)\, dw = \mathbb{E}_q\big[f(w)\, \nabla_\theta \log q(w \mid \theta)\big],$$
 #
 # and estimate the right-hand side by Monte Carlo. This is the *score-function*,
 # likelihood-ratio or REINFORCE estimator (Williams 1992, "Simple statistical
 # gradient-following algorithms for connectionist reinforcement learning"). It
-# works even when f is not differentiable — but it only uses the *value* f(w),
-# not its slope. For q = N(μ, σ²), with w = μ + σε:
+# works even when $f$ is not differentiable — but it only uses the *value* $f(w)$,
+# not its slope. For $q = \mathcal{N}(\mu, \sigma^2)$, with $w = \mu + \sigma\varepsilon$:
 #
-#     ∂/∂μ log q = (w − μ)/σ² = ε/σ,          ∂/∂σ log q = ((w − μ)² − σ²)/σ³ = (ε² − 1)/σ.
+# $$\frac{\partial}{\partial \mu} \log q = \frac{w - \mu}{\sigma^2} = \frac{\varepsilon}{\sigma}, \qquad \frac{\partial}{\partial \sigma} \log q = \frac{(w - \mu)^2 - \sigma^2}{\sigma^3} = \frac{\varepsilon^2 - 1}{\sigma}.$$
 #
-# The two estimators, each averaged over S draws ε_1..ε_S:
+# The two estimators, each averaged over $S$ draws $\varepsilon_1, \dots, \varepsilon_S$:
 #
 # | | score function (REINFORCE) | reparameterised (step 7) |
 # |---|---|---|
-# | ∂/∂μ | (1/S) Σ_s f(w_s) ε_s / σ | (1/S) Σ_s f′(w_s) |
-# | ∂/∂σ | (1/S) Σ_s f(w_s) (ε_s² − 1) / σ | (1/S) Σ_s f′(w_s) ε_s |
+# | $\partial/\partial\mu$ | $\frac{1}{S} \sum_s f(w_s)\, \varepsilon_s / \sigma$ | $\frac{1}{S} \sum_s f'(w_s)$ |
+# | $\partial/\partial\sigma$ | $\frac{1}{S} \sum_s f(w_s)\, (\varepsilon_s^2 - 1) / \sigma$ | $\frac{1}{S} \sum_s f'(w_s)\, \varepsilon_s$ |
 #
-# Both are unbiased. We test them on f(w) = (w − 2)², whose expectation is known in
-# closed form: E_q[(w − 2)²] = (μ − 2)² + σ², so the true gradients are
+# Both are unbiased. We test them on $f(w) = (w - 2)^2$, whose expectation is known in
+# closed form: $\mathbb{E}_q[(w - 2)^2] = (\mu - 2)^2 + \sigma^2$, so the true gradients are
 #
-#     ∂/∂μ E_q f = 2(μ − 2),      ∂/∂σ E_q f = 2σ.
+# $$\frac{\partial}{\partial \mu} \mathbb{E}_q f = 2(\mu - 2), \qquad \frac{\partial}{\partial \sigma} \mathbb{E}_q f = 2\sigma.$$
 #
 # First a check of the two score formulas against finite differences of
 # `gaussian.log_normal_pdf`.
@@ -236,10 +236,10 @@ print("score formula     :", np.array(score(w_check, mu_check, sigma_check)))
 print("finite differences:", np.array([d.item() for d in fd]))
 
 # %% [markdown]
-# Now the experiment. At μ = 0.5, σ = 1 we repeat each estimator R times for each
-# sample count S and record the mean and the variance of the R estimates. Each
+# Now the experiment. At $\mu = 0.5$, $\sigma = 1$ we repeat each estimator $R$ times for each
+# sample count $S$ and record the mean and the variance of the $R$ estimates. Each
 # reparameterised sample is formed with `gaussian.reparameterize` and turned into
-# its (∂/∂μ, ∂/∂σ) pair with `gaussian.reparameterize_grads` — the same code the
+# its $(\partial/\partial\mu, \partial/\partial\sigma)$ pair with `gaussian.reparameterize_grads` — the same code the
 # Bayesian layers use.
 
 # %%
@@ -285,10 +285,10 @@ for param in ("mu", "sigma"):
 
 # %% [markdown]
 # Both means sit on the true value to within their own Monte Carlo error, the
-# standard error √(var/R) (the last lines of each table: a few standard errors at
-# most, as chance allows over the rows): both estimators are unbiased. Both variances fall like 1/S — each is an
-# average of S independent terms — so on a log-log plot they are parallel lines of
-# slope −1. The reparameterised line is lower by a constant factor, the "ratio"
+# standard error $\sqrt{\mathrm{var}/R}$ (the last lines of each table: a few standard errors at
+# most, as chance allows over the rows): both estimators are unbiased. Both variances fall like $1/S$ — each is an
+# average of $S$ independent terms — so on a log-log plot they are parallel lines of
+# slope $-1$. The reparameterised line is lower by a constant factor, the "ratio"
 # column: the score-function estimator needs that many times more samples for the
 # same accuracy.
 
@@ -310,10 +310,10 @@ fig.suptitle(f"Gradient-estimator variance, q = N({mu_q}, {sigma_q}²), {n_repea
 plots.save(fig, OUT_DIR / "03_estimator_variance.png")
 
 # %% [markdown]
-# The same thing as histograms: the R estimates at S = 16 from each estimator (the
+# The same thing as histograms: the $R$ estimates at $S = 16$ from each estimator (the
 # outer 0.5 % on each side are cut off the plot). Both average to the true gradient
 # (the dashed line), but the score-function estimates are spread much wider and, for
-# ∂/∂σ, skewed: their most common value is on the wrong side of zero, balanced by a
+# $\partial/\partial\sigma$, skewed: their most common value is on the wrong side of zero, balanced by a
 # long tail of large positive estimates. An optimiser taking steps along such
 # gradients often walks the wrong way. The fraction of estimates with the wrong sign:
 
@@ -340,13 +340,13 @@ plots.save(fig, OUT_DIR / "03_estimator_histograms.png")
 # %% [markdown]
 # ### The gap grows as σ shrinks
 #
-# The score ε/σ carries a 1/σ: as q narrows, f(w) barely changes between samples but
-# the score blows up, so for small σ the score-function variance grows like
-# f(μ)²/σ². The reparameterised estimator uses the slope f′(w) and gets *better* as
-# σ shrinks (here its variance is exactly Var[2(w − 2)] = 4σ²).
-# Bayesian networks start with small σ (minivi's `BayesLinear` uses 0.05), which is
-# one reason Bayes by Backprop is built on step 7. Single-sample (S = 1) variances
-# of the ∂/∂μ estimators:
+# The score $\varepsilon/\sigma$ carries a $1/\sigma$: as $q$ narrows, $f(w)$ barely changes between samples but
+# the score blows up, so for small $\sigma$ the score-function variance grows like
+# $f(\mu)^2/\sigma^2$. The reparameterised estimator uses the slope $f'(w)$ and gets *better* as
+# $\sigma$ shrinks (here its variance is exactly $\mathrm{Var}[2(w - 2)] = 4\sigma^2$).
+# Bayesian networks start with small $\sigma$ (minivi's `BayesLinear` uses 0.05), which is
+# one reason Bayes by Backprop is built on step 7. Single-sample ($S = 1$) variances
+# of the $\partial/\partial\mu$ estimators:
 
 # %%
 rng = np.random.default_rng(11)
@@ -360,23 +360,23 @@ for sigma_k in (1.0, 0.3, 0.1, 0.03):
 
 # %% [markdown]
 # An honest footnote: the score-function estimator is often run with a *baseline*
-# b, using (f(w) − b)∇ log q. Since E_q[∇ log q] = 0 this keeps it unbiased, and a
-# good b can shrink its variance a lot (Williams 1992 already uses one). We left it
+# $b$, using $(f(w) - b)\,\nabla \log q$. Since $\mathbb{E}_q[\nabla \log q] = 0$ this keeps it unbiased, and a
+# good $b$ can shrink its variance a lot (Williams 1992 already uses one). We left it
 # out to show the two estimators in their plain forms; the score-function
-# estimator still earns its place where f is not differentiable or w is discrete.
+# estimator still earns its place where $f$ is not differentiable or $w$ is discrete.
 #
 # ## What to take away
 #
-# - A number drawn from a random generator has no gradient path back to μ and σ.
-#   Writing the draw as **w = μ + σ·ε** with ε drawn separately (step 7) makes w a
-#   differentiable function of the parameters: ∂F/∂μ = ∂F/∂w, ∂F/∂σ = ∂F/∂w·ε,
-#   ∂F/∂ρ = ∂F/∂σ·sigmoid(ρ).
+# - A number drawn from a random generator has no gradient path back to $\mu$ and $\sigma$.
+#   Writing the draw as $w = \mu + \sigma \varepsilon$ with $\varepsilon$ drawn separately (step 7) makes $w$ a
+#   differentiable function of the parameters: $\partial F/\partial\mu = \partial F/\partial w$,
+#   $\partial F/\partial\sigma = \partial F/\partial w \cdot \varepsilon$, $\partial F/\partial\rho = \partial F/\partial\sigma \cdot \operatorname{sigmoid}(\rho)$.
 # - In minivi that is `gaussian.reparameterize` / `gaussian.reparameterize_grads`,
 #   registered as one engine op by `bayes.sample_weight`; explicit formula, plain
 #   autodiff and finite differences agree.
 # - Reparameterised and score-function estimators are both unbiased and both have
-#   variance ∝ 1/S, but the reparameterised one uses the slope of f and is lower by
-#   a large constant factor that grows as σ shrinks.
+#   variance $\propto 1/S$, but the reparameterised one uses the slope of $f$ and is lower by
+#   a large constant factor that grows as $\sigma$ shrinks.
 #
 # Next: tutorial 05 puts steps 4–8 together and trains a Bayesian network with this
 # gradient; tutorial 07 lowers its variance further with the *local*

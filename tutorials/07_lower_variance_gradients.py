@@ -5,32 +5,32 @@ as the batch grows, and training curves side by side."""
 # %% [markdown]
 # # 07 · Lower-variance gradients: local reparameterisation
 #
-# Step 7 samples the weights, w = μ + σ·ε, and `BayesLinear` does it the plain way:
-# **one** weight matrix W per forward pass, shared by every example of the
-# minibatch. The minibatch gradient is an average over the N examples,
+# Step 7 samples the weights, $w = \mu + \sigma \varepsilon$, and `BayesLinear` does it the plain way:
+# **one** weight matrix $W$ per forward pass, shared by every example of the
+# minibatch. The minibatch gradient is an average over the $N$ examples,
 #
-#     g = (1/N) Σ_n g_n,      Var[g] = (1/N) Var[g_n] + (1 − 1/N) Cov[g_n, g_m],
+# $$g = \frac{1}{N} \sum_n g_n, \qquad \mathrm{Var}[g] = \frac{1}{N} \mathrm{Var}[g_n] + \Big(1 - \frac{1}{N}\Big) \mathrm{Cov}[g_n, g_m],$$
 #
-# and with one shared W the examples' gradients are correlated (Cov ≠ 0): they all
-# saw the same lucky or unlucky weights. That covariance term does not shrink as N
+# and with one shared $W$ the examples' gradients are correlated ($\mathrm{Cov} \neq 0$): they all
+# saw the same lucky or unlucky weights. That covariance term does not shrink as $N$
 # grows, so a bigger minibatch stops helping.
 #
 # Kingma, Salimans & Welling (2015), "Variational Dropout and the Local
-# Reparameterization Trick", noticed that for Gaussian weights we never need W
-# itself, only the pre-activations b = x W + β (β the bias). Given an input row x_n,
-# each b_nj is a sum of independent Gaussians, so it is Gaussian:
+# Reparameterization Trick", noticed that for Gaussian weights we never need $W$
+# itself, only the pre-activations $b = x W + \beta$ ($\beta$ the bias). Given an input row $x_n$,
+# each $b_{nj}$ is a sum of independent Gaussians, so it is Gaussian:
 #
-#     b_nj ~ N( Σ_i x_ni μ_ij + μ_βj ,  Σ_i x_ni² σ_ij² + σ_βj² ),
+# $$b_{nj} \sim \mathcal{N}\Big(\sum_i x_{ni} \mu_{ij} + \mu_{\beta j},\; \sum_i x_{ni}^2 \sigma_{ij}^2 + \sigma_{\beta j}^2\Big),$$
 #
 # and we can sample it directly,
 #
-#     b = x μ + μ_β + sqrt(x² σ² + σ_β²) ⊙ ε,      ε ~ N(0, 1) of shape (N, out),
+# $$b = x \mu + \mu_\beta + \sqrt{x^2 \sigma^2 + \sigma_\beta^2} \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, 1) \text{ of shape } (N, \text{out}),$$
 #
-# with a fresh ε for every example. For each single example this has *exactly* the
+# with a fresh $\varepsilon$ for every example. For each single example this has *exactly* the
 # distribution of weight sampling, so the ELBO and its gradient in expectation are
 # unchanged; but different examples now get independent noise, the covariance term
-# vanishes and Var[g] falls like 1/N. The price is a second matrix product per
-# layer (x² σ²), and N × out random numbers per forward pass instead of in × out.
+# vanishes and $\mathrm{Var}[g]$ falls like $1/N$. The price is a second matrix product per
+# layer ($x^2 \sigma^2$), and $N \times \text{out}$ random numbers per forward pass instead of $\text{in} \times \text{out}$.
 #
 # In minivi: `mv.BayesLinear` samples weights (`bayes.sample_weight`, tutorial 03);
 # `mv.LocalBayesLinear` samples pre-activations (`minivi/bayes.py:
@@ -66,13 +66,13 @@ def copy_parameters(source, target):
 # %% [markdown]
 # ## 1. Same distribution per example, independent across the minibatch
 #
-# One layer with 3 inputs and 1 output, the same μ and ρ in both layer types, and a
-# minibatch of two input rows x_1, x_2. We draw the pair of pre-activations
-# (b_1, b_2) many times (`n_samples` draws in one vectorised forward) and compare
+# One layer with 3 inputs and 1 output, the same $\mu$ and $\rho$ in both layer types, and a
+# minibatch of two input rows $x_1, x_2$. We draw the pair of pre-activations
+# $(b_1, b_2)$ many times (`n_samples` draws in one vectorised forward) and compare
 # each example's mean and standard deviation with the formula above, and the
 # correlation between the two examples. For weight sampling that correlation has a
-# closed form too: Cov[b_1, b_2] = Σ_i x_1i x_2i σ_i² + σ_β², because both rows
-# share the same W and β.
+# closed form too: $\mathrm{Cov}[b_1, b_2] = \sum_i x_{1i} x_{2i} \sigma_i^2 + \sigma_\beta^2$, because both rows
+# share the same $W$ and $\beta$.
 
 # %%
 rng = np.random.default_rng(0)
@@ -107,7 +107,7 @@ for name, b in pairs.items():
 # %% [markdown]
 # Each example's mean and spread agree between the two layer types and with the
 # formula; only the *joint* behaviour differs. Weight sampling moves both examples
-# together (they share W); local reparameterisation gives them independent noise.
+# together (they share $W$); local reparameterisation gives them independent noise.
 
 # %%
 fig, axes = plots.figure(1, 2, size=(10.0, 4.6))
@@ -127,23 +127,23 @@ plots.save(fig, OUT_DIR / "07_preactivation_pairs.png")
 # Now a real network: the 1-D regression curve of Blundell et al. (2015)
 # (`mv.data.toy_curve`), a 1-16-16-1 ReLU network whose three layers are all
 # `BayesLinear` or all `LocalBayesLinear`, and the Gaussian likelihood with
-# noise_sigma = 0.05. The quantity whose gradient we take is the average data term
+# $\sigma_{\text{noise}} = 0.05$. The quantity whose gradient we take is the average data term
 # per example,
 #
-#     L = (1/N) Σ_{n in batch} −log p(y_n | x_n, w),
+# $$L = \frac{1}{N} \sum_{n \in \text{batch}} -\log p(y_n \mid x_n, w),$$
 #
-# on a minibatch of N examples drawn at random (with replacement) from the training
-# set, with fresh noise ε. (The KL is closed form, so it adds no noise to the
+# on a minibatch of $N$ examples drawn at random (with replacement) from the training
+# set, with fresh noise $\varepsilon$. (The KL is closed form, so it adds no noise to the
 # gradient.) We repeat
-# this R times *at the same parameters* and measure the variance of ∂L/∂weight_mu and
-# ∂L/∂weight_rho of the middle (16 × 16) layer, summed over its 256 entries. The
-# repetition re-draws both the minibatch and ε, so this is the noise an optimiser
+# this $R$ times *at the same parameters* and measure the variance of $\partial L/\partial \mu$ (`weight_mu`) and
+# $\partial L/\partial \rho$ (`weight_rho`) of the middle (16 × 16) layer, summed over its 256 entries. The
+# repetition re-draws both the minibatch and $\varepsilon$, so this is the noise an optimiser
 # actually sees. Both layer types compute unbiased estimates of the same expected
 # gradient; only the noise differs.
 #
 # We measure at two points: the initial parameters, and the parameters after a
 # short training run (with weight sampling). At each point both layer types get
-# exactly the same μ and ρ, copied, so only the way of sampling differs.
+# exactly the same $\mu$ and $\rho$, copied, so only the way of sampling differs.
 
 # %%
 rng = np.random.default_rng(5)
@@ -221,23 +221,23 @@ plots.save(fig, OUT_DIR / "07_gradient_variance.png")
 
 # %% [markdown]
 # Read the plot with the table above. With local reparameterisation the variance
-# follows the 1/N line: each example's noise is its own, so averaging N examples
-# divides it by N. With weight sampling the variance flattens out as N grows: the
-# part that comes from the one shared W is the same however many examples look at it.
-# For ∂L/∂μ the two are close at N = 2, where there is little to average either way,
-# and the gap (the ratio column) opens as N grows. For ∂L/∂ρ the local version is
-# lower even at N = 2: its per-example gradient with respect to σ_ij is a different
-# estimator, ∂L/∂b_nj · ε_nj · x_ni² σ_ij / sqrt(Σ_k x_nk² σ_kj² + σ_βj²), driven by the
-# one noise ε_nj of the pre-activation rather than by weight ij's own ε_ij; here it
+# follows the $1/N$ line: each example's noise is its own, so averaging $N$ examples
+# divides it by $N$. With weight sampling the variance flattens out as $N$ grows: the
+# part that comes from the one shared $W$ is the same however many examples look at it.
+# For $\partial L/\partial\mu$ the two are close at $N = 2$, where there is little to average either way,
+# and the gap (the ratio column) opens as $N$ grows. For $\partial L/\partial\rho$ the local version is
+# lower even at $N = 2$: its per-example gradient with respect to $\sigma_{ij}$ is a different
+# estimator, $\frac{\partial L}{\partial b_{nj}}\, \varepsilon_{nj}\, x_{ni}^2 \sigma_{ij} \big/ \sqrt{\sum_k x_{nk}^2 \sigma_{kj}^2 + \sigma_{\beta j}^2}$, driven by the
+# one noise $\varepsilon_{nj}$ of the pre-activation rather than by weight $ij$'s own $\varepsilon_{ij}$; here it
 # happens to be much less noisy as well. The estimates themselves are noisy — a
-# variance measured from R draws is uncertain, more so for weight sampling, whose
-# gradients have heavy tails (an occasional extreme W moves the whole minibatch) —
+# variance measured from $R$ draws is uncertain, more so for weight sampling, whose
+# gradients have heavy tails (an occasional extreme $W$ moves the whole minibatch) —
 # so a point that does not lie on a smooth line is measurement noise, not a feature.
 #
 # ## 3. Does it train faster?
 #
-# Same network, same data, same initial μ and ρ, same minibatch order and the same
-# optimiser (Adam, lr 10⁻²), once with each layer type, for a few seeds. `mv.fit`
+# Same network, same data, same initial $\mu$ and $\rho$, same minibatch order and the same
+# optimiser (Adam, lr $10^{-2}$), once with each layer type, for a few seeds. `mv.fit`
 # records the negative ELBO per epoch (the sum of the minibatch losses, each
 # estimated with one sample). Since each training run's own per-epoch loss is a noisy
 # estimate computed with its own estimator, we also evaluate the final negative ELBO
@@ -311,14 +311,14 @@ plots.save(fig, OUT_DIR / "07_training_curves.png")
 # it is one network on one data set; we trained for a fixed budget, so this does not
 # say where each method would end with more epochs or a different learning rate;
 # and the lower variance has two sources we did not separate: the independent noise
-# across examples, and the different ρ-gradient estimator noted in section 2.
+# across examples, and the different $\rho$-gradient estimator noted in section 2.
 #
 # ## What to take away
 #
-# - Local reparameterisation samples the pre-activations b = xμ + sqrt(x²σ²)·ε
+# - Local reparameterisation samples the pre-activations $b = x\mu + \sqrt{x^2\sigma^2}\, \varepsilon$
 #   instead of the weights. Per example the distribution is the same, so the ELBO is
 #   the same objective; across the minibatch the noise becomes independent.
-# - So its gradient variance falls like 1/N with the minibatch size, while weight
+# - So its gradient variance falls like $1/N$ with the minibatch size, while weight
 #   sampling's levels off at the part due to the one shared weight sample.
 # - Here that bought faster training for the same number of steps. How much it buys
 #   depends on how much of the gradient noise came from the shared weights, so
@@ -333,4 +333,4 @@ plots.save(fig, OUT_DIR / "07_training_curves.png")
 # Exercise: measure the gradient variance of the *first* layer and of the
 # output layer too, and repeat section 2 with `n_samples=4` weight samples per step
 # — how many weight samples does weight sampling need to match local
-# reparameterisation at N = 128, and what does each cost?
+# reparameterisation at $N = 128$, and what does each cost?
