@@ -51,6 +51,10 @@ VENDORED = {
     "@fontsource/roboto-mono": ("5.3.0",
                                 "sha512-yhwplHMHW9dCk+1pZuERfcJe+K3rosGVZEoK0XktkxRSqQ9qsipSwwiuW2/8Qmtp9lzu3Ixa/ie4BMH3i8CkZQ==",
                                 ("400.css", "700.css", "files/roboto-mono-*-{400,700}-normal.woff2")),
+    # Hangul for the Korean page: cut into unicode-range slices, so a page loads only the ones it uses.
+    "@fontsource/noto-sans-kr": ("5.3.0",
+                                 "sha512-/JnpTjaCOXW7xUoqOyCVYSr05VOkDy5Yla9O+WAEiS7u+yYLsmHoqj6v1W0bf91G8G3XA2+NnRS3CX2Tf/FVZg==",
+                                 ("400.css", "files/noto-sans-kr-*-400-normal.woff2")),
 }
 
 
