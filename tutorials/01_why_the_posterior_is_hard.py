@@ -8,8 +8,8 @@ dimension grows, and the predictive integral answered by Monte Carlo."""
 #
 # $$p(w \mid D) = \frac{p(D \mid w)\, p(w)}{p(D)}, \qquad p(D) = \int p(D \mid w)\, p(w)\, dw .$$
 #
-# The numerator is easy: we chose the prior p(w) and the likelihood p(D|w) ourselves.
-# The **evidence** p(D) in the denominator is an integral over *every* weight
+# The numerator is easy: we chose the prior $p(w)$ and the likelihood $p(D \mid w)$ ourselves.
+# The **evidence** $p(D)$ in the denominator is an integral over *every* weight
 # (step 1 of the derivation in `README.md`). And once we have the posterior, using it
 # for a prediction is a second integral of the same kind (step 2):
 #
@@ -21,7 +21,7 @@ dimension grows, and the predictive integral answered by Monte Carlo."""
 # second integral: Monte Carlo.
 #
 # The ground truth is conjugate Bayesian linear regression,
-# y = Φ w + noise with noise ~ N(0, σ_noise²) and prior w ~ N(0, σ_prior² I), where the
+# $y = \Phi w + \text{noise}$ with noise $\sim \mathcal{N}(0, \sigma_{\text{noise}}^2)$ and prior $w \sim \mathcal{N}(0, \sigma_{\text{prior}}^2 I)$, where the
 # posterior and the evidence have closed forms (`minivi/exact.py`: `blr_posterior`,
 # `blr_log_evidence`). A neural network has no such closed form; that is why the rest
 # of minivi exists.
@@ -39,10 +39,10 @@ QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 01")
 # %% [markdown]
 # ## 1. One weight: the evidence is an area
 #
-# Eight points from y = w x + noise with one unknown weight w. The prior is N(0, 1),
+# Eight points from $y = w x + \text{noise}$ with one unknown weight $w$. The prior is $\mathcal{N}(0, 1)$,
 # the noise standard deviation 0.5. For one weight the evidence integral is the area
-# under the curve p(D|w) p(w), and a grid of points along w (the trapezoid rule) finds it.
-# `mv.exact.evidence_by_quadrature` does exactly that, in log space because p(D|w)
+# under the curve $p(D \mid w)\, p(w)$, and a grid of points along $w$ (the trapezoid rule) finds it.
+# `mv.exact.evidence_by_quadrature` does exactly that, in log space because $p(D \mid w)$
 # alone underflows for more than a few data points.
 
 # %%
@@ -63,7 +63,7 @@ print(f"  difference                     = {log_evidence_1d_grid - log_evidence_
 
 # %% [markdown]
 # The figure draws the three densities of Bayes' rule and, on the right, the
-# unnormalised product p(D|w) p(w), whose area *is* p(D). Dividing the product by its
+# unnormalised product $p(D \mid w)\, p(w)$, whose area *is* $p(D)$. Dividing the product by its
 # area gives back the posterior on the left: that division is all Bayes' rule asks for.
 
 # %%
@@ -113,9 +113,9 @@ plots.save(fig, OUT_DIR / "01_evidence_1d.png")
 # Now an intercept and a slope, y = w₀ + w₁ x + noise, from 20 points with x in [0, 1].
 # The two weights trade off against each other (a higher intercept fits as well with a
 # lower slope), so the posterior is a tilted ellipse. A grid with n points per axis now
-# has n² points. On the left, a fine grid's p(D|w)p(w)/p(D)_grid is filled in at the
+# has $n^2$ points. On the left, a fine grid's $p(D \mid w)\, p(w) / p(D)_{\text{grid}}$ is filled in at the
 # levels of the exact posterior's contours, which are drawn on top: they coincide. On the
-# right, a coarse grid of the same box [−8, 8]² (the default of `evidence_by_quadrature`:
+# right, a coarse grid of the same box $[-8, 8]^2$ (the default of `evidence_by_quadrature`:
 # ±8 prior standard deviations), whose points mostly miss the posterior and whose evidence
 # is badly wrong.
 
@@ -187,7 +187,7 @@ plots.save(fig, OUT_DIR / "01_posterior_2d.png")
 # The trapezoid rule converges very fast once the grid step is well below the
 # posterior's width: the error falls off a cliff. Before that the grid simply misses
 # the posterior. Sweeping the number of points per axis, for the one- and two-weight
-# problems, finds the smallest n that gets log p(D) right to 0.01 nats (and stays
+# problems, finds the smallest $n$ that gets $\log p(D)$ right to 0.01 nats (and stays
 # right for every larger n in the sweep).
 
 # %%
@@ -219,12 +219,12 @@ print(f"so a grid needs about n = {N_PER_AXIS} points per axis, n^D points in D 
 #
 # `evidence_by_quadrature` stops at D = 2 on purpose. To time larger D, here is the
 # same tensor-product trapezoid sum for any D (the library's version expands the squared
-# residual to avoid touching each data point; this one evaluates log p(D|w) + log p(w)
+# residual to avoid touching each data point; this one evaluates $\log p(D \mid w) + \log p(w)$
 # directly with `mv.gaussian.log_normal_pdf`). At D = 1 and 2 it agrees with the library.
 #
-# The clock then measures one pass over about 2·10⁵ grid points (2·10⁴ in quick mode)
+# The clock then measures one pass over about $2 \cdot 10^5$ grid points ($2 \cdot 10^4$ in quick mode)
 # for D = 1…4 on the data of a D-weight linear model — the time per grid point — and
-# multiplies it by the n^D points that the accuracy of section 3 needs. Only D = 1…4 are
+# multiplies it by the $n^D$ points that the accuracy of section 3 needs. Only $D = 1, \dots, 4$ are
 # **measured**; every larger D is **extrapolated** from the count, and optimistically so:
 # one point's work (the products φₙᵀw) grows with D, while the extrapolation keeps the
 # time per point measured at D = 4.
@@ -311,27 +311,27 @@ plots.save(fig, OUT_DIR / "01_grid_cost.png")
 # The printout says from how many weights one evidence would outlast a year, and the
 # universe: a couple of dozen at most, while the smallest network in these tutorials has
 # hundreds. Even a useless grid of 2 points per
-# axis has 2¹⁰⁰⁰ ≈ 10³⁰¹ points for 1,000 weights. This is the curse of dimensionality,
+# axis has $2^{1000} \approx 10^{301}$ points for 1,000 weights. This is the curse of dimensionality,
 # and it is why step 1 calls the evidence hopeless.
 #
 # ## 5. The predictive integral (step 2), and why Monte Carlo answers it
 #
 # Suppose we did have the posterior. A prediction averages the network's output over it:
-# E_{p(w|D)}[f(x; w)]. On a grid this is the same n^D problem. **Monte Carlo** instead
-# draws S weight vectors w⁽ˢ⁾ ~ p(w|D) and averages:
+# $\mathbb{E}_{p(w \mid D)}[f(x; w)]$. On a grid this is the same $n^D$ problem. **Monte Carlo** instead
+# draws $S$ weight vectors $w^{(s)} \sim p(w \mid D)$ and averages:
 #
 # $$\mathbb{E}_{p(w \mid D)}[f(x; w)] \approx \frac{1}{S}\sum_{s=1}^{S} f(x; w^{(s)}),$$
 #
-# an unbiased estimate whose standard error is sd_p[f] / √S: it depends on how much f
+# an unbiased estimate whose standard error is $\mathrm{sd}_p[f] / \sqrt{S}$: it depends on how much $f$
 # varies under the posterior, **not on how many weights there are**.
 #
-# To see it, take a linear model with D = 1, 10, 100 (and 1,000 in the full run) weights,
-# its exact Gaussian posterior, and a one-neuron "network" f(x; w) = tanh(φ(x)ᵀ w). Each
-# sample draws all D weights, w = m + L ε with ε ~ N(0, I) and L Lᵀ the posterior
-# covariance (the reparameterisation of step 7, in D dimensions); φᵀw is then formed as
-# φᵀm + (Lᵀφ)ᵀε, the same number without the D×D product per sample. The reference answer
-# uses a shortcut only this toy allows: under a Gaussian posterior φᵀw is a 1-D Gaussian,
-# so the D-dimensional integral collapses to a 1-D one that a fine grid does exactly.
+# To see it, take a linear model with $D = 1, 10, 100$ (and 1,000 in the full run) weights,
+# its exact Gaussian posterior, and a one-neuron "network" $f(x; w) = \tanh(\varphi(x)^\top w)$. Each
+# sample draws all $D$ weights, $w = m + L \varepsilon$ with $\varepsilon \sim \mathcal{N}(0, I)$ and $L L^\top$ the posterior
+# covariance (the reparameterisation of step 7, in $D$ dimensions); $\varphi^\top w$ is then formed as
+# $\varphi^\top m + (L^\top \varphi)^\top \varepsilon$, the same number without the $D \times D$ product per sample. The reference answer
+# uses a shortcut only this toy allows: under a Gaussian posterior $\varphi^\top w$ is a 1-D Gaussian,
+# so the $D$-dimensional integral collapses to a 1-D one that a fine grid does exactly.
 # `minivi/predict.py: predict` is this Monte Carlo average for a Bayesian network, where no
 # such shortcut exists.
 
@@ -373,7 +373,7 @@ for d in mc_dims:
 
 # %% [markdown]
 # The figure puts the measured root-mean-square error of the Monte Carlo mean (solid,
-# over independent repeats) next to the prediction sd_p[f]/√S (dotted). All the lines
+# over independent repeats) next to the prediction $\mathrm{sd}_p[f]/\sqrt{S}$ (dotted). All the lines
 # fall with slope −1/2 on log-log axes, for one weight as for a thousand: to halve the
 # error, take four times the samples, whatever D is.
 
@@ -393,14 +393,14 @@ plots.save(fig, OUT_DIR / "01_predictive_mc.png")
 # %% [markdown]
 # ## What to take away
 #
-# - The evidence p(D) = ∫ p(D|w) p(w) dw (step 1) is an area for one weight and a volume
+# - The evidence $p(D) = \int p(D \mid w)\, p(w)\, dw$ (step 1) is an area for one weight and a volume
 #   for two; a grid finds it to many digits once its step is below the posterior's width
 #   (`mv.exact.evidence_by_quadrature` against `mv.exact.blr_log_evidence`).
-# - A grid needs n^D points. With the few dozen points per axis that one axis needed here,
+# - A grid needs $n^D$ points. With the few dozen points per axis that one axis needed here,
 #   a couple of dozen weights already cost more than the age of the universe: direct
-#   integration is hopeless for a neural network, so the posterior p(w|D) = p(D|w)p(w)/p(D) is out of reach.
+#   integration is hopeless for a neural network, so the posterior $p(w \mid D) = p(D \mid w)\, p(w) / p(D)$ is out of reach.
 # - The predictive mean (step 2) is another such integral, but an *expectation*: Monte
-#   Carlo estimates it with error sd/√S, independent of D. What it needs is samples from
+#   Carlo estimates it with error $\mathrm{sd}/\sqrt{S}$, independent of $D$. What it needs is samples from
 #   the posterior, which we cannot draw either.
 # - Variational inference (tutorial 02, `02_kl_and_the_elbo.py`) replaces the posterior by
 #   a simple q(w) that we *can* sample, fitted without ever computing p(D). Then every
@@ -408,4 +408,4 @@ plots.save(fig, OUT_DIR / "01_predictive_mc.png")
 #
 # Exercises: change `PRIOR_SIGMA` or the number of data points and watch how the n needed
 # per axis moves (a narrower posterior needs a finer grid); replace tanh by another f and
-# check that the 1/√S slope does not change.
+# check that the $1/\sqrt{S}$ slope does not change.

@@ -4,15 +4,15 @@ and the best mean-field q drawn over the exact posterior (too narrow, and why)."
 # %% [markdown]
 # # 02 · KL and the ELBO (derivation step 3)
 #
-# Tutorial 01 showed that the posterior p(w|D) is out of reach because its normaliser
-# p(D) is an integral over all weights. Variational inference gives up on p(w|D) itself
+# Tutorial 01 showed that the posterior $p(w \mid D)$ is out of reach because its normaliser
+# $p(D)$ is an integral over all weights. Variational inference gives up on $p(w \mid D)$ itself
 # and picks a simple distribution q(w) that we can evaluate and sample, then makes it
 # imitate the posterior by minimising the Kullback–Leibler divergence
 #
 # $$\mathrm{KL}[q \,\|\, p(w \mid D)] = \mathbb{E}_q\big[\log q(w) - \log p(w \mid D)\big] \ \ge 0 .$$
 #
-# Substituting Bayes' rule, log p(w|D) = log p(D|w) + log p(w) − log p(D), and using that
-# log p(D) is a constant under E_q:
+# Substituting Bayes' rule, $\log p(w \mid D) = \log p(D \mid w) + \log p(w) - \log p(D)$, and using that
+# $\log p(D)$ is a constant under $\mathbb{E}_q$:
 #
 # $$\mathrm{KL}[q \,\|\, p(w \mid D)] = \underbrace{\mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(D \mid w)]}_{F(q)\;=\;-\mathrm{ELBO}(q)} + \log p(D).$$
 #
@@ -22,8 +22,8 @@ and the best mean-field q drawn over the exact posterior (too narrow, and why)."
 #   \mathrm{ELBO}(q) = \mathbb{E}_q[\log p(D \mid w)] - \mathrm{KL}[q \,\|\, p(w)] .$$
 #
 # Three consequences: the ELBO is a lower bound on the log evidence (hence the name,
-# Evidence Lower BOund), because KL ≥ 0; maximising the ELBO over q is the same as
-# minimising KL[q‖posterior], because their sum does not depend on q; and the ELBO only
+# Evidence Lower BOund), because $\mathrm{KL} \ge 0$; maximising the ELBO over $q$ is the same as
+# minimising $\mathrm{KL}[q \,\|\, \text{posterior}]$, because their sum does not depend on $q$; and the ELBO only
 # needs the likelihood and the prior, never p(D). Below the identity is checked to
 # rounding error on a model where every term is known exactly.
 
@@ -38,8 +38,8 @@ QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 02")
 # %% [markdown]
 # ## 1. A model with an exact answer
 #
-# The two-weight regression of tutorial 01: y = w₀ + w₁ x + noise, 20 points with x in
-# [0, 1], noise standard deviation 0.3, prior N(0, I). Intercept and slope trade off, so
+# The two-weight regression of tutorial 01: $y = w_0 + w_1 x + \text{noise}$, 20 points with $x$ in
+# $[0, 1]$, noise standard deviation 0.3, prior $\mathcal{N}(0, I)$. Intercept and slope trade off, so
 # the posterior is strongly correlated. `minivi/exact.py` gives the exact posterior
 # (`blr_posterior`), the exact log evidence (`blr_log_evidence`), the exact ELBO of any
 # Gaussian q (`elbo_gaussian_q`: the Gaussian likelihood's expectation has a closed form)
@@ -63,20 +63,20 @@ print(f"log p(D) = {log_evidence:.12f}")
 # %% [markdown]
 # ## 2. The identity, q by q
 #
-# Seven Gaussians q = N(m, S), from hopeless to perfect:
+# Seven Gaussians $q = \mathcal{N}(m, S)$, from hopeless to perfect:
 #
-# - **prior**: q = p(w), which has not looked at the data;
-# - **exact posterior**: q = p(w|D), for which KL must be 0 and ELBO = log p(D);
-# - **mean-field optimum**: the best *factorised* q(w) = N(w₀; μ₀, σ₀²) N(w₁; μ₁, σ₁²),
+# - **prior**: $q = p(w)$, which has not looked at the data;
+# - **exact posterior**: $q = p(w \mid D)$, for which KL must be 0 and $\mathrm{ELBO} = \log p(D)$;
+# - **mean-field optimum**: the best *factorised* $q(w) = \mathcal{N}(w_0; \mu_0, \sigma_0^2)\, \mathcal{N}(w_1; \mu_1, \sigma_1^2)$,
 #   from `mv.exact.mean_field_optimum` (section 3);
-# - **diagonal, marginal variances**: factorised, with each σᵢ set to the posterior's
+# - **diagonal, marginal variances**: factorised, with each $\sigma_i$ set to the posterior's
 #   marginal standard deviation;
 # - **shifted**: the posterior's shape, moved off its mean;
 # - **2× wider / 2× narrower**: the posterior's shape and mean, every standard deviation
 #   doubled or halved.
 #
-# For each, the table prints ELBO(q) (`elbo_gaussian_q`), KL[q‖p(w|D)] (`kl_gaussians`),
-# their sum, and the sum minus log p(D).
+# For each, the table prints $\mathrm{ELBO}(q)$ (`elbo_gaussian_q`), $\mathrm{KL}[q \,\|\, p(w \mid D)]$ (`kl_gaussians`),
+# their sum, and the sum minus $\log p(D)$.
 
 # %%
 mf_mu, mf_sigma = mv.exact.mean_field_optimum(post_mean, post_cov)
@@ -100,13 +100,13 @@ for name, (mean_q, cov_q) in candidates.items():
           f"{total - log_evidence:11.1e}")
 
 # %% [markdown]
-# The last column is rounding error (around 10⁻¹³ nats): ELBO and KL trade off exactly.
-# Every ELBO is below log p(D), and equal to it only for the exact posterior. Note the
-# asymmetry between the last two rows: KL[q‖p] punishes a q that is too *wide* (mass where
+# The last column is rounding error (around $10^{-13}$ nats): ELBO and KL trade off exactly.
+# Every ELBO is below $\log p(D)$, and equal to it only for the exact posterior. Note the
+# asymmetry between the last two rows: $\mathrm{KL}[q \,\|\, p]$ punishes a $q$ that is too *wide* (mass where
 # the posterior has none) more than one that is too narrow.
 #
-# The figure draws the same numbers: each row's bar starts at ELBO(q) and has length
-# KL[q‖posterior], so every bar ends on the line log p(D). The prior's row is far off to
+# The figure draws the same numbers: each row's bar starts at $\mathrm{ELBO}(q)$ and has length
+# $\mathrm{KL}[q \,\|\, \text{posterior}]$, so every bar ends on the line $\log p(D)$. The prior's row is far off to
 # the left (its ELBO is printed above) and is left out so the others stay readable.
 
 # %%
@@ -132,23 +132,23 @@ plots.save(fig, OUT_DIR / "02_elbo_plus_kl.png")
 # ## 3. The best mean-field q, and why it is too narrow
 #
 # Bayes by Backprop (step 4) uses a *factorised* (mean-field) q: every weight gets its own
-# N(μᵢ, σᵢ²), independent of the others, so it cannot represent the intercept–slope
-# correlation. Which factorised q minimises KL[q‖p] for a Gaussian p = N(m, Σ)? With the
-# precision matrix Λ = Σ⁻¹ (Bishop 2006, *Pattern Recognition and Machine Learning*,
+# $\mathcal{N}(\mu_i, \sigma_i^2)$, independent of the others, so it cannot represent the intercept–slope
+# correlation. Which factorised $q$ minimises $\mathrm{KL}[q \,\|\, p]$ for a Gaussian $p = \mathcal{N}(m, \Sigma)$? With the
+# precision matrix $\Lambda = \Sigma^{-1}$ (Bishop 2006, *Pattern Recognition and Machine Learning*,
 # sec. 10.1.2; `minivi/exact.py: mean_field_optimum`):
 #
 # $$\mu_i = m_i, \qquad \sigma_i^2 = 1 / \Lambda_{ii} .$$
 #
-# 1/Λᵢᵢ is the variance of wᵢ *with every other weight held fixed* (the conditional
-# variance), which is never larger than the marginal variance Σᵢᵢ, and much smaller when
-# the weights are correlated. In two dimensions Σᵢᵢ Λᵢᵢ = 1 / (1 − ρ²) for both weights,
-# with ρ the correlation.
+# $1/\Lambda_{ii}$ is the variance of $w_i$ *with every other weight held fixed* (the conditional
+# variance), which is never larger than the marginal variance $\Sigma_{ii}$, and much smaller when
+# the weights are correlated. In two dimensions $\Sigma_{ii} \Lambda_{ii} = 1 / (1 - \rho^2)$ for both weights,
+# with $\rho$ the correlation.
 #
-# Why would the best q be too narrow? KL[q‖p] = E_q[log q − log p] is an average *under q*:
-# wherever q puts mass and p has almost none, log p is very negative and the penalty is
-# large; where p has mass that q misses, nothing is averaged at all. So q is pushed to fit
-# *inside* p. An axis-aligned ellipse inside a tilted one must be thin. First, a brute-force
-# check of the formula: a grid search over (σ₀, σ₁) with the means fixed at m.
+# Why would the best $q$ be too narrow? $\mathrm{KL}[q \,\|\, p] = \mathbb{E}_q[\log q - \log p]$ is an average *under q*:
+# wherever $q$ puts mass and $p$ has almost none, $\log p$ is very negative and the penalty is
+# large; where $p$ has mass that $q$ misses, nothing is averaged at all. So $q$ is pushed to fit
+# *inside* $p$. An axis-aligned ellipse inside a tilted one must be thin. First, a brute-force
+# check of the formula: a grid search over $(\sigma_0, \sigma_1)$ with the means fixed at $m$.
 
 # %%
 n_search = 41 if QUICK else 121
@@ -207,12 +207,12 @@ plots.save(fig, OUT_DIR / "02_mean_field_vs_posterior.png")
 # %% [markdown]
 # ## 4. It is the direction of the KL
 #
-# Take the factorised q_c = N(m, diag(c² σ²_mf)), the mean-field optimum with every σ
-# scaled by c, and measure both directions of the KL as c varies:
+# Take the factorised $q_c = \mathcal{N}(m, \operatorname{diag}(c^2 \sigma_{\text{mf}}^2))$, the mean-field optimum with every $\sigma$
+# scaled by $c$, and measure both directions of the KL as $c$ varies:
 #
-# - KL[q_c‖p], the one VI minimises ("exclusive"), is smallest at c = 1: the narrow q;
-# - KL[p‖q_c] ("inclusive", the one expectation propagation minimises) is smallest where
-#   q_c matches the marginal variances, c = 1/√(1 − ρ²): it would rather cover p.
+# - $\mathrm{KL}[q_c \,\|\, p]$, the one VI minimises ("exclusive"), is smallest at $c = 1$: the narrow $q$;
+# - $\mathrm{KL}[p \,\|\, q_c]$ ("inclusive", the one expectation propagation minimises) is smallest where
+#   $q_c$ matches the marginal variances, $c = 1/\sqrt{1 - \rho^2}$: it would rather cover $p$.
 #
 # Both are computed with `mv.exact.kl_gaussians`, arguments swapped.
 
@@ -243,9 +243,9 @@ plots.save(fig, OUT_DIR / "02_kl_direction.png")
 #
 # `elbo_gaussian_q` uses the exact Gaussian expectation of the likelihood, which a neural
 # network does not have. Steps 5–6 compute the same ELBO the way Bayes by Backprop does:
-# the KL to the N(0, 1) prior in closed form, summed over the weights
-# (`mv.gaussian.kl_normal`, tutorial 04), and E_q[log p(D|w)] by Monte Carlo over sampled
-# weights w = μ + σ ε (step 7's reparameterisation, `mv.gaussian.reparameterize`).
+# the KL to the $\mathcal{N}(0, 1)$ prior in closed form, summed over the weights
+# (`mv.gaussian.kl_normal`, tutorial 04), and $\mathbb{E}_q[\log p(D \mid w)]$ by Monte Carlo over sampled
+# weights $w = \mu + \sigma \varepsilon$ (step 7's reparameterisation, `mv.gaussian.reparameterize`).
 
 # %%
 N_ELBO_SAMPLES = 2_000 if QUICK else 20_000
@@ -261,24 +261,24 @@ print(f"mean-field optimum, S = {N_ELBO_SAMPLES}: ELBO by MC = {elbo_mc:.4f} ± 
 
 # %% [markdown]
 # The estimate lands within a couple of standard errors of the exact value, which is what
-# Monte Carlo noise looks like (and its error shrinks as 1/√S, tutorial 01); a wrong
+# Monte Carlo noise looks like (and its error shrinks as $1/\sqrt{S}$, tutorial 01); a wrong
 # formula on either side would be off by many standard errors.
 
 # %% [markdown]
 # ## What to take away
 #
-# - log p(D) = ELBO(q) + KL[q‖p(w|D)] holds for every q, to rounding error. So the ELBO is
-#   a lower bound on the log evidence, and maximising it is minimising KL[q‖posterior]
-#   without ever computing p(D): step 3's loss F = KL[q‖p(w)] − E_q[log p(D|w)] = −ELBO.
-# - The best factorised q matches the posterior's *conditional* variances 1/Λᵢᵢ, not its
+# - $\log p(D) = \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\, p(w \mid D)]$ holds for every $q$, to rounding error. So the ELBO is
+#   a lower bound on the log evidence, and maximising it is minimising $\mathrm{KL}[q \,\|\, \text{posterior}]$
+#   without ever computing $p(D)$: step 3's loss $F = \mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(D \mid w)] = -\mathrm{ELBO}$.
+# - The best factorised $q$ matches the posterior's *conditional* variances $1/\Lambda_{ii}$, not its
 #   marginal ones: with correlated weights, mean-field VI gives error bars that are too
-#   small. This is a property of KL[q‖p] (mass outside p is expensive, missed mass is free),
+#   small. This is a property of $\mathrm{KL}[q \,\|\, p]$ (mass outside $p$ is expensive, missed mass is free),
 #   not of the optimiser.
-# - The ELBO can be estimated from samples of q and the closed-form KL alone, which is
+# - The ELBO can be estimated from samples of $q$ and the closed-form KL alone, which is
 #   what a Bayesian neural network will do.
 #
 # Next: tutorial 03 (`03_reparameterisation_trick.py`) shows how gradients get through the
-# sampled weights w = μ + σ ε, and tutorial 04 (`04_closed_form_kl.py`) derives the
+# sampled weights $w = \mu + \sigma \varepsilon$, and tutorial 04 (`04_closed_form_kl.py`) derives the
 # closed-form KL used in section 5.
 # Exercises: make the data less correlated (x centred on 0 instead of in [0, 1]) and watch
 # the mean-field optimum grow to the marginals; add a "3x narrower" q to the table and
