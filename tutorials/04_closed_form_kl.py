@@ -5,48 +5,48 @@ estimate, and the KL's landscape over mu and sigma with its gradient field."""
 # # 04 · The closed-form KL (derivation step 5)
 #
 # Step 4 of the derivation fixes the practical choices of Bayes by Backprop
-# (Blundell et al. 2015, "Weight Uncertainty in Neural Networks"): every weight wᵢ has the
-# prior p(wᵢ) = N(0, 1) and the variational posterior q(wᵢ) = N(μᵢ, σᵢ²). The loss of
-# step 3 is F = KL[q‖p(w)] − E_q[log p(D|w)]. Its first term needs no sampling at all:
+# (Blundell et al. 2015, "Weight Uncertainty in Neural Networks"): every weight $w_i$ has the
+# prior $p(w_i) = \mathcal{N}(0, 1)$ and the variational posterior $q(w_i) = \mathcal{N}(\mu_i, \sigma_i^2)$. The loss of
+# step 3 is $F = \mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(D \mid w)]$. Its first term needs no sampling at all:
 # for two Gaussians the KL has a closed form. This tutorial derives it, checks it against
-# the definition by Monte Carlo, and draws it as a function of (μ, σ) together with its
+# the definition by Monte Carlo, and draws it as a function of $(\mu, \sigma)$ together with its
 # gradient. In the code: `minivi/gaussian.py: kl_normal` and `kl_normal_grads`.
 #
 # ## The derivation, one weight at a time
 #
-# By definition, KL[q‖p] = E_q[log q(w) − log p(w)] = E_q[log q(w)] − E_q[log p(w)].
-# Two facts about w ~ N(μ, σ²) do all the work:
+# By definition, $\mathrm{KL}[q \,\|\, p] = \mathbb{E}_q[\log q(w) - \log p(w)] = \mathbb{E}_q[\log q(w)] - \mathbb{E}_q[\log p(w)]$.
+# Two facts about $w \sim \mathcal{N}(\mu, \sigma^2)$ do all the work:
 #
 # $$\mathbb{E}_q[(w-\mu)^2] = \sigma^2, \qquad \mathbb{E}_q[w^2] = \mathrm{Var}_q[w] + (\mathbb{E}_q[w])^2 = \sigma^2 + \mu^2 .$$
 #
-# **The first expectation.** log q(w) = −½ log 2π − log σ − (w − μ)²/(2σ²), so
+# **The first expectation.** $\log q(w) = -\tfrac12 \log 2\pi - \log \sigma - (w - \mu)^2/(2\sigma^2)$, so
 #
 # $$\mathbb{E}_q[\log q(w)] = -\tfrac12 \log 2\pi - \log\sigma - \frac{\sigma^2}{2\sigma^2} = -\tfrac12 \log 2\pi - \log\sigma - \tfrac12 .$$
 #
-# (This is minus the entropy of q: a wider q has more entropy.)
+# (This is minus the entropy of $q$: a wider $q$ has more entropy.)
 #
-# **The second expectation.** log p(w) = −½ log 2π − w²/2, so
+# **The second expectation.** $\log p(w) = -\tfrac12 \log 2\pi - w^2/2$, so
 #
 # $$\mathbb{E}_q[\log p(w)] = -\tfrac12 \log 2\pi - \frac{\sigma^2 + \mu^2}{2} .$$
 #
-# **Subtract.** The −½ log 2π terms cancel:
+# **Subtract.** The $-\tfrac12 \log 2\pi$ terms cancel:
 #
 # $$\mathrm{KL}[q\,\|\,p] = -\log\sigma + \frac{\sigma^2 + \mu^2}{2} - \frac12 .$$
 #
-# **All the weights.** q and p both factorise over the weights, so log q(w) − log p(w) is a
+# **All the weights.** $q$ and $p$ both factorise over the weights, so $\log q(w) - \log p(w)$ is a
 # sum of one term per weight, and each term's expectation involves only its own weight:
 #
 # $$\mathrm{KL}[q(w)\,\|\,p(w)] = \sum_i \Big(-\log\sigma_i + \frac{\sigma_i^2 + \mu_i^2}{2} - \frac12\Big).$$
 #
-# With a general prior N(m, s²) the same steps give
-# log(s/σ) + (σ² + (μ − m)²)/(2s²) − ½, which `kl_normal(mu, sigma, prior_mu, prior_sigma)`
+# With a general prior $\mathcal{N}(m, s^2)$ the same steps give
+# $\log(s/\sigma) + \big(\sigma^2 + (\mu - m)^2\big)/(2s^2) - \tfrac12$, which `kl_normal(mu, sigma, prior_mu, prior_sigma)`
 # implements (in a rounding-safe arrangement described in its docstring).
 #
 # **Its gradient**, needed for step 8's update, by differentiating term by term:
 #
 # $$\frac{\partial\,\mathrm{KL}}{\partial\mu_i} = \mu_i, \qquad \frac{\partial\,\mathrm{KL}}{\partial\sigma_i} = \sigma_i - \frac{1}{\sigma_i} .$$
 #
-# Both vanish only at μᵢ = 0, σᵢ = 1: the KL is zero exactly when q is the prior.
+# Both vanish only at $\mu_i = 0$, $\sigma_i = 1$: the KL is zero exactly when $q$ is the prior.
 
 # %%
 import numpy as np
@@ -60,9 +60,9 @@ QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 04")
 # ## 1. The formula against its definition
 #
 # The definition is an expectation, so Monte Carlo estimates it without any algebra:
-# draw wˢ = μ + σ εˢ with εˢ ~ N(0, 1) (`mv.gaussian.reparameterize`, step 7) and average
-# log q(wˢ) − log p(wˢ) (`mv.gaussian.log_normal_pdf`). The estimate is unbiased and its
-# standard error (SE) is the sample standard deviation over √S, so the closed form should
+# draw $w^s = \mu + \sigma \varepsilon^s$ with $\varepsilon^s \sim \mathcal{N}(0, 1)$ (`mv.gaussian.reparameterize`, step 7) and average
+# $\log q(w^s) - \log p(w^s)$ (`mv.gaussian.log_normal_pdf`). The estimate is unbiased and its
+# standard error (SE) is the sample standard deviation over $\sqrt{S}$, so the closed form should
 # sit within a few SE of it. The table uses a few single weights, one with a non-standard
 # prior, and a layer of 50 weights summed.
 
@@ -96,13 +96,13 @@ for name, mu, sigma, prior_mu, prior_sigma in cases:
     print(f"{name:40s} {closed_form:12.6f} {estimate:12.6f} {standard_error:8.5f} {z:+11.2f}")
 
 # %% [markdown]
-# When q equals the prior every sample gives log q − log p = 0 exactly: the estimate is 0
+# When $q$ equals the prior every sample gives $\log q - \log p = 0$ exactly: the estimate is 0
 # with no noise at all (SE 0). In every other row the closed form lies within a few
-# standard errors of the Monte Carlo estimate, and a wrong formula (a missing ½, a σ where
-# σ² belongs) would be off by dozens or hundreds of them at this S.
+# standard errors of the Monte Carlo estimate, and a wrong formula (a missing $\tfrac12$, a $\sigma$ where
+# $\sigma^2$ belongs) would be off by dozens or hundreds of them at this $S$.
 #
 # The figure follows the running Monte Carlo estimate as samples accumulate, with a band
-# of ±2 SE computed from the samples so far: the band narrows as 1/√S around the closed form.
+# of ±2 SE computed from the samples so far: the band narrows as $1/\sqrt{S}$ around the closed form.
 
 # %%
 S_PLOT = 20_000 if QUICK else 100_000
@@ -132,10 +132,10 @@ plots.save(fig, OUT_DIR / "04_kl_monte_carlo.png")
 # %% [markdown]
 # ## 2. The gradient against finite differences
 #
-# `kl_normal_grads` returns (∂KL/∂μ, ∂KL/∂σ) = (μ, σ − 1/σ) for the standard normal prior.
+# `kl_normal_grads` returns $(\partial \mathrm{KL}/\partial\mu, \partial \mathrm{KL}/\partial\sigma) = (\mu, \sigma - 1/\sigma)$ for the standard normal prior.
 # `mv.numerical_grad` moves each entry by ±h and takes central differences of `kl_normal`
 # itself, an independent check of the derivative written out above. Central differences
-# with h = 10⁻⁶ are accurate to about 10⁻¹⁰ here (see `minivi/gradcheck.py`), so anything
+# with $h = 10^{-6}$ are accurate to about $10^{-10}$ here (see `minivi/gradcheck.py`), so anything
 # much bigger would be a wrong formula.
 
 # %%
@@ -148,14 +148,14 @@ print(f"max |dKL/dsigma - finite difference| = {np.max(np.abs(grad_sigma - numer
 # %% [markdown]
 # ## 3. The landscape over (μ, σ)
 #
-# The left panel colours KL[N(μ, σ²)‖N(0, 1)] for one weight over a grid of (μ, σ), each
-# value from `kl_normal`. Arrows show the direction of steepest descent, −∇KL from
-# `kl_normal_grads` (length normalised: near σ = 0 the −1/σ term makes them huge), and
-# three gradient-descent paths, σ ← σ − η ∂KL/∂σ and μ ← μ − η ∂KL/∂μ, run from different
-# starts, all end at the minimum (0, 1). The right panel slices the landscape at μ = 0 and
-# splits it into its two σ-terms: −log σ, which grows without bound as σ → 0, and
-# (σ² − 1)/2, which grows as σ widens. Alone, the data term of the loss would shrink every
-# σ towards zero (a point estimate fits the data best); the −log σ wall of the KL is what
+# The left panel colours $\mathrm{KL}[\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)]$ for one weight over a grid of $(\mu, \sigma)$, each
+# value from `kl_normal`. Arrows show the direction of steepest descent, $-\nabla \mathrm{KL}$ from
+# `kl_normal_grads` (length normalised: near $\sigma = 0$ the $-1/\sigma$ term makes them huge), and
+# three gradient-descent paths, $\sigma \leftarrow \sigma - \eta\, \partial \mathrm{KL}/\partial\sigma$ and $\mu \leftarrow \mu - \eta\, \partial \mathrm{KL}/\partial\mu$, run from different
+# starts, all end at the minimum $(0, 1)$. The right panel slices the landscape at $\mu = 0$ and
+# splits it into its two $\sigma$-terms: $-\log \sigma$, which grows without bound as $\sigma \to 0$, and
+# $(\sigma^2 - 1)/2$, which grows as $\sigma$ widens. Alone, the data term of the loss would shrink every
+# $\sigma$ towards zero (a point estimate fits the data best); the $-\log \sigma$ wall of the KL is what
 # keeps the uncertainty alive.
 
 # %%
@@ -221,21 +221,21 @@ plots.save(fig, OUT_DIR / "04_kl_landscape.png")
 # %% [markdown]
 # ## What to take away
 #
-# - KL[N(μ, σ²)‖N(0, 1)] = −log σ + (σ² + μ²)/2 − ½ comes from two Gaussian moments,
-#   E_q[(w − μ)²] = σ² and E_q[w²] = σ² + μ²; for independent weights the KLs add up.
+# - $\mathrm{KL}[\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)] = -\log \sigma + (\sigma^2 + \mu^2)/2 - \tfrac12$ comes from two Gaussian moments,
+#   $\mathbb{E}_q[(w - \mu)^2] = \sigma^2$ and $\mathbb{E}_q[w^2] = \sigma^2 + \mu^2$; for independent weights the KLs add up.
 #   `mv.gaussian.kl_normal` is that sum; it agrees with the Monte Carlo definition to
 #   within the sampling error, and `kl_normal_grads` with finite differences.
-# - As a loss term it pulls each μᵢ towards 0 (weight decay, μ²/2) and each σᵢ towards 1,
-#   and its −log σ wall stops σ from collapsing to a point estimate.
+# - As a loss term it pulls each $\mu_i$ towards 0 (weight decay, $\mu^2/2$) and each $\sigma_i$ towards 1,
+#   and its $-\log \sigma$ wall stops $\sigma$ from collapsing to a point estimate.
 # - Because it is exact, this half of the loss needs no sampling; only the data term
-#   E_q[log p(D|w)] is estimated by Monte Carlo (step 6), through w = μ + σ ε (step 7).
+#   $\mathbb{E}_q[\log p(D \mid w)]$ is estimated by Monte Carlo (step 6), through $w = \mu + \sigma \varepsilon$ (step 7).
 #
 # Next: tutorial 05 (`05_bayes_by_backprop_regression.py`) puts the two halves of the loss
 # together and trains a Bayesian network.
 #
 # Exercises: classroom exercise 2 asks you to write `kl_normal` and `kl_normal_grads` for a
-# prior N(0, s²) yourself; `python tutorials/exercises/check.py 2` checks them. Then repeat
-# the derivation above for a prior N(m, s²) and compare with
+# prior $\mathcal{N}(0, s^2)$ yourself; `python tutorials/exercises/check.py 2` checks them. Then repeat
+# the derivation above for a prior $\mathcal{N}(m, s^2)$ and compare with
 # `kl_normal(mu, sigma, prior_mu=m, prior_sigma=s)`; and in the gradient-descent paths,
-# parameterise σ = softplus(ρ) (step 4, `mv.gaussian.softplus`) and update ρ with
+# parameterise $\sigma = \operatorname{softplus}(\rho)$ (step 4, `mv.gaussian.softplus`) and update $\rho$ with
 # `mv.gaussian.sigma_grad_to_rho` instead.
