@@ -12,7 +12,7 @@
 # | 5 | closed-form KL per weight | `minivi/gaussian.py: kl_normal` |
 # | 6 | Gaussian likelihood = L2 loss | `minivi/likelihoods.py: gaussian_nll` |
 # | 7 | reparameterisation $w=\mu+\sigma\varepsilon$ | `minivi/gaussian.py: reparameterize`, `minivi/bayes.py: sample_weight` |
-# | 8 | the loop: sample, loss, backward into μ and ρ, update | `minivi/train.py: fit` |
+# | 8 | the loop: sample, loss, backward into $\mu$ and $\rho$, update | `minivi/train.py: fit` |
 #
 # We first take **one training step by hand**, so every part of the loop is in
 # plain sight, then let `mv.fit` repeat it. At the end the same network is
@@ -94,7 +94,7 @@ print(f"initial sigma = softplus(rho) = {mv.gaussian.softplus(bayes_layers[0].we
 #
 # $$\mathrm{KL}[q\,\|\,p] = -\log\sigma + \tfrac12(\sigma^2+\mu^2) - \tfrac12 ,$$
 #
-# and the network's KL is the sum over all N weights (`minivi/gaussian.py: kl_normal`,
+# and the network's KL is the sum over all $N$ weights (`minivi/gaussian.py: kl_normal`,
 # summed over layers by `mv.kl_divergence`). We check the library against the
 # formula typed straight from the derivation.
 
@@ -138,7 +138,7 @@ print(f"L2 / (2 noise_sigma^2) + N(log noise_sigma + log(2 pi)/2) = {l2 / (2 * N
 # $\varepsilon$ ourselves, form the weights with ordinary Tensor operations,
 # run the network, and build the whole-data loss
 # $F = \mathrm{KL}[q\,\|\,p] - \log p(D\mid w)$ (the one-sample estimate of step 3's
-# negative ELBO). `backward()` then carries the gradient **into μ and ρ**: the
+# negative ELBO). `backward()` then carries the gradient **into $\mu$ and $\rho$**: the
 # weights $w$ are intermediate results, not parameters.
 
 # %%
@@ -202,7 +202,7 @@ print(f"largest |gradient| {largest:.1f}; largest |autodiff - step-7 formula| {w
 
 # %% [markdown]
 # The last part of step 8 is the update. Plain gradient descent,
-# $\theta \leftarrow \theta - \text{lr}\,\partial F/\partial\theta$ for every μ and ρ. We evaluate the
+# $\theta \leftarrow \theta - \text{lr}\,\partial F/\partial\theta$ for every $\mu$ and $\rho$. We evaluate the
 # loss with the same ε after a step of two sizes. The gradients are large, because
 # the data term carries the factor $1/(2\sigma_{\text{noise}}^2) = 200$: the larger step
 # overshoots and the loss rises; the smaller one lowers it. Choosing such a step size
@@ -249,7 +249,7 @@ print(f"Bayes by Backprop: {EPOCHS} epochs in {time.perf_counter() - start:.1f} 
 # ## The comparison: maximum likelihood and MAP
 #
 # The same 1-50-50-1 architecture with ordinary `mv.Linear` layers: one number
-# per weight, no σ, no sampling.
+# per weight, no $\sigma$, no sampling.
 #
 # * **ML** minimises $-\log p(D\mid w)$, the scaled L2 loss alone.
 # * **MAP** maximises the posterior density, i.e. minimises
@@ -299,10 +299,10 @@ print(f"ML and MAP: {EPOCHS} epochs each in {time.perf_counter() - start:.1f} s"
 # %% [markdown]
 # ## The predictive distributions
 #
-# For Bayes by Backprop the predictive is estimated with S sampled networks
+# For Bayes by Backprop the predictive is estimated with $S$ sampled networks
 # (step 2; `mv.predict`, `mv.regression_uncertainty`):
 #
-# * epistemic std = the spread of the S networks' outputs $f_s(x)$ (disagreement about $w$);
+# * epistemic std = the spread of the $S$ networks' outputs $f_s(x)$ (disagreement about $w$);
 # * total std $= \sqrt{\text{epistemic}^2 + \sigma_{\text{noise}}^2}$ (the noise in $y$ added on top).
 #
 # A point estimate is a "posterior" with a single sample: its epistemic std is
@@ -348,9 +348,9 @@ print(f"Bayes by Backprop, mean epistemic std off the data ([-0.5,-0.2], [0.8,1.
 
 # %% [markdown]
 # The test log-likelihood is $\frac1N\sum_n \log \frac1S \sum_s \mathcal N(y_n; f_s(x_n), \sigma_{\text{noise}}^2)$
-# (`mv.gaussian_log_likelihood`; S = 1 for ML and MAP). On the data range all three fit about equally well. Off the data
+# (`mv.gaussian_log_likelihood`; $S = 1$ for ML and MAP). On the data range all three fit about equally well. Off the data
 # all three guess wrong, but only Bayes by Backprop *says* it is guessing: its
-# band covers most of the true curve there, while the point estimates' ±2σ noise
+# band covers most of the true curve there, while the point estimates' $\pm 2\sigma$ noise
 # band covers little of it.
 
 # %%
@@ -374,10 +374,10 @@ print(f"figure written to {plots.save(fig, OUT_DIR / '05_ml_map_bbb.png')}")
 # Left: Bayes by Backprop's loss (the negative ELBO, summed over an epoch's
 # minibatches), its KL and its NLL. The axis is symmetric-log (linear between
 # -100 and 100, logarithmic beyond) because the NLL turns negative: a Gaussian
-# density with σ = 0.05 exceeds 1 near its mean. The KL starts large (posteriors
-# 0.05 wide are far narrower than the N(0,1) prior) and falls as σ grows wherever
+# density with $\sigma = 0.05$ exceeds 1 near its mean. The KL starts large (posteriors
+# 0.05 wide are far narrower than the $\mathcal N(0,1)$ prior) and falls as $\sigma$ grows wherever
 # the data allow; the NLL falls as the fit improves. Right: the data term of all
-# three methods. ML and MAP end close together (the N(0,1) prior is weak next to
+# three methods. ML and MAP end close together (the $\mathcal N(0,1)$ prior is weak next to
 # 200 points measured to ±0.05); Bayes by Backprop's NLL stays higher, because it
 # is averaged over sampled networks rather than measured at one best network:
 # that is the price of the band, paid to lower the KL.
@@ -399,10 +399,10 @@ print(f"last epoch: BBB loss {history.loss[-1]:.1f} = KL {history.kl[-1]:.1f} + 
 # %% [markdown]
 # ## What to take away
 #
-# * Bayes by Backprop learns **2N numbers**, μ and ρ (σ = softplus ρ), for N weights (step 4).
+# * Bayes by Backprop learns **2N numbers**, $\mu$ and $\rho$ ($\sigma = \operatorname{softplus}(\rho)$), for $N$ weights (step 4).
 # * Its loss is **KL + scaled L2**: a closed-form KL (step 5) plus `gaussian_nll`, which is
 #   the L2 loss times $1/(2\sigma_{\text{noise}}^2)$ plus a constant (step 6).
-# * The reparameterisation $w = \mu + \sigma\varepsilon$ lets `backward()` reach μ and ρ, and the
+# * The reparameterisation $w = \mu + \sigma\varepsilon$ lets `backward()` reach $\mu$ and $\rho$, and the
 #   gradients are exactly step 7's formulas (checked above to rounding error).
 # * ML and MAP give one network each; MAP is ML plus weight decay. Neither has an
 #   epistemic band. Bayes by Backprop's band stays narrow on the data and widens off it.

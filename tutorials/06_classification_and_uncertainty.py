@@ -35,7 +35,7 @@ digits_rng = np.random.default_rng(7)    # depend on how long the moons part tra
 # %% [markdown]
 # ## The categorical likelihood (step 6 for classes)
 #
-# With C classes the network outputs C numbers (logits) $z = f(x; w)$ and
+# With $C$ classes the network outputs $C$ numbers (logits) $z = f(x; w)$ and
 #
 # $$p(y = c \mid x, w) = \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_k e^{z_k}},\qquad
 #   -\log p(D\mid w) = -\sum_n \log \mathrm{softmax}(f(x_n; w))_{y_n} .$$
@@ -47,7 +47,7 @@ digits_rng = np.random.default_rng(7)    # depend on how long the moons part tra
 #
 # ## Predictive and its uncertainty (step 2)
 #
-# With S weight samples $w_s \sim q$ the predictive class probabilities are
+# With $S$ weight samples $w_s \sim q$ the predictive class probabilities are
 #
 # $$\bar p(y\mid x, D) \approx \frac1S \sum_s \mathrm{softmax}(f(x; w_s)),$$
 #
@@ -67,7 +67,7 @@ digits_rng = np.random.default_rng(7)    # depend on how long the moons part tra
 # ## Two moons
 #
 # 200 training points (`mv.data.two_moons`, noise 0.1) and a fresh test set of
-# 1000. A 2-50-50-2 ReLU network of `BayesLinear` layers with the N(0, 1) prior,
+# 1000. A 2-50-50-2 ReLU network of `BayesLinear` layers with the $\mathcal N(0, 1)$ prior,
 # trained with minibatches of 50 and 2 weight samples per step.
 
 # %%
@@ -98,8 +98,8 @@ print(f"two moons test accuracy {np.mean(moons_test_probs.argmax(-1) == labels_m
 # ### Maps of the predictive
 #
 # We evaluate the predictive on a grid that reaches well beyond the data, in
-# chunks so the S × points × 50 hidden activations stay small in memory. Every
-# chunk must see the SAME S sampled networks, or the maps would show seams
+# chunks so the $S \times \text{points} \times 50$ hidden activations stay small in memory. Every
+# chunk must see the SAME $S$ sampled networks, or the maps would show seams
 # between chunks: each chunk runs on a copy of the model whose generators start
 # from the same state, so it draws the same eps.
 
@@ -217,7 +217,7 @@ print(f"mean confidence of the one network at the posterior means (mode='mean'):
 #
 # Compare the printed mean confidence with the accuracy: if the confidence is
 # lower, the network is *under*confident, which is what mean-field Bayes by
-# Backprop tends to do on a small data set. The KL term pulls every σ towards the
+# Backprop tends to do on a small data set. The KL term pulls every $\sigma$ towards the
 # prior's 1, the sampled networks then disagree, and averaging their softmax outputs
 # flattens the probabilities (compare the single network at the means, printed
 # above). Trippe & Turner (2018), "Overpruning in Variational Bayesian Neural
