@@ -54,7 +54,12 @@ def chromium_binary():
 
 @pytest.fixture(scope="module")
 def site_dir(tmp_path_factory):
-    """A fresh `mkdocs build --strict` (executed tutorials are cached in build/docs-notebooks)."""
+    """A fresh `mkdocs build --strict` (executed tutorials are cached in build/docs-notebooks), or the
+    site that MINIVI_SITE_DIR names, when CI has just built it with --strict."""
+    if os.environ.get("MINIVI_SITE_DIR"):
+        built = Path(os.environ["MINIVI_SITE_DIR"]).resolve()
+        assert (built / "index.html").exists(), f"MINIVI_SITE_DIR={built} holds no built site"
+        return built
     if shutil.which("mkdocs") is None or shutil.which("npm") is None:
         cannot_run("mkdocs or npm is missing (pip install -e \".[docs]\"; npm comes with Node.js)")
     out = tmp_path_factory.mktemp("site")
@@ -175,8 +180,9 @@ def browser(tmp_path_factory):
 
 
 # Waits for the load, the fonts and KaTeX (assets/math.js marks <html data-math-rendered>), then
-# reports what a reader sees: images, rendered math, and the prose with code and KaTeX's hidden
-# MathML (which holds the TeX source on purpose) taken out.
+# reports what a reader sees: images, rendered math, and every visible text on the page (the
+# navigation and the table of contents too), less code and KaTeX's hidden MathML (which holds
+# the TeX source on purpose).
 INSPECT = r"""
 (async () => {
   const deadline = Date.now() + 30000;
@@ -186,16 +192,20 @@ INSPECT = r"""
   await Promise.all([...document.images].map(img => img.complete ? null :
     new Promise(r => { img.onload = img.onerror = r; })));
   const article = document.querySelector("article") || document.body;
-  const prose = article.cloneNode(true);
-  prose.querySelectorAll("pre, code, script, style, .katex-mathml, .highlight, .jp-OutputArea, .jp-InputArea")
-       .forEach(e => e.remove());
+  const skip = "pre, code, script, style, .katex-mathml, .highlight, .jp-OutputArea, .jp-InputArea";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const visible = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (parent && !parent.closest(skip) && parent.checkVisibility()) visible.push(node.textContent);
+  }
   return {
     mathRendered: document.documentElement.dataset.mathRendered === "yes",
     katex: article.querySelectorAll(".katex").length,
     katexErrors: article.querySelectorAll(".katex-error").length,
     images: [...document.images].map(img => ({src: (img.currentSrc || img.src).slice(0, 90),
                                                width: img.naturalWidth, height: img.naturalHeight})),
-    prose: prose.textContent,
+    prose: visible.join(" "),
     fontsLoaded: [...document.fonts].filter(f => f.status === "loaded").map(f => f.family),
   };
 })()
@@ -203,9 +213,9 @@ INSPECT = r"""
 
 
 def site_pages(site_dir):
-    """The derivation page, every tutorial page the build made, the home page and the Korean page."""
+    """The derivation page, every tutorial page the build made, and the other pages with math."""
     tutorials = sorted(p.parent.name for p in (site_dir / "tutorials").glob("[0-9][0-9]_*/index.html"))
-    return ["derivation/", *[f"tutorials/{name}/" for name in tutorials], "", "ko/"]
+    return ["derivation/", *[f"tutorials/{name}/" for name in tutorials], "", "ko/", "faq/", "pytorch/"]
 
 
 def load(browser, url):
@@ -246,7 +256,7 @@ def problems_in_events(events, origin):
     return problems
 
 
-RAW_TEX = re.compile(r"\$|\\[A-Za-z]{2,}")
+RAW_TEX = re.compile(r"\$|\\[A-Za-z]{2,}|\\[()\[\]]")   # $, \frac, \( \) \[ \]
 
 
 def screenshot(browser, path, scroll_to=None):
