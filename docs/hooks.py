@@ -234,8 +234,8 @@ def source_page(path: Path) -> str:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             starts.append((first, node.name))
     rel = path.relative_to(ROOT).as_posix()
-    parts = [f"# `{rel}`\n", f"The file as committed, {len(lines)} lines, one section per top-level "
-             "function or class.\n"]
+    parts = [f"# `{rel}`\n", f"The file as it was when this site was built, {len(lines)} lines, one section "
+             "per top-level function or class.\n"]
     edges = [1] + [first for first, _ in starts] + [len(lines) + 1]
     names = [None] + [name for _, name in starts]
     for (begin, end), name in zip(zip(edges[:-1], edges[1:]), names):
@@ -244,7 +244,7 @@ def source_page(path: Path) -> str:
             continue
         if name:
             parts.append(f"## `{name}` {{#{name}}}\n")
-        parts.append(f'```python linenums="{begin}"\n{chunk}\n```\n')
+        parts.append(f'````python linenums="{begin}"\n{chunk}\n````\n')   # 4 backticks: code may hold 3
     return "\n".join(parts)
 
 
