@@ -203,7 +203,7 @@ print(f"largest |gradient| {largest:.1f}; largest |autodiff - step-7 formula| {w
 # %% [markdown]
 # The last part of step 8 is the update. Plain gradient descent,
 # $\theta \leftarrow \theta - \text{lr}\,\partial F/\partial\theta$ for every $\mu$ and $\rho$. We evaluate the
-# loss with the same ε after a step of two sizes. The gradients are large, because
+# loss with the same $\varepsilon$ after a step of two sizes. The gradients are large, because
 # the data term carries the factor $1/(2\sigma_{\text{noise}}^2) = 200$: the larger step
 # overshoots and the loss rises; the smaller one lowers it. Choosing such a step size
 # by hand is what Adam spares us below.
