@@ -250,3 +250,46 @@ def test_lrt_sample_with_one_weight_matrix_for_the_batch():
         return x @ (mu + sigma * rng.standard_normal(mu.shape))
 
     assert_caught("lrt", with_mistake(lrt_sample=lrt_sample), "lrt-sample-shared-weights")
+
+
+# ---------------------------------------------------------------- hints only for a diagnosed mistake (issue 15)
+
+
+def test_kl_with_the_standard_normal_prior_s_quadratic_term():
+    """The lecture's N(0, 1) formula used with another prior: (σ² + μ²)/2 without the /s²."""
+    def kl_normal(mu, sigma, prior_sigma=1.0):
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / 2 - 0.5))
+
+    module = with_mistake(kl_normal=kl_normal)
+    assert_caught("kl", module, "kl-prior-variance-missing")
+    hints = check.check_exercise("kl", module).hints
+    assert "kl-constant" not in hints, hints   # its error grows with σ² + μ²: no constant is wrong
+
+
+def test_an_undiagnosed_kl_gets_no_diagnosis_only_the_formula():
+    def kl_normal(mu, sigma, prior_sigma=1.0):   # no usual slip: a made-up extra term
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / (2 * prior_sigma ** 2) - 0.5
+                            + 0.1 * mu ** 3))
+
+    result = check.check_exercise("kl", with_mistake(kl_normal=kl_normal))
+    assert result.status == "failed"
+    assert set(result.hints) == {"kl-formula"}, check.format_result(result)
+
+
+def test_kl_off_by_a_constant_is_still_diagnosed_as_a_constant():
+    def kl_normal(mu, sigma, prior_sigma=1.0):   # the -1/2 forgotten
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / (2 * prior_sigma ** 2)))
+
+    assert_caught("kl", with_mistake(kl_normal=kl_normal), "kl-constant")
+
+
+def test_log_softmax_summed_over_every_axis_is_caught_without_giving_the_answer():
+    def log_softmax(x, axis=-1):
+        out = x.data - np.log(np.sum(np.exp(x.data), axis=axis, keepdims=True))
+        return mv.make_op("log_softmax", out, (x,), (lambda g: g - np.exp(out) * g.sum(),))
+
+    report = assert_caught("engine", with_mistake(log_softmax=log_softmax), "log-softmax-sum-all-axes")
+    # A hint points at the mistake; it does not print the finished expression of the VJP.
+    for key in ("log-softmax-sum-all-axes", "log-softmax-wrong-axis", "log-softmax-missing-sum"):
+        assert "keepdims" not in check.HINTS[key] and "g.sum(" not in check.HINTS[key], key
+    assert "keepdims" not in report
