@@ -29,6 +29,8 @@ class History:
     loss = Σ_i loss_i (the negative ELBO estimate once the KL weights sum to 1),
     kl = KL[q || p] (unweighted) at the epoch's last step, before its update,
     nll = Σ_i data term_i.
+    So loss = Σ_i π_i KL_i + nll, with each KL_i taken at its own step: loss − nll
+    (the "KL part" of the progress line) is not kl unless q stood still over the epoch.
     `stopped` is None, or the message of why training stopped early.
     """
 
@@ -145,8 +147,10 @@ def _stop_message(problem, epoch, step):
 
 
 def _progress(epoch, epochs, history, seconds):
-    line = (f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {history.loss[-1]:11.4f}  "
-            f"KL {history.kl[-1]:10.4f}  NLL {history.nll[-1]:11.4f}  ({seconds:.1f} s)")
+    kl_part = history.loss[-1] - history.nll[-1]   # Σ_i π_i KL_i, each minibatch's KL share at its own step
+    line = (f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {history.loss[-1]:11.4f} = "
+            f"KL part {kl_part:10.4f} + NLL {history.nll[-1]:11.4f}   KL at the last step {history.kl[-1]:10.4f}"
+            f"  ({seconds:.1f} s)")
     if sys.stdout.isatty():
         print("\r" + line, end="", flush=True)   # one live line in a terminal
     else:

@@ -250,3 +250,151 @@ def test_lrt_sample_with_one_weight_matrix_for_the_batch():
         return x @ (mu + sigma * rng.standard_normal(mu.shape))
 
     assert_caught("lrt", with_mistake(lrt_sample=lrt_sample), "lrt-sample-shared-weights")
+
+
+# ---------------------------------------------------------------- hints only for a diagnosed mistake (issue 15)
+
+
+def test_kl_with_the_standard_normal_prior_s_quadratic_term():
+    """The lecture's N(0, 1) formula used with another prior: (σ² + μ²)/2 without the /s²."""
+    def kl_normal(mu, sigma, prior_sigma=1.0):
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / 2 - 0.5))
+
+    module = with_mistake(kl_normal=kl_normal)
+    assert_caught("kl", module, "kl-prior-variance-missing")
+    hints = check.check_exercise("kl", module).hints
+    assert "kl-constant" not in hints, hints   # its error grows with σ² + μ²: no constant is wrong
+
+
+def test_an_undiagnosed_kl_gets_no_diagnosis_only_the_formula():
+    def kl_normal(mu, sigma, prior_sigma=1.0):   # no usual slip: a made-up extra term
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / (2 * prior_sigma ** 2) - 0.5
+                            + 0.1 * mu ** 3))
+
+    result = check.check_exercise("kl", with_mistake(kl_normal=kl_normal))
+    assert result.status == "failed"
+    assert set(result.hints) == {"kl-formula"}, check.format_result(result)
+
+
+def test_kl_off_by_a_constant_is_still_diagnosed_as_a_constant():
+    def kl_normal(mu, sigma, prior_sigma=1.0):   # the -1/2 forgotten
+        return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / (2 * prior_sigma ** 2)))
+
+    assert_caught("kl", with_mistake(kl_normal=kl_normal), "kl-constant")
+
+
+def test_log_softmax_summed_over_every_axis_is_caught_without_giving_the_answer():
+    def log_softmax(x, axis=-1):
+        out = x.data - np.log(np.sum(np.exp(x.data), axis=axis, keepdims=True))
+        return mv.make_op("log_softmax", out, (x,), (lambda g: g - np.exp(out) * g.sum(),))
+
+    report = assert_caught("engine", with_mistake(log_softmax=log_softmax), "log-softmax-sum-all-axes")
+    # A hint points at the mistake; it does not print the finished expression of the VJP.
+    for key in ("log-softmax-sum-all-axes", "log-softmax-wrong-axis", "log-softmax-missing-sum"):
+        assert "keepdims" not in check.HINTS[key] and "g.sum(" not in check.HINTS[key], key
+    assert "keepdims" not in report
+
+
+# ---------------------------------------------------------------- grading automatically, and the student copy
+
+
+def test_json_results_hold_every_check_with_its_score_and_message(tmp_path):
+    def kl_normal(mu, sigma, prior_sigma=1.0):   # the -log sigma term missing
+        return float(np.sum((sigma ** 2 + mu ** 2) / (2 * prior_sigma ** 2) - 0.5))
+
+    results = [check.check_exercise(n, module) for n, module in ((2, with_mistake(kl_normal=kl_normal)),
+                                                                 (3, reference))]
+    report = check.json_results(results)
+    checks = [c for ex in report["exercises"] for c in ex["checks"]]
+    assert len(checks) == sum(len(r.checks) for r in results)
+    for c, original in zip(checks, [c for r in results for c in r.checks]):
+        assert set(c) >= {"name", "passed", "score", "max_score", "message"}
+        assert c["passed"] == (original.status == "ok") and c["score"] == int(c["passed"]) and c["max_score"] == 1
+        assert (c["message"] == "") == c["passed"]
+    failed = [c for c in checks if not c["passed"]]
+    assert failed and all("expected" in c["message"] for c in failed)
+    assert any(flat(check.HINTS["kl-missing-log-sigma"]) in flat(c["message"]) for c in failed)
+    assert report["score"] == sum(c["score"] for c in checks) < report["max_score"] == len(checks)
+    ex3 = report["exercises"][1]
+    assert ex3["status"] == "passed" and ex3["score"] == ex3["max_score"] == len(results[1].checks)
+
+    gradescope = check.gradescope_results(results)
+    assert gradescope["score"] == report["score"]
+    assert [t["name"] for t in gradescope["tests"]] == [c["name"] for c in checks]
+    assert all(t["status"] == ("passed" if c["passed"] else "failed") and t["output"] == c["message"]
+               for t, c in zip(gradescope["tests"], checks))
+
+
+def test_the_command_line_writes_the_json_files(tmp_path, capsys):
+    import json
+    out, gs = tmp_path / "results.json", tmp_path / "gradescope.json"
+    assert check.main(["1", "kl", "--solutions-from", "minivi", "--json", str(out), "--gradescope", str(gs)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["format"] == "minivi-exercises" and [e["number"] for e in report["exercises"]] == [1, 2]
+    assert report["score"] == report["max_score"] == len(check.EXERCISES[1].checks) + len(check.EXERCISES[2].checks)
+    assert json.loads(gs.read_text(encoding="utf-8"))["score"] == report["score"]
+
+
+def test_each_exercise_has_its_pytest_marker(request):
+    markers = request.config.getini("markers")
+    for number in NUMBERS:
+        assert any(line.startswith(f"exercise{number}:") for line in markers), markers
+
+
+def test_pytest_m_exercise3_runs_exercise_3_only(request):
+    names = [item.nodeid for item in request.session.items]
+    if len(names) < 2:
+        pytest.skip("run with the whole file collected to compare the markers")
+    marked = [item.name for item in request.session.items if item.get_closest_marker("exercise3")]
+    assert "test_reparam_sigma_gradient_without_eps" in marked
+    assert "test_the_reference_solutions_pass_without_any_hint[3]" in marked
+    assert all("reparam" in name or name.endswith("[3]") for name in marked), marked
+
+
+make_student_copy = _load(EXERCISES_DIR / "make_student_copy.py", "exercises_make_student_copy")
+
+
+def test_the_student_copy_has_the_stubs_and_the_checker_but_no_solutions(tmp_path):
+    dest = tmp_path / "week1"
+    files = {p.relative_to(dest).as_posix() for p in make_student_copy.build(dest, [check.EXERCISES[1],
+                                                                                      check.EXERCISES[2]])}
+    assert {"ex1_softplus.py", "ex2_kl.py", "check.py", "README.md", "exercise_checker/core.py"} <= files
+    assert not any(name.startswith(("reference", "ex3", "make_student_copy")) for name in files), files
+    assert "For the teacher" not in (dest / "README.md").read_text(encoding="utf-8")
+    with pytest.raises(FileExistsError):
+        make_student_copy.build(dest, [check.EXERCISES[1]])
+
+
+def test_the_student_copy_refuses_stubs_that_hold_solutions(tmp_path, monkeypatch):
+    solved = tmp_path / "solved"
+    solved.mkdir()
+    (solved / "ex1_softplus.py").write_text("from reference import softplus, softplus_grad\n")
+    monkeypatch.setattr(make_student_copy, "HERE", solved)
+    monkeypatch.syspath_prepend(str(EXERCISES_DIR))
+    with pytest.raises(RuntimeError, match="no longer untouched stubs"):
+        make_student_copy.build(tmp_path / "out", [check.EXERCISES[1]])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_student_copy_runs_against_an_installed_minivi_alone(tmp_path):
+    """In a fresh process, from the copy's folder, with only the minivi package importable."""
+    import json
+    import os
+    dest = tmp_path / "copy"
+    make_student_copy.build(dest, [check.EXERCISES[1], check.EXERCISES[2]])
+    env = {**os.environ, "PYTHONPATH": str(EXERCISES_DIR.parent.parent)}   # minivi, as if installed
+
+    def run(*args):
+        return subprocess.run([sys.executable, "check.py", *args], cwd=dest, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    done = run("--json", "r.json")
+    assert done.returncode == 1 and "not done [1, 2]" in done.stdout, done.stdout + done.stderr
+    assert {c["status"] for e in json.loads((dest / "r.json").read_text())["exercises"] for c in e["checks"]} == {"TODO"}
+    refused = run("--solutions-from", "minivi")
+    assert refused.returncode == 2 and "no reference.py" in refused.stderr, refused.stderr
+    (dest / "ex1_softplus.py").write_text("import numpy as np\n\ndef softplus(rho):\n    return np.logaddexp(0, rho)\n"
+                                          "\ndef softplus_grad(rho):\n    return np.exp(-np.logaddexp(0, -rho))\n")
+    done = run("1")
+    assert done.returncode == 0 and "passed [1]" in done.stdout, done.stdout + done.stderr

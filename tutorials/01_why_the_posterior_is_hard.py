@@ -348,7 +348,7 @@ S_MAX = 1024
 REPEATS = 100 if QUICK else 60                 # full: fewer repeats, since D = 1000 draws 1000 ε per sample
 sample_counts = 2 ** np.arange(0, int(np.log2(S_MAX)) + 1)
 mc_rng = np.random.default_rng(2)
-rms_error, clt_prediction = {}, {}
+rms_error, clt_prediction, spread_of_f = {}, {}, {}
 for d in mc_dims:
     # Features of size 1/√D keep φᵀw of order 1 whatever D is, so the curves are comparable.
     Phi_d, y_d = mv.data.linear_gaussian(N_MC_DATA, mc_rng, weights=mc_rng.standard_normal(d), noise_sigma=NOISE_2D,
@@ -367,25 +367,28 @@ for d in mc_dims:
         errors[r] = running_mean[sample_counts - 1] - truth
     rms_error[d] = np.sqrt(np.mean(errors**2, axis=0))
     clt_prediction[d] = sd_f / np.sqrt(sample_counts)
+    spread_of_f[d] = sd_f
     print(f"D = {d:4d}: E[f] = {truth:+.5f}, sd_p[f] = {sd_f:.4f}; RMS error of the MC mean over {REPEATS} "
           f"repeats: S = 16 -> {rms_error[d][4]:.4f}, S = {S_MAX} -> {rms_error[d][-1]:.5f} "
-          f"(sd_p[f]/√S = {clt_prediction[d][-1]:.5f})")
+          f"(sd_p[f]/√S = {clt_prediction[d][-1]:.5f}; RMS error / (sd_p[f]/√S) = "
+          f"{rms_error[d][-1] / clt_prediction[d][-1]:.2f})")
 
 # %% [markdown]
 # The figure puts the measured root-mean-square error of the Monte Carlo mean (solid,
-# over independent repeats) next to the prediction $\mathrm{sd}_p[f]/\sqrt{S}$ (dotted). All the lines
-# fall with slope −1/2 on log-log axes, for one weight as for a thousand: to halve the
+# over independent repeats), divided by the spread $\mathrm{sd}_p[f]$ of $f$ under the posterior,
+# next to the prediction $1/\sqrt{S}$ (dotted). The spread itself depends on the set-up (here
+# it grows with $D$; the printout gives it), but relative to it every line falls on
+# $1/\sqrt{S}$, with slope −1/2 on log-log axes, for one weight as for a thousand: to halve the
 # error, take four times the samples, whatever D is.
 
 # %%
 fig, ax = plots.figure(size=(8, 5))
 for d, color in zip(mc_dims, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
-    ax.loglog(sample_counts, rms_error[d], "o-", color=color, lw=2, ms=4,
-              label=f"D = {d} weight{'s' if d > 1 else ''} (measured)")
-    ax.loglog(sample_counts, clt_prediction[d], ":", color=color, lw=1.5)
-ax.plot([], [], ":", color="gray", label="sd_p[f] / √S for each D")
-ax.set(xlabel="Monte Carlo samples S", ylabel="RMS error of the estimate of E[f(x; w)]",
-       title="Monte Carlo error shrinks as 1/√S, whatever the dimension")
+    ax.loglog(sample_counts, rms_error[d] / spread_of_f[d], "o-", color=color, lw=2, ms=4,
+              label=f"D = {d} weight{'s' if d > 1 else ''} (measured, sd_p[f] = {spread_of_f[d]:.3f})")
+ax.loglog(sample_counts, 1.0 / np.sqrt(sample_counts), ":", color="black", lw=1.5, label="1 / √S")
+ax.set(xlabel="Monte Carlo samples S", ylabel="RMS error of the estimate of E[f(x; w)]  /  sd_p[f]",
+       title="Monte Carlo error, relative to the spread of f, shrinks as 1/√S whatever the dimension")
 ax.legend(fontsize=9)
 ax.grid(alpha=0.3, which="both")
 plots.save(fig, OUT_DIR / "01_predictive_mc.png")

@@ -48,7 +48,8 @@ QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 02")
 # %%
 PRIOR_SIGMA, NOISE_SIGMA, N_DATA = 1.0, 0.3, 20
 W_TRUE = np.array([-0.3, 0.9])
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(0)                       # tutorial 01's seed; it first drew its one-weight data
+rng.uniform(-1.0, 1.0, 8), rng.standard_normal(8)    # (8 x's, 8 noises), so draw those too: the same 20 points
 x = rng.uniform(0.0, 1.0, N_DATA)
 Phi = np.column_stack([np.ones(N_DATA), x])
 y = Phi @ W_TRUE + NOISE_SIGMA * rng.standard_normal(N_DATA)

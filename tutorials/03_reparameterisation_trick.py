@@ -1,6 +1,6 @@
 """Tutorial 03: the reparameterisation trick (step 7). Why a sampled weight blocks the
-gradient, how w = mu + sigma * eps lets it through, three independent computations of the
-same gradient, and the variance of the score-function estimator against the
+gradient, how w = mu + sigma * eps lets it through, four computations of the same gradient
+(three of them independent), and the variance of the score-function estimator against the
 reparameterised one."""
 
 # %% [markdown]
@@ -27,8 +27,8 @@ reparameterised one."""
 #
 # This tutorial
 # 1. shows, with minivi's engine, that a sampled number has no history;
-# 2. computes the step-7 gradient three independent ways on a small regression loss
-#    and prints them side by side;
+# 2. computes the step-7 gradient four ways (three of them independent) on a small
+#    regression loss and prints them side by side;
 # 3. compares the reparameterised gradient estimator with the older *score-function*
 #    (REINFORCE) estimator, which needs no reparameterisation, and measures how
 #    their variance falls with the number of samples S.
@@ -115,7 +115,8 @@ print(f"step 7 : dF/dmu = {2 * (w.item() - 2):+.6f},  dF/dsigma = {2 * (w.item()
 # $$\frac{\partial F}{\partial w_s} = \frac{2}{S} \sum_{n} \big(x_n \cdot w_s - y_n\big)\, x_n .$$
 #
 # Each of $\mu$ and $\rho$ is used by all $S$ samples, so its gradient is a sum over $s$. We
-# compute the gradient with respect to $\mu$, $\sigma$ and $\rho$ in four independent ways:
+# compute the gradient with respect to $\mu$, $\sigma$ and $\rho$ in four ways, three of them independent
+# (the sample_weight op runs the explicit formula inside the engine):
 #
 # | column | how |
 # |---|---|

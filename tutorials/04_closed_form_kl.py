@@ -209,7 +209,7 @@ sigma_line = np.linspace(0.05, 3.0, 400)
 kl_line = np.array([mv.gaussian.kl_normal(np.array([0.0]), np.array([s])) for s in sigma_line])
 ax_slice.plot(sigma_line, kl_line, color="black", lw=2.5, label="KL at μ = 0")
 ax_slice.plot(sigma_line, -np.log(sigma_line), color="tab:blue", ls="--", lw=1.8,
-              label="−log σ  (entropy: keeps σ > 0)")
+              label="−log σ = −entropy of q + const  (keeps σ > 0)")
 ax_slice.plot(sigma_line, (sigma_line**2 - 1.0) / 2.0, color="tab:red", ls="--", lw=1.8,
               label="(σ² − 1)/2  (pulls σ back to the prior)")
 ax_slice.axhline(0.0, color="gray", lw=0.8)
@@ -217,6 +217,43 @@ ax_slice.axvline(1.0, color="gray", lw=0.8, ls=":")
 ax_slice.set(xlabel="σ", ylabel="nats", ylim=(-1.5, 4.0), title="Slice at μ = 0: the two σ-terms")
 ax_slice.legend(fontsize=9, loc="upper center")
 plots.save(fig, OUT_DIR / "04_kl_landscape.png")
+
+# %% [markdown]
+# ## 3. The KL's constant factor is part of the objective
+#
+# After deriving this KL, the lecture removes a constant factor ("상수배 Scale을 제거하고")
+# before summing over the weights: written with $\log\sigma_i^2$ and without the ½, its loss
+# term is $c\,\mathrm{KL}$ with $c = 2$. minivi keeps the factor. Scaling the whole loss would
+# change nothing, but scaling the KL alone does: $F_c = c\,\mathrm{KL}[q\,\|\,p(w)] - \mathbb{E}_q[\log p(D\mid w)]$
+# is a KL weight $c \neq 1$, and since $F_c = c\,\mathrm{KL}[q\,\|\,p(w)\,p(D\mid w)^{1/c}/Z] + \text{const}$,
+# its minimiser imitates the posterior of the likelihood raised to $1/c$: for $c = 2$, as if
+# every data point counted half. (Tutorial 05 says the same of the L2 loss: its factor
+# $1/(2\sigma_{\text{noise}}^2)$ must stay.) Below, one weight and eight points
+# $y = w x + \text{noise}$, where $\mathbb{E}_q[-\log p(D\mid w)]$ has a closed form, so $F_c$ is
+# minimised over a fine $(\mu, \sigma)$ grid for $c = 1$ and $c = 2$.
+
+# %%
+NOISE_SIGMA_C = 0.5
+Phi_c, y_c = mv.data.linear_gaussian(8, np.random.default_rng(4), weights=[0.8], noise_sigma=NOISE_SIGMA_C)
+x_c = Phi_c[:, 0]
+mu_grid = np.linspace(-0.5, 2.0, 2501)[:, None]
+sigma_grid = np.linspace(0.05, 1.0, 951)[None, :]
+
+
+def expected_nll(mu, sigma):
+    """E_q[−log p(D|w)], q = N(mu, sigma²): Σ_n [(y_n − x_n mu)² + x_n² sigma²] / (2 s²) + N log(s √(2π))."""
+    squares = np.sum((y_c[:, None, None] - x_c[:, None, None] * mu) ** 2, axis=0) + np.sum(x_c**2) * sigma**2
+    return squares / (2 * NOISE_SIGMA_C**2) + len(x_c) * np.log(NOISE_SIGMA_C * np.sqrt(2 * np.pi))
+
+
+kl_grid = -np.log(sigma_grid) + (sigma_grid**2 + mu_grid**2) / 2 - 0.5   # the step-5 KL, prior N(0, 1)
+nll_grid = expected_nll(mu_grid, sigma_grid)
+for c, name in ((1.0, "the KL as derived"), (2.0, "the KL's ½ dropped")):
+    i, j = np.unravel_index(np.argmin(c * kl_grid + nll_grid), kl_grid.shape)
+    mean_c, cov_c = mv.exact.blr_posterior(Phi_c, y_c, 1.0, NOISE_SIGMA_C * np.sqrt(c))   # likelihood^(1/c)
+    print(f"c = {c:g} ({name}): c·KL + E_q[NLL] is smallest at q = N({mu_grid[i, 0]:.3f}, "
+          f"{sigma_grid[0, j]:.3f}²); the posterior of the likelihood^(1/{c:g}) is "
+          f"N({mean_c[0]:.3f}, {np.sqrt(cov_c[0, 0]):.3f}²)")
 
 # %% [markdown]
 # ## What to take away
@@ -227,6 +264,8 @@ plots.save(fig, OUT_DIR / "04_kl_landscape.png")
 #   within the sampling error, and `kl_normal_grads` with finite differences.
 # - As a loss term it pulls each $\mu_i$ towards 0 (weight decay, $\mu^2/2$) and each $\sigma_i$ towards 1,
 #   and its $-\log \sigma$ wall stops $\sigma$ from collapsing to a point estimate.
+# - Its constant factor stays: $c\,\mathrm{KL}$ with $c \neq 1$ is a KL weight, and its minimiser is
+#   a different, tempered posterior (wider for the lecture's $c = 2$).
 # - Because it is exact, this half of the loss needs no sampling; only the data term
 #   $\mathbb{E}_q[\log p(D \mid w)]$ is estimated by Monte Carlo (step 6), through $w = \mu + \sigma \varepsilon$ (step 7).
 #

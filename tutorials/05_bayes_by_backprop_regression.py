@@ -118,13 +118,16 @@ print(f"mv.kl_divergence(model):  {mv.kl_divergence(model).item():.6f}")
 # `mv.gaussian_nll` keeps the constant, so its value is a true negative
 # log-likelihood; the gradient is the L2 loss's gradient times $1/(2\sigma_{\text{noise}}^2)$.
 # The scale matters: it sets how loudly the data speak against the KL.
+# So does the KL's own factor, which the lecture drops and minivi keeps: a multiple
+# $c\,\mathrm{KL}$ with $c \neq 1$ is a KL weight (tutorial 04, section 3, shows its effect).
 
 # %%
 f_mean = model(x, mode="mean")                          # one network, every weight at mu
 l2 = np.sum((y - f_mean.data) ** 2)
 constant = len(x) * (np.log(NOISE_SIGMA) + 0.5 * np.log(2 * np.pi))
-print(f"gaussian_nll                          = {mv.gaussian_nll(f_mean, y, NOISE_SIGMA).item():.6f}")
-print(f"L2 / (2 noise_sigma^2) + N(log noise_sigma + log(2 pi)/2) = {l2 / (2 * NOISE_SIGMA ** 2):.6f} "
+print(f"at the mean weights w = mu: gaussian_nll = {mv.gaussian_nll(f_mean, y, NOISE_SIGMA).item():.6f}")
+print(f"at the mean weights w = mu: L2 / (2 noise_sigma^2) + N(log noise_sigma + log(2 pi)/2) = "
+      f"{l2 / (2 * NOISE_SIGMA ** 2):.6f} "
       f"+ ({constant:.6f}) = {l2 / (2 * NOISE_SIGMA ** 2) + constant:.6f}")
 
 # %% [markdown]
@@ -167,7 +170,8 @@ kl = mv.kl_divergence(model)
 loss = kl + data_term
 loss.backward()
 first = bayes_layers[0]
-print(f"loss = KL + NLL = {kl.item():.2f} + {data_term.item():.2f} = {loss.item():.2f}")
+print(f"at one sample w = mu + sigma * eps: loss = KL + NLL = {kl.item():.2f} + {data_term.item():.2f} "
+      f"= {loss.item():.2f}   (the NLL is not the one above: other weights)")
 for name in ("weight_mu", "weight_rho"):
     grad = getattr(first, name).grad
     print(f"layer 0 {name}.grad: shape {grad.shape}, first entries " + ", ".join(f"{v:.4g}" for v in grad[0, :4]))
@@ -393,8 +397,11 @@ right.set_yscale("symlog", linthresh=100)
 right.set(xlabel="epoch", ylabel="NLL of the training data (nats)", title="The data term of the three methods")
 right.legend(fontsize=9)
 print(f"figure written to {plots.save(fig, OUT_DIR / '05_training_curves.png')}")
-print(f"last epoch: BBB loss {history.loss[-1]:.1f} = KL {history.kl[-1]:.1f} + NLL {history.nll[-1]:.1f}; "
-      f"ML NLL {ml_nll[-1]:.1f}; MAP NLL {map_nll[-1]:.1f}")
+kl_part = history.loss[-1] - history.nll[-1]   # Σ_i π_i KL_i: each minibatch's share of the KL, at its own step
+print(f"last epoch, summed over its minibatches: BBB loss {history.loss[-1]:.1f} = KL part {kl_part:.1f} "
+      f"+ NLL {history.nll[-1]:.1f}; the KL part is Σ_i π_i KL_i, each KL_i taken at its own step "
+      f"(the KL at the epoch's last step, drawn on the left: {history.kl[-1]:.1f})")
+print(f"last epoch: ML NLL {ml_nll[-1]:.1f}; MAP NLL {map_nll[-1]:.1f}")
 
 # %% [markdown]
 # ## What to take away

@@ -19,6 +19,8 @@ import copy
 import time
 
 import numpy as np
+from matplotlib.patches import Patch
+
 import minivi as mv
 from minivi import plots
 
@@ -307,6 +309,8 @@ for column, i in enumerate(most_uncertain):
     bottom.set(ylim=(0, 1), xticks=np.arange(10), xlabel="class")
     bottom.tick_params(labelsize=8)
 axes[1, 0].set_ylabel("mean probability")
+axes[1, 0].legend(handles=[Patch(color="tab:orange", label="true class"), Patch(color="tab:blue", label="other classes")],
+                  loc="upper left", fontsize=8, framealpha=0.9)
 fig.suptitle("Digits: the 8 most uncertain test images (H = predictive entropy, MI = mutual information, nats)",
              fontsize=14)
 print(f"figure written to {plots.save(fig, OUT_DIR / '06_digits_most_uncertain.png')}")

@@ -1,9 +1,11 @@
 """Check your exercise solutions, and learn from what is wrong.
 
-    python check.py                 # every exercise, from the ex*.py files beside this script
+    python check.py                 # every exercise whose ex*.py file is beside this script
     python check.py 2               # one exercise: a number, a name (kl) or a file (ex2_kl.py)
     python check.py 1 3 --solutions-from minivi      # the reference solutions (reference.py)
     python check.py --solutions-from path/to/folder  # ex*.py files in another folder
+    python check.py --json results.json             # also write every check's result as JSON
+    python check.py --gradescope results.json       # ... or as Gradescope's results.json
 
 Each check compares your function with a ground truth computed independently
 (a closed form, central finite differences, a Monte Carlo estimate). When a
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -29,7 +32,8 @@ if str(HERE) not in sys.path:   # the checker package sits beside this script
 from exercise_checker import (EXERCISES, HINTS, ExerciseResult, check_exercise, failed_to_load,  # noqa: E402
                               find_exercise)
 
-__all__ = ["check_exercise", "check_file", "format_result", "load_module", "main", "EXERCISES", "HINTS"]
+__all__ = ["check_exercise", "check_file", "format_result", "gradescope_results", "json_results", "load_module",
+           "main", "EXERCISES", "HINTS"]
 
 REFERENCE_NAMES = ("minivi", "reference")
 WIDTH = 92
@@ -59,6 +63,9 @@ def source_path(exercise, solutions_from: str | None) -> Path:
     if solutions_from is None:
         return HERE / exercise.file
     if solutions_from in REFERENCE_NAMES:
+        if not (HERE / "reference.py").is_file():
+            raise ValueError("this copy of the exercises has no reference.py (a student copy leaves it out); "
+                             "check the reference solutions in the teacher's copy of the repository")
         return HERE / "reference.py"
     path = Path(solutions_from)
     return path / exercise.file if path.is_dir() else path
@@ -84,8 +91,52 @@ def format_result(result: ExerciseResult) -> str:
     return "\n".join(out)
 
 
+def check_message(check) -> str:
+    """A failed or unfinished check's report as plain text (its lines, then its hints); "" if it passed."""
+    return "\n".join([*check.lines, *(f"hint: {HINTS[key]}" for key in check.hints)])
+
+
+def json_results(results) -> dict:
+    """Every check's result, in the format documented in README.md ("Grading automatically").
+
+    One point per check: an exercise's score is the number of its checks that pass.
+    """
+    exercises = []
+    for result in results:
+        ex = result.exercise
+        checks = [{"name": f"exercise {ex.number} ({ex.key}): {check.title}", "exercise": ex.number,
+                   "passed": check.status == "ok", "status": check.status,
+                   "score": int(check.status == "ok"), "max_score": 1, "message": check_message(check)}
+                  for check in result.checks]
+        exercises.append({"number": ex.number, "key": ex.key, "file": ex.file, "title": ex.title,
+                          "source": result.source, "status": result.status,
+                          "score": sum(c["score"] for c in checks), "max_score": len(checks), "checks": checks})
+    return {"format": "minivi-exercises", "version": 1,
+            "score": sum(e["score"] for e in exercises), "max_score": sum(e["max_score"] for e in exercises),
+            "exercises": exercises}
+
+
+def gradescope_results(results) -> dict:
+    """The same results in Gradescope's results.json layout: one Gradescope test per check."""
+    report = json_results(results)
+    tests = [{"name": c["name"], "score": c["score"], "max_score": c["max_score"],
+              "status": "passed" if c["passed"] else "failed", "output": c["message"]}
+             for ex in report["exercises"] for c in ex["checks"]]
+    return {"score": report["score"], "tests": tests}
+
+
+def write_json(data: dict, path: str) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def all_exercises() -> list:
     return [EXERCISES[number] for number in sorted(EXERCISES)]
+
+
+def default_exercises(solutions_from: str | None) -> list:
+    """Every exercise; in this folder, only those whose file is here (a student copy may hold a few)."""
+    here = [ex for ex in all_exercises() if (HERE / ex.file).is_file()]
+    return here if solutions_from is None and here else all_exercises()
 
 
 def main(argv=None) -> int:
@@ -97,13 +148,20 @@ def main(argv=None) -> int:
     parser.add_argument("--solutions-from", metavar="SOURCE",
                         help="'minivi' for the reference solutions (reference.py), a folder of ex*.py "
                              "files, or one .py file holding every function (default: this folder)")
+    parser.add_argument("--json", metavar="FILE", help="also write every check's result to FILE as JSON "
+                                                           "(format: README.md, 'Grading automatically')")
+    parser.add_argument("--gradescope", metavar="FILE", help="also write the results as Gradescope's results.json")
     args = parser.parse_args(argv)
     try:
-        chosen = [find_exercise(n) for n in args.exercises] or all_exercises()
+        chosen = [find_exercise(n) for n in args.exercises] or default_exercises(args.solutions_from)
+        sources = [source_path(ex, args.solutions_from) for ex in chosen]
     except ValueError as error:
         parser.error(str(error))
-    results = [check_file(ex.number, source_path(ex, args.solutions_from)) for ex in chosen]
+    results = [check_file(ex.number, source) for ex, source in zip(chosen, sources)]
     print("\n\n".join(format_result(r) for r in results))
+    for path, layout in ((args.json, json_results), (args.gradescope, gradescope_results)):
+        if path:
+            write_json(layout(results), path)
     by_status = {status: [r.exercise.number for r in results if r.status == status]
                  for status in ("passed", "failed", "todo")}
     print(f"\nSummary: passed {by_status['passed'] or 'none'}; failed {by_status['failed'] or 'none'}; "

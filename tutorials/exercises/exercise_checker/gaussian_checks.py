@@ -128,7 +128,8 @@ def _diagnose_kl(m) -> list:
             return ["kl-log-twice"]
         if constant(r):
             return ["kl-constant"]
-        wrong = {"kl-sigma-for-variance": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA + PROBE_MU ** 2) / (2 * s ** 2) - 0.5,
+        wrong = {"kl-prior-variance-missing": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA ** 2 + PROBE_MU ** 2) / 2 - 0.5],
+                 "kl-sigma-for-variance": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA + PROBE_MU ** 2) / (2 * s ** 2) - 0.5,
                                            np.log(s / PROBE_SIGMA) + (PROBE_SIGMA ** 2 + PROBE_MU ** 2) / (2 * s) - 0.5],
                  "kl-missing-mu": [np.log(s / PROBE_SIGMA) + PROBE_SIGMA ** 2 / (2 * s ** 2) - 0.5],
                  "kl-prior-ignored": [true_kl(PROBE_MU, PROBE_SIGMA, 1.0)]}
@@ -145,7 +146,7 @@ def _kl_zero(m):
         got = _kl_number(m, np.zeros(3), np.full(3, s), s)
         expect_close(got, 0.0, what=f"kl_normal(mu=0, sigma={s}, prior_sigma={s}) on 3 weights",
                      rtol=0.0, atol=1e-12, truth="KL[q ‖ q] = 0",
-                     diagnose=lambda got: _diagnose_kl(m), generic="kl-constant")
+                     diagnose=lambda got: _diagnose_kl(m), generic="kl-formula")
 
 
 @EX2.check("kl_normal of one weight against the closed form, prior N(0, 1)")

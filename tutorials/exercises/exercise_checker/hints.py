@@ -56,8 +56,9 @@ HINTS = {
 
     # -------------------------------------------------------------- exercise 2: KL
     "kl-formula": (
-        "Per weight, KL[N(μ, σ²) ‖ N(0, s²)] = log(s/σ) + (σ² + μ²)/(2s²) − 1/2; sum it over the "
-        "weights. Check it by hand at μ = 0, σ = s, where it must be exactly 0."),
+        "Your result matches none of the usual slips the checker knows, so compare it term by term "
+        "with the closed form: per weight, KL[N(μ, σ²) ‖ N(0, s²)] = log(s/σ) + (σ² + μ²)/(2s²) − 1/2, "
+        "summed over the weights. Check it by hand at μ = 0, σ = s, where it must be exactly 0."),
     "kl-missing-log-sigma": (
         "Your KL differs from the closed form by exactly log σ (plus a constant): the −log σ term "
         "is missing (in general, log(s/σ) = log s − log σ). It is (minus) the entropy of q: "
@@ -77,6 +78,10 @@ HINTS = {
     "kl-constant": (
         "Your KL is off by the same amount for every weight: a constant is wrong. The KL of q "
         "against itself is 0, so at μ = 0, σ = s every term must cancel, the −1/2 included."),
+    "kl-prior-variance-missing": (
+        "Your quadratic term is (σ² + μ²)/2, the N(0, 1) prior's: the division by the prior's "
+        "variance s² is missing, so your KL is right only when prior_sigma = 1 and its error grows "
+        "with σ² + μ². E_q[log p(w)] for p = N(0, s²) has −E_q[w²]/(2s²)."),
     "kl-missing-mu": (
         "Your KL does not depend on μ as it should: the μ²/(2s²) term (half of (σ² + μ²)/(2s²)) "
         "is missing or wrong. Moving the mean away from the prior's mean must cost something."),
@@ -144,8 +149,9 @@ HINTS = {
         "The second term needs the sum of g over the axis: dF/dx_j = g_j − softmax_j · Σ_i g_i, "
         "because x_j reaches every output of its row through log Σ e^x."),
     "log-softmax-sum-all-axes": (
-        "Sum g only along `axis`, keeping that axis (g.sum(axis=axis, keepdims=True)): each slice "
-        "along `axis` is normalised on its own, so x_j reaches only the outputs of its own slice."),
+        "You summed g over the whole array. Each slice along `axis` is normalised on its own, so "
+        "x_j reaches only the outputs of its own slice: the sum Σ_i g_i runs over that slice only, "
+        "one sum per slice, and it must still line up with g when multiplied by softmax."),
     "log-softmax-wrong-axis": (
         "Your gradient treats the wrong axis as the class axis: use the `axis` argument both for "
         "the softmax and for the sum of g."),
