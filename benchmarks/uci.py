@@ -94,7 +94,7 @@ PUBLISHED_RAW = {
               "test_ll": {"VI": (-3.43, 0.16), "PBP": (-1.63, 0.02), "Dropout": (-1.55, 0.12)}},
 }
 METHODS = ("VI", "PBP", "Dropout")
-METRICS = (("rmse", "RMSE", "lower is better"), ("test_ll", "test log-likelihood", "higher is better"))
+METRICS = (("rmse", "RMSE", "lower is better"), ("test_ll", "log-likelihood", "higher is better"))
 
 
 def published(name, metric, method):
@@ -239,7 +239,7 @@ def mean_se(values):
     return float(values.mean()), float(se)
 
 
-def markdown_table(results, n_splits, config, seed):
+def markdown_table(results, n_splits, config, seed, test_samples):
     lines = [f"# UCI regression: minivi's Bayes by Backprop against the published table", "",
              f"{n_splits} standard splits per data set, seed {seed}, mean ± standard error over the splits. "
              "Published columns: Gal & Ghahramani (2016), Table 1 (VI = Graves 2011 and PBP as run by "
@@ -256,7 +256,7 @@ def markdown_table(results, n_splits, config, seed):
     lines += ["Hyper-parameters (fixed for all data sets, chosen on validation parts of the training "
               "splits with `--validate`, never on test scores): "
               + ", ".join(f"{k}={v:g}" for k, v in config.items())
-              + f"; one hidden layer of {HIDDEN} ReLU units; S = {TEST_SAMPLES} networks to score.", ""]
+              + f"; one hidden layer of {HIDDEN} ReLU units; S = {test_samples} networks drawn from q to score.", ""]
     return "\n".join(lines)
 
 
@@ -264,7 +264,7 @@ def _fmt(mean, se):
     return f"{mean:.2f} ± {se:.2f}".replace("-", "−") if np.isfinite(se) else f"{mean:.2f}".replace("-", "−")
 
 
-def figure(results, path):
+def figure(results, n_splits, path):
     """Per data set and metric, minivi's mean ± SE beside the published VI, PBP and Dropout columns."""
     import matplotlib
     matplotlib.use("Agg")
@@ -287,7 +287,7 @@ def figure(results, path):
             ax.grid(axis="y", alpha=0.3)
         axes[0, col].set_ylabel("RMSE (lower is better)" if col == 0 else "")
         axes[1, col].set_ylabel("log-likelihood (higher is better)" if col == 0 else "")
-    fig.suptitle("UCI regression, mean ± standard error over the splits: minivi (Bayes by Backprop) "
+    fig.suptitle(f"UCI regression, mean ± standard error over {n_splits} splits: minivi (Bayes by Backprop) "
                  "against Gal & Ghahramani (2016), Table 1", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -387,8 +387,8 @@ def main(argv=None):
     results = run_benchmark(datasets, n_splits, config, args.seed, test_samples, args.jobs)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    (args.out / "uci.md").write_text(markdown_table(results, n_splits, config, args.seed), encoding="utf-8")
-    figure(results, args.out / "uci.png")
+    (args.out / "uci.md").write_text(markdown_table(results, n_splits, config, args.seed, test_samples), encoding="utf-8")
+    figure(results, n_splits, args.out / "uci.png")
     print(f"wall time {seconds / 60:.1f} min, CPU time {cpu_seconds / 60:.1f} min, load average now "
           f"{os.getloadavg()[0]:.2f}; wrote {args.out / 'uci.md'}, uci.png and results.json", flush=True)
     return results
