@@ -13,6 +13,10 @@ Contents
   ``minivi.exact`` solves exactly.
 - ``load_digits``: the UCI 8x8 handwritten digits (1,797 images), bundled in
   ``minivi/datasets/`` (see ``DIGITS_LICENSE.txt`` there).
+- ``load_uci``, ``load_regression_folder``, ``uci_splits``: four UCI regression
+  sets of the standard Bayesian-network benchmark (concrete, energy,
+  wine-quality-red, yacht; see ``UCI_LICENSE.txt``), any folder in the same
+  layout, and the benchmark's 20 standard train/test splits.
 - ``train_test_split`` and ``minibatches``: splitting and batching helpers.
 """
 
@@ -302,3 +306,141 @@ def minibatches(n, batch_size, rng):
     _check_rng(rng)
     order = rng.permutation(n)
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+
+
+# ------------------------------------------------------ UCI regression
+
+# The bundled sets of the UCI regression benchmark (Hernandez-Lobato & Adams 2015),
+# name -> file in minivi/datasets/; UCI_LICENSE.txt there gives authors and licence.
+UCI_NAMES = ("concrete", "energy", "wine-quality-red", "yacht")
+
+
+def load_uci(name):
+    """One of the four bundled UCI regression sets, as (x, y).
+
+    name: "concrete" (1030 x 8), "energy" (768 x 8), "wine-quality-red"
+    (1599 x 11) or "yacht" (308 x 6). The files are the benchmark's
+    ``data.txt`` (whitespace-separated numbers, one row per example, the last
+    column the target), gzip-compressed in ``minivi/datasets/uci-<name>.txt.gz``;
+    ``UCI_LICENSE.txt`` beside them names the authors and the licence (CC BY 4.0).
+    Note that "energy" is the heating-load target only.
+
+    Returns
+        x: (N, D) float64 features; y: (N, 1) float64 target.
+    """
+    if name not in UCI_NAMES:
+        raise ValueError(f"unknown UCI data set {name!r}; the bundled ones are {', '.join(UCI_NAMES)} "
+                         "(for a folder of your own with a data.txt, use load_regression_folder)")
+    source = resources.files("minivi") / "datasets" / f"uci-{name}.txt.gz"
+    with source.open("rb") as raw, gzip.open(raw, "rt") as text:
+        return _parse_regression_table(text, f"minivi/datasets/uci-{name}.txt.gz")
+
+
+def load_regression_folder(folder):
+    """(x, y) from ``<folder>/data.txt`` in the UCI benchmark's layout.
+
+    The layout: whitespace-separated numbers, one example per line, every
+    line with the same number (at least 2) of columns; the last column is the
+    target, the others are features. Blank lines are skipped.
+
+    Refuses, naming the file and the line: a cell that is not a number, a
+    NaN or inf, a row of another length. Refuses a file with fewer than two
+    rows or a constant target (nothing to learn or to standardise by).
+
+    Returns
+        x: (N, D) float64 features; y: (N, 1) float64 target.
+    """
+    from pathlib import Path
+
+    path = Path(folder)
+    if path.is_dir():
+        path = path / "data.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no data file at {path}; pass a folder holding a data.txt "
+                                "(whitespace-separated numbers, last column the target)")
+    with open(path, encoding="utf-8") as text:
+        return _parse_regression_table(text, str(path))
+
+
+def _parse_regression_table(lines, filename):
+    """Read whitespace-separated rows of numbers; every refusal names the file and the line."""
+    rows, n_columns = [], None
+    for line_number, line in enumerate(lines, start=1):
+        cells = line.split()
+        if not cells:
+            continue
+        where = f"{filename}, line {line_number}"
+        try:
+            row = [float(cell) for cell in cells]
+        except ValueError:
+            bad = next(cell for cell in cells if not _is_number(cell))
+            raise ValueError(f"{where}: the cell {bad!r} is not a number; every cell must be a number "
+                             "(fix or delete that line)") from None
+        if not all(np.isfinite(row)):
+            raise ValueError(f"{where}: NaN or inf entry ({line.strip()!r}); the benchmark needs complete rows, "
+                             "so drop or impute that row first")
+        if n_columns is None:
+            n_columns = len(row)
+            if n_columns < 2:
+                raise ValueError(f"{where}: a row needs at least 2 columns (features, then the target), "
+                                 f"got {n_columns}")
+        elif len(row) != n_columns:
+            raise ValueError(f"{where}: {len(row)} columns, but the first row has {n_columns}; "
+                             "every row needs the same number of columns")
+        rows.append(row)
+    if len(rows) < 2:
+        raise ValueError(f"{filename}: {len(rows)} data row(s); a train/test split needs at least 2 rows")
+    table = np.array(rows, dtype=np.float64)
+    x, y = table[:, :-1], table[:, -1:]
+    if np.all(y == y[0]):
+        raise ValueError(f"{filename}: the target (last column) is constant ({y[0, 0]:g} on every row): "
+                         "there is nothing to predict and its standard deviation is 0; check the last column")
+    return x, y
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def uci_splits(n, n_splits=20):
+    """The standard train/test splits of the UCI benchmark: a list of (train, test) index arrays.
+
+    Hernandez-Lobato & Adams (2015) made 20 random 90/10 splits with NumPy's
+    legacy global generator, and Gal & Ghahramani (2016) published them:
+
+        np.random.seed(1)
+        for each split:
+            permutation = np.random.choice(range(n), n, replace=False)
+            train, test = permutation[:round(0.9 n)], permutation[round(0.9 n):]
+
+    This function repeats that recipe draw for draw, so it returns the
+    published index files row for row. It is the one documented exception to
+    "every draw takes a Generator": the point is to reproduce those exact
+    splits. It does not disturb your own use of ``np.random``: the global
+    state is saved before and restored after (even on error).
+
+    Split k of ``uci_splits(n, K)`` is the same for every K >= k + 1.
+
+    Returns
+        a list of n_splits pairs (train, test) of int64 index arrays; train has
+        round(0.9 n) entries, test the rest, together a permutation of 0..n-1.
+    """
+    n = _check_count(n, "n")
+    if n < 2:
+        raise ValueError(f"n must be at least 2 to split into a training and a test part, got {n}")
+    n_splits = _check_count(n_splits, "n_splits")
+    end_train = round(n * 9.0 / 10)
+    saved = np.random.get_state()
+    try:
+        np.random.seed(1)
+        splits = []
+        for _ in range(n_splits):
+            permutation = np.random.choice(range(n), n, replace=False)
+            splits.append((permutation[:end_train].astype(np.int64), permutation[end_train:].astype(np.int64)))
+    finally:
+        np.random.set_state(saved)
+    return splits

@@ -1,0 +1,235 @@
+"""The UCI regression benchmark: the bundled data, the standard splits, the scoring
+functions of benchmarks/uci.py against hand-computed values, bad input, and the
+quick mode end to end."""
+
+import gzip
+import hashlib
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minivi as mv
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import uci  # noqa: E402  (benchmarks/uci.py, not a package)
+
+# Shapes and the SHA-256 of the decompressed text, as listed in UCI_LICENSE.txt
+# (computed with sha256sum on /work/shared/uci/<name>/data.txt, the benchmark's files).
+BUNDLED = {
+    "concrete": ((1030, 8), "43d290fd2c2a399ad7e62c45cab5337ba94ece69ebdcf5875aa668cb886243de"),
+    "energy": ((768, 8), "7f8bf024cea437267d56be99b7af7bb3faebec8a7bccfbb20d06d52d9372a950"),
+    "wine-quality-red": ((1599, 11), "3ba41eaf4ab562088cf47b5c9dca2b4de2a330c3ee38a7920b4527a09574d5c1"),
+    "yacht": ((308, 6), "00dfecc0fc01ddd4c90b558a3ac11b246df8ebcfea130724223475a9a67f0ea1"),
+}
+
+
+# ------------------------------------------------------------ bundled data
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_file_is_the_benchmark_file_and_loads(name):
+    shape, sha = BUNDLED[name]
+    source = resources.files("minivi") / "datasets" / f"uci-{name}.txt.gz"
+    with source.open("rb") as raw:
+        text = gzip.decompress(raw.read())
+    assert hashlib.sha256(text).hexdigest() == sha
+    x, y = mv.data.load_uci(name)
+    assert x.shape == shape and y.shape == (shape[0], 1)
+    assert x.dtype == y.dtype == np.float64
+    # the last column of the first line is the target, the others the features
+    first = [float(cell) for cell in text.decode().split("\n")[0].split()]
+    assert np.array_equal(x[0], first[:-1]) and y[0, 0] == first[-1]
+
+
+def test_licence_file_names_authors_repository_and_licence():
+    licence = (resources.files("minivi") / "datasets" / "UCI_LICENSE.txt").read_text(encoding="utf-8")
+    for needle in ("CC BY 4.0", "UCI Machine Learning Repository", "Yeh", "Tsanas", "Cortez", "Gerritsma"):
+        assert needle in licence
+    for name in BUNDLED:
+        assert f"uci-{name}.txt.gz" in licence
+
+
+def test_unknown_name_lists_the_bundled_ones():
+    with pytest.raises(ValueError, match="concrete, energy, wine-quality-red, yacht"):
+        mv.data.load_uci("boston")
+
+
+# ------------------------------------------------------------ the standard splits
+
+# Known values: computed once with the README's recipe (np.random.seed(1), then
+# np.random.choice(range(n), n, replace=False) per split, first round(0.9 n)
+# rows train) under NumPy 2.4 and written down here. NumPy's legacy generator
+# (np.random.seed / RandomState) has a frozen stream, so they cannot drift.
+KNOWN = {  # n: {split: (first 5 train indices, first 5 test indices)}
+    1030: {0: ([339, 244, 882, 567, 923], [87, 751, 655, 942, 778]),
+           1: ([480, 56, 473, 378, 169], [466, 253, 786, 488, 357]),
+           19: ([663, 364, 983, 970, 689], [212, 908, 49, 994, 283])},
+    308: {0: ([73, 304, 228, 238, 259], [121, 115, 286, 216, 264]),
+          19: ([122, 18, 305, 94, 132], [74, 54, 250, 21, 71])},
+}
+
+
+@pytest.mark.parametrize("n", KNOWN)
+def test_splits_match_known_index_values(n):
+    splits = mv.data.uci_splits(n)
+    assert len(splits) == 20
+    for k, (train_head, test_head) in KNOWN[n].items():
+        train, test = splits[k]
+        assert train[:5].tolist() == train_head and test[:5].tolist() == test_head
+
+
+@pytest.mark.parametrize("n", [308, 768, 1030, 1599])
+def test_splits_match_an_independent_reimplementation(n):
+    # legacy choice(n, n, replace=False) is a permutation: here a separate
+    # RandomState(1) and its permutation(), not the global generator.
+    state = np.random.RandomState(1)
+    end_train = round(0.9 * n)
+    for train, test in mv.data.uci_splits(n):
+        order = state.permutation(n)
+        assert np.array_equal(train, order[:end_train]) and np.array_equal(test, order[end_train:])
+        assert len(train) + len(test) == n and len(np.intersect1d(train, test)) == 0
+
+
+def test_splits_leave_the_global_random_state_alone():
+    np.random.seed(12345)
+    expected = np.random.RandomState(12345).random_sample(3)
+    mv.data.uci_splits(100, 3)
+    assert np.array_equal(np.random.random_sample(3), expected)
+
+
+def test_fewer_splits_are_a_prefix_of_all_twenty():
+    first, every = mv.data.uci_splits(308, 3), mv.data.uci_splits(308)
+    for (a, b), (c, d) in zip(first, every):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
+@pytest.mark.parametrize("n, n_splits, message", [(1, 20, "at least 2"), (100, 0, "at least 1"),
+                                                  (100.5, 20, "integer")])
+def test_splits_refuse_bad_arguments(n, n_splits, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        mv.data.uci_splits(n, n_splits)
+
+
+# ------------------------------------------------------------ a folder of one's own
+
+def write(tmp_path, text):
+    (tmp_path / "data.txt").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_folder_loader_reads_the_layout(tmp_path):
+    x, y = mv.data.load_regression_folder(write(tmp_path, "1 2\t3\n\n4 5 6.5\n7 8 9\n"))
+    assert np.array_equal(x, [[1, 2], [4, 5], [7, 8]]) and np.array_equal(y, [[3], [6.5], [9]])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1 2 3\n4 five 6\n", r"data.txt, line 2: the cell 'five' is not a number"),
+    ("1 2 3\n\n4 nan 6\n", r"data.txt, line 3: NaN or inf"),
+    ("1 2 3\n4 5 inf\n", r"data.txt, line 2: NaN or inf"),
+    ("1 2 3\n4 5\n", r"data.txt, line 2: 2 columns, but the first row has 3"),
+    ("1 2 3\n", r"1 data row\(s\); a train/test split needs at least 2 rows"),
+    ("", r"0 data row\(s\)"),
+    ("1 2 3\n4 5 3\n6 7 3\n", r"target \(last column\) is constant"),
+    ("1\n2\n", r"line 1: a row needs at least 2 columns"),
+])
+def test_folder_loader_refuses_bad_files_naming_file_and_line(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        mv.data.load_regression_folder(write(tmp_path, text))
+
+
+def test_folder_loader_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data.txt"):
+        mv.data.load_regression_folder(tmp_path)
+
+
+# ------------------------------------------------------------ scoring against hand-computed values
+
+def test_rmse_by_hand():
+    # errors 1, -2, 2: sqrt((1 + 4 + 4) / 3) = sqrt(3)
+    assert uci.rmse([[1.0], [0.0], [5.0]], [[2.0], [-2.0], [7.0]]) == pytest.approx(np.sqrt(3.0), rel=1e-15)
+
+
+def test_log_likelihood_is_log_mean_exp_over_samples_by_hand():
+    # One point y = 0, noise 1, two sampled networks f = -1 and +1.
+    #   log (1/2)(N(0; -1, 1) + N(0; 1, 1)) = log N(0; 1, 1) = -log(2 pi)/2 - 1/2 = -1.4189385...
+    # The log-likelihood of the MEAN prediction (f = 0) would be -log(2 pi)/2 = -0.9189385...,
+    # and the mean of the per-sample log-likelihoods is also -1.4189 here, so add a second
+    # point where they differ: y = 0, f = 0 and 2:
+    #   log (1/2)(N(0; 0, 1) + N(0; 2, 1)) = -log(2 pi)/2 + log((1 + e^-2)/2) = -1.4852... ,
+    # whereas the mean of the per-sample LLs is -log(2 pi)/2 - 1 = -1.9189...
+    f = np.array([[[-1.0], [0.0]], [[1.0], [2.0]]])       # (S=2, N=2, 1)
+    y = np.zeros((2, 1))
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    point_1 = -half_log_2pi - 0.5
+    point_2 = -half_log_2pi + np.log((1 + np.exp(-2.0)) / 2)
+    assert uci.test_log_likelihood(f, y, 1.0) == pytest.approx((point_1 + point_2) / 2, rel=1e-14)
+    assert point_2 == pytest.approx(-1.485158, abs=1e-6)
+    # the two wrong recipes give other numbers: the LL of the mean prediction (means 0 and 1)
+    # -log(2 pi)/2 - 1/4 = -1.1689, the mean of per-sample LLs -log(2 pi)/2 - 3/4 = -1.6689
+    score = uci.test_log_likelihood(f, y, 1.0)
+    assert score == pytest.approx(-1.452048, abs=1e-6)
+    for wrong in (-half_log_2pi - 0.25, -half_log_2pi - 0.75):
+        assert abs(score - wrong) > 0.2
+
+
+def test_log_likelihood_with_a_noise_scale_and_far_samples_does_not_underflow():
+    # noise 2: log N(y; f, 4) = -log(2 pi 4)/2 - (y - f)^2 / 8. One sample sits 100 noise
+    # scales away (density e^-5000, 0 in float64): the mean of the two densities is then
+    # half the near one's, log = log N(3; 1, 4) - log 2.
+    f = np.array([[[1.0]], [[203.0]]])
+    expected = -0.5 * np.log(8 * np.pi) - 4.0 / 8.0 - np.log(2.0)
+    assert uci.test_log_likelihood(f, [[3.0]], 2.0) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: uci.rmse(np.zeros((3, 1)), np.zeros(3)), "both must be"),
+    (lambda: uci.test_log_likelihood(np.zeros((3, 1)), np.zeros((3, 1)), 1.0), r"\(S, N, 1\)"),
+    (lambda: uci.test_log_likelihood(np.zeros((2, 3, 1)), np.zeros((3, 1)), 0.0), "positive"),
+])
+def test_scoring_refuses_bad_shapes_and_noise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_standardiser_sets_a_zero_std_to_one():
+    mean, std = uci.standardiser(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    assert np.array_equal(mean, [2.0, 5.0]) and np.array_equal(std, [1.0, 1.0])
+
+
+# ------------------------------------------------------------ the script
+
+def test_splits_zero_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        uci.parse_args(["--splits", "0"])
+    assert "--splits must be at least 1" in capsys.readouterr().err
+
+
+def test_bad_data_dir_is_a_clear_error(tmp_path):
+    write(tmp_path, "1 2 3\n4 x 6\n")
+    with pytest.raises(SystemExit, match=r"uci.py: .*data.txt, line 2: the cell 'x' is not a number"):
+        uci.main(["--data-dir", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.slow
+def test_quick_mode_end_to_end_is_reproducible_with_any_number_of_jobs(tmp_path, capsys):
+    folder = tmp_path / "yacht"
+    folder.mkdir()
+    x, y = mv.data.load_uci("yacht")
+    np.savetxt(folder / "data.txt", np.hstack([x, y]))
+    args = ["--data-dir", str(folder), "--quick", "--seed", "3"]
+    first = uci.main(args + ["--out", str(tmp_path / "a")])
+    again = uci.main(args + ["--out", str(tmp_path / "b"), "--jobs", "2"])   # worker processes: same numbers
+    printed = capsys.readouterr().out
+    assert "yacht split 1/2" in printed and "yacht split 2/2" in printed
+    stored = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert set(stored) == {"yacht"} and len(stored["yacht"]["rmse"]) == len(stored["yacht"]["test_ll"]) == 2
+    assert stored == first == again                      # same seed, same numbers
+    assert (tmp_path / "a" / "uci.md").read_text() == (tmp_path / "b" / "uci.md").read_text()
+    assert (tmp_path / "a" / "uci.png").stat().st_size > 0
+    # 40 steps do not train a network, but the scores must be finite and in original units:
+    # the RMSE within a few target standard deviations (15.1 for yacht).
+    assert all(np.isfinite(stored["yacht"]["test_ll"])) and all(0 < r < 5 * y.std() for r in stored["yacht"]["rmse"])
