@@ -44,8 +44,9 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray) -> Tensor:
 
     def vjp_rho(grad_w):
         _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
-        grad_sigma = unbroadcast(grad_sigma, rho.shape)
-        return grad_sigma * g.softplus_grad_from_sigma(sigma)                 # dF/drho = dF/dsigma * sigmoid(rho)
+        grad_rho = unbroadcast(grad_sigma, rho.shape)                         # a new array, never grad_w itself
+        grad_rho *= g.softplus_grad_from_sigma(sigma)                         # dF/drho = dF/dsigma * sigmoid(rho)
+        return grad_rho
 
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))
 
@@ -55,16 +56,26 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0) -> Tens
 
     Value: Σ log(s/sigma) + (sigma² + (mu - m)²)/(2s²) - 1/2, with sigma = softplus(rho).
     Backward: dKL/dmu = (mu - m)/s², dKL/drho = (-1/sigma + sigma/s²) * sigmoid(rho).
+    The gradients are computed only when a backward needs them (never for a KL
+    that is only read, nor under `no_grad`), and then once for both inputs.
     """
-    sigma = g.softplus(rho.data, validate=False)
-    value = np.asarray(g.kl_normal(mu.data, sigma, prior_mu, prior_sigma, validate=False))
-    grad_mu, grad_sigma = g.kl_normal_grads(mu.data, sigma, prior_mu, prior_sigma, validate=False)
+    mu_data, sigma = mu.data, g.softplus(rho.data, validate=False)
+    value = np.asarray(g.kl_normal(mu_data, sigma, prior_mu, prior_sigma, validate=False))
+    grads = []   # (dKL/dmu, dKL/dsigma) at the forward's mu and sigma, filled by the first VJP that runs
+
+    def kl_grads():
+        if not grads:
+            grads.extend(g.kl_normal_grads(mu_data, sigma, prior_mu, prior_sigma, validate=False))
+        return grads
 
     def vjp_mu(grad_out):
-        return grad_out * grad_mu
+        return grad_out * kl_grads()[0]                                      # dKL/dmu
 
     def vjp_rho(grad_out):
-        return grad_out * grad_sigma * g.softplus_grad_from_sigma(sigma)     # dKL/drho = dKL/dsigma * sigmoid(rho)
+        grad_rho = g.softplus_grad_from_sigma(sigma)                         # sigmoid(rho), a new array
+        grad_rho *= kl_grads()[1]                                            # dKL/drho = dKL/dsigma * sigmoid(rho)
+        grad_rho *= grad_out
+        return grad_rho
 
     return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
 

@@ -510,3 +510,23 @@ def test_priors_and_layers_reject_bad_settings():
         mv.BayesLinear(2, 2, rng=np.random.default_rng(0), init_sigma=0.0)
     with pytest.raises(TypeError, match="default_rng"):
         mv.BayesLinear(2, 2, rng=0)
+
+
+def test_kl_gradients_are_computed_only_by_a_backward(monkeypatch):
+    """kl_normal_op computes dKL/dmu, dKL/dsigma when a backward needs them, once for both inputs:
+    never under no_grad, never for a KL that is only read."""
+    calls = []
+    real = g.kl_normal_grads
+    monkeypatch.setattr(g, "kl_normal_grads", lambda *a, **k: calls.append(1) or real(*a, **k))
+    mu = mv.Tensor(np.array([0.3, -1.0]), requires_grad=True)
+    rho = mv.Tensor(np.array([-2.0, 0.5]), requires_grad=True)
+    with mv.no_grad():
+        bayes.kl_normal_op(mu, rho).item()
+    kl = bayes.kl_normal_op(mu, rho)
+    kl.item()
+    assert calls == []
+    kl.backward()
+    assert calls == [1]
+    sigma = g.softplus(rho.data)
+    np.testing.assert_allclose(mu.grad, mu.data, rtol=1e-15)
+    np.testing.assert_allclose(rho.grad, (sigma - 1 / sigma) * g.softplus_grad(rho.data), rtol=1e-14)
