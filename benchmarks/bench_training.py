@@ -351,6 +351,7 @@ def peak_memory(case_index=2, repeats=3):
     """Peak memory a training step allocates (tracemalloc, which NumPy reports its arrays to),
     above what was allocated before the step (parameters, Adam's m and v, the data), for minivi
     and the hand-written step; the median over `repeats` steps after one warm-up step, in MB."""
+    import gc
     import tracemalloc
     _, sizes, batch, n_samples = CASES[case_index]
     peaks = []
@@ -359,6 +360,7 @@ def peak_memory(case_index=2, repeats=3):
         tracemalloc.start()
         step_peaks = []
         for _ in range(repeats):
+            gc.collect()
             tracemalloc.reset_peak()
             before = tracemalloc.get_traced_memory()[0]
             fn()

@@ -44,9 +44,8 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray) -> Tensor:
 
     def vjp_rho(grad_w):
         _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
-        grad_rho = unbroadcast(grad_sigma, rho.shape)                         # a new array, never grad_w itself
-        grad_rho *= g.softplus_grad_from_sigma(sigma)                         # dF/drho = dF/dsigma * sigmoid(rho)
-        return grad_rho
+        grad_sigma = unbroadcast(grad_sigma, rho.shape)
+        return grad_sigma * g.softplus_grad_from_sigma(sigma)                 # dF/drho = dF/dsigma * sigmoid(rho)
 
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))
 
@@ -61,21 +60,18 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0) -> Tens
     """
     mu_data, sigma = mu.data, g.softplus(rho.data, validate=False)
     value = np.asarray(g.kl_normal(mu_data, sigma, prior_mu, prior_sigma, validate=False))
-    grads = []   # (dKL/dmu, dKL/dsigma) at the forward's mu and sigma, filled by the first VJP that runs
+    saved = {}   # the two gradients: computed together for the first VJP that asks, each handed out once
 
-    def kl_grads():
-        if not grads:
-            grads.extend(g.kl_normal_grads(mu_data, sigma, prior_mu, prior_sigma, validate=False))
-        return grads
+    def kl_grad(which):   # 0: dKL/dmu, 1: dKL/dsigma, at the forward's mu and sigma
+        if which not in saved:
+            saved.update(enumerate(g.kl_normal_grads(mu_data, sigma, prior_mu, prior_sigma, validate=False)))
+        return saved.pop(which)
 
     def vjp_mu(grad_out):
-        return grad_out * kl_grads()[0]                                      # dKL/dmu
+        return grad_out * kl_grad(0)                                           # dKL/dmu
 
     def vjp_rho(grad_out):
-        grad_rho = g.softplus_grad_from_sigma(sigma)                         # sigmoid(rho), a new array
-        grad_rho *= kl_grads()[1]                                            # dKL/drho = dKL/dsigma * sigmoid(rho)
-        grad_rho *= grad_out
-        return grad_rho
+        return grad_out * kl_grad(1) * g.softplus_grad_from_sigma(sigma)      # dKL/drho = dKL/dsigma * sigmoid(rho)
 
     return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
 
