@@ -307,15 +307,16 @@ def step_functions(sizes, batch, n_samples):
             lambda: baseline.step(x, y, n_samples))
 
 
-def block_seconds(fn, steps):
-    """Wall time of `steps` calls of fn, per call."""
-    start = time.perf_counter()
+def block_seconds(fn, steps, clock=time.perf_counter):
+    """Time of `steps` calls of fn, per call: wall time, or with clock=time.process_time the
+    CPU time of this process (which leaves out the time other processes had the core)."""
+    start = clock()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - start) / steps
+    return (clock() - start) / steps
 
 
-def interleaved_ratios(rounds, steps):
+def interleaved_ratios(rounds, steps, clock=time.perf_counter):
     """All four cases in this process: every round times a block of `steps` steps of each
     implementation of each case, minivi first in even rounds and NumPy first in odd ones,
     so that drift in the machine's load hits both alike. Returns, per case, the arrays of
@@ -330,12 +331,12 @@ def interleaved_ratios(rounds, steps):
         for k, (minivi_fn, numpy_fn, n) in enumerate(cases):
             order = (0, 1) if r % 2 == 0 else (1, 0)
             for which in order:
-                ms[k, r, which] = 1e3 * block_seconds((minivi_fn, numpy_fn)[which], n)
+                ms[k, r, which] = 1e3 * block_seconds((minivi_fn, numpy_fn)[which], n, clock)
     return ms
 
 
-def print_interleaved(ms):
-    print("\nONE process, rounds interleaved: ms per training step (elbo_loss + backward + Adam.step "
+def print_interleaved(ms, clock_name):
+    print(f"\nONE process, rounds interleaved, {clock_name}: ms per training step (elbo_loss + backward + Adam.step "
           "against the hand-written step), median over rounds;")
     print("ratio = minivi / NumPy within each round: its median, quartiles and range over the rounds")
     print(f"{'case':<31}{'minivi':>8}{'numpy':>8}{'ratio':>7}   {'quartiles':<13}{'range':<13}")
@@ -370,7 +371,7 @@ def peak_memory(case_index=2, repeats=3):
     return peaks
 
 
-def vectorised_rounds(rounds, steps=50):
+def vectorised_rounds(rounds, steps=50, clock=time.perf_counter):
     """Small case, graph recorded: one forward with n_samples=8 against 8 single-sample
     forwards, interleaved like the training steps; per-round ms of both."""
     sizes, batch = CASES[0][1], CASES[0][2]
@@ -381,11 +382,11 @@ def vectorised_rounds(rounds, steps=50):
     ms = np.zeros((rounds, 2))
     for r in range(rounds):
         for which in ((0, 1) if r % 2 == 0 else (1, 0)):
-            ms[r, which] = 1e3 * block_seconds((loop, vector)[which], steps)
+            ms[r, which] = 1e3 * block_seconds((loop, vector)[which], steps, clock)
     return ms
 
 
-def run_interleaved(quick):
+def run_interleaved(quick, cpu_time=False):
     """The `--interleaved` mode: checks, the interleaved table, peak memory, the vectorised forward."""
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
@@ -396,9 +397,10 @@ def run_interleaved(quick):
               f"{worst:.1e} (must be <= {GRAD_TOL:.0e})")
     np.ones(WARM_UP_FLOATS).sum()          # the allocator warm, as in the "warm" columns
     rounds = 5 if quick else 15
+    clock, clock_name = (time.process_time, "CPU time") if cpu_time else (time.perf_counter, "wall clock")
     start = time.perf_counter()
-    ms = interleaved_ratios(rounds, {"small": 40 if quick else 100, "large": 2 if quick else 5})
-    print_interleaved(ms)
+    ms = interleaved_ratios(rounds, {"small": 40 if quick else 100, "large": 2 if quick else 5}, clock)
+    print_interleaved(ms, clock_name)
     print(f"({rounds} rounds, {time.perf_counter() - start:.0f} s; CPU time of this process so far "
           f"{time.process_time():.0f} s; load average now {os.getloadavg()[0]:.2f})")
     minivi_mb, numpy_mb = peak_memory()
@@ -407,7 +409,7 @@ def run_interleaved(quick):
     minivi_mb, numpy_mb = peak_memory(case_index=3, repeats=1)
     print(f"peak memory of one large S=8 step, the same way: "
           f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
-    fwd = vectorised_rounds(rounds)
+    fwd = vectorised_rounds(rounds, clock=clock)
     speedups = fwd[:, 0] / fwd[:, 1]
     print(f"\nsmall case forward, 8 samples, interleaved: 8 sequential {np.median(fwd[:, 0]):.3f} ms, "
           f"vectorised {np.median(fwd[:, 1]):.3f} ms, speed-up median {np.median(speedups):.2f}x "
@@ -419,6 +421,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough check)")
     parser.add_argument("--interleaved", action="store_true",
                         help="all cases in ONE process with rounds interleaved; peak memory; the vectorised forward")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="with --interleaved: time with this process's CPU time instead of the wall clock "
+                             "(on a machine other processes share)")
     parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # the hidden flags of in_new_process
     parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
@@ -428,7 +433,7 @@ def main():
     if args.warm:
         np.ones(WARM_UP_FLOATS).sum()      # allocated, then freed at once
     if args.interleaved:
-        run_interleaved(args.quick)
+        run_interleaved(args.quick, args.cpu_time)
         return
     if args.one_fit:
         print(json.dumps(fit_ms_per_step()))
