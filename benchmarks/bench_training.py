@@ -201,8 +201,8 @@ def median_ms(fn, repeats):
     return 1e3 * float(np.median(times))
 
 
-def check_agreement(sizes, batch, n_samples):
-    """Same eps, same parameters: the two must agree on the loss and every gradient."""
+def check_agreement(sizes, batch, n_samples, tol=1e-10):
+    """Same eps, same parameters: the two must agree on the loss and every gradient (relative error <= tol)."""
     x, y = make_data(sizes, batch)
     model = minivi_model(sizes, seed=1)
     reference = NumpyBNN(minivi_model(sizes, seed=1))
@@ -212,7 +212,7 @@ def check_agreement(sizes, batch, n_samples):
     worst = max(np.max(np.abs(p.grad - g)) / (np.max(np.abs(g)) + 1e-300)
                 for p, g in zip(model.parameters(), ref_grads))
     rel_loss = abs(loss.item() - ref_loss) / abs(ref_loss)
-    if rel_loss > 1e-10 or worst > 1e-10:
+    if rel_loss > tol or worst > tol:
         raise SystemExit(f"minivi and the NumPy baseline disagree: loss rel. error {rel_loss:.2e}, "
                          f"worst gradient rel. error {worst:.2e}")
     return rel_loss, worst
@@ -292,9 +292,138 @@ def fit_ms_per_step(n_batches=10, epochs=3):
     return 1e3 * (time.perf_counter() - start) / (n_batches * epochs)
 
 
+# ---------------------------------------------------------------- one process, rounds interleaved
+
+GRAD_TOL = 1e-12     # the interleaved mode refuses to time two steps that disagree by more
+
+
+def step_functions(sizes, batch, n_samples):
+    """(minivi step, NumPy step) for one case, each a fresh model from the same seed."""
+    x, y = make_data(sizes, batch)
+    model, nll = minivi_model(sizes, seed=1), minivi_nll(sizes)
+    optimizer = mv.optim.Adam(model.parameters(), lr=LR)
+    baseline = NumpyBNN(minivi_model(sizes, seed=1))
+    return (lambda: minivi_step(model, optimizer, nll, x, y, n_samples),
+            lambda: baseline.step(x, y, n_samples))
+
+
+def block_seconds(fn, steps, clock=time.perf_counter):
+    """Time of `steps` calls of fn, per call: wall time, or with clock=time.process_time the
+    CPU time of this process (which leaves out the time other processes had the core)."""
+    start = clock()
+    for _ in range(steps):
+        fn()
+    return (clock() - start) / steps
+
+
+def interleaved_ratios(rounds, steps, clock=time.perf_counter):
+    """All four cases in this process: every round times a block of `steps` steps of each
+    implementation of each case, minivi first in even rounds and NumPy first in odd ones,
+    so that drift in the machine's load hits both alike. Returns, per case, the arrays of
+    per-round ms per step (minivi, numpy) and of their ratios."""
+    cases = []
+    for name, sizes, batch, n_samples in CASES:
+        minivi_fn, numpy_fn = step_functions(sizes, batch, n_samples)
+        minivi_fn(), numpy_fn()                                   # warm-up
+        cases.append((minivi_fn, numpy_fn, steps[name]))
+    ms = np.zeros((len(CASES), rounds, 2))
+    for r in range(rounds):
+        for k, (minivi_fn, numpy_fn, n) in enumerate(cases):
+            order = (0, 1) if r % 2 == 0 else (1, 0)
+            for which in order:
+                ms[k, r, which] = 1e3 * block_seconds((minivi_fn, numpy_fn)[which], n, clock)
+    return ms
+
+
+def print_interleaved(ms, clock_name):
+    print(f"\nONE process, rounds interleaved, {clock_name}: ms per training step (elbo_loss + backward + Adam.step "
+          "against the hand-written step), median over rounds;")
+    print("ratio = minivi / NumPy within each round: its median, quartiles and range over the rounds")
+    print(f"{'case':<31}{'minivi':>8}{'numpy':>8}{'ratio':>7}   {'quartiles':<13}{'range':<13}")
+    for (name, sizes, batch, n_samples), case in zip(CASES, ms):
+        ratios = case[:, 0] / case[:, 1]
+        q1, q3 = np.percentile(ratios, [25, 75])
+        label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
+        print(f"{label:<31}{np.median(case[:, 0]):>8.2f}{np.median(case[:, 1]):>8.2f}{np.median(ratios):>7.2f}"
+              f"   {q1:.2f}-{q3:.2f}    {ratios.min():.2f}-{ratios.max():.2f}")
+
+
+def peak_memory(case_index=2, repeats=3):
+    """Peak memory a training step allocates (tracemalloc, which NumPy reports its arrays to),
+    above what was allocated before the step (parameters, Adam's m and v, the data), for minivi
+    and the hand-written step; the median over `repeats` steps after one warm-up step, in MB."""
+    import gc
+    import tracemalloc
+    _, sizes, batch, n_samples = CASES[case_index]
+    peaks = []
+    for fn in step_functions(sizes, batch, n_samples):
+        fn()
+        tracemalloc.start()
+        step_peaks = []
+        for _ in range(repeats):
+            gc.collect()
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            fn()
+            step_peaks.append(tracemalloc.get_traced_memory()[1] - before)
+        tracemalloc.stop()
+        peaks.append(float(np.median(step_peaks)) / 1e6)
+    return peaks
+
+
+def vectorised_rounds(rounds, steps=50, clock=time.perf_counter):
+    """Small case, graph recorded: one forward with n_samples=8 against 8 single-sample
+    forwards, interleaved like the training steps; per-round ms of both."""
+    sizes, batch = CASES[0][1], CASES[0][2]
+    x, _ = make_data(sizes, batch)
+    model = minivi_model(sizes, seed=1)
+    vector, loop = (lambda: model(x, n_samples=8)), (lambda: [model(x) for _ in range(8)])
+    vector(), loop()
+    ms = np.zeros((rounds, 2))
+    for r in range(rounds):
+        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+            ms[r, which] = 1e3 * block_seconds((loop, vector)[which], steps, clock)
+    return ms
+
+
+def run_interleaved(quick, cpu_time=False):
+    """The `--interleaved` mode: checks, the interleaved table, peak memory, the vectorised forward."""
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"NumPy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for name, sizes, batch, n_samples in CASES:
+        rel_loss, worst = check_agreement(sizes, batch, n_samples, tol=GRAD_TOL)
+        print(f"check {name} S={n_samples}: loss rel. error {rel_loss:.1e}, worst gradient rel. error "
+              f"{worst:.1e} (must be <= {GRAD_TOL:.0e})")
+    np.ones(WARM_UP_FLOATS).sum()          # the allocator warm, as in the "warm" columns
+    rounds = 5 if quick else 15
+    clock, clock_name = (time.process_time, "CPU time") if cpu_time else (time.perf_counter, "wall clock")
+    start = time.perf_counter()
+    ms = interleaved_ratios(rounds, {"small": 40 if quick else 100, "large": 2 if quick else 5}, clock)
+    print_interleaved(ms, clock_name)
+    print(f"({rounds} rounds, {time.perf_counter() - start:.0f} s; CPU time of this process so far "
+          f"{time.process_time():.0f} s; load average now {os.getloadavg()[0]:.2f})")
+    minivi_mb, numpy_mb = peak_memory()
+    print(f"\npeak memory of one large S=1 step above what was allocated before it (tracemalloc): "
+          f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
+    minivi_mb, numpy_mb = peak_memory(case_index=3, repeats=1)
+    print(f"peak memory of one large S=8 step, the same way: "
+          f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
+    fwd = vectorised_rounds(rounds, clock=clock)
+    speedups = fwd[:, 0] / fwd[:, 1]
+    print(f"\nsmall case forward, 8 samples, interleaved: 8 sequential {np.median(fwd[:, 0]):.3f} ms, "
+          f"vectorised {np.median(fwd[:, 1]):.3f} ms, speed-up median {np.median(speedups):.2f}x "
+          f"(range {speedups.min():.2f}-{speedups.max():.2f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough check)")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="all cases in ONE process with rounds interleaved; peak memory; the vectorised forward")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="with --interleaved: time with this process's CPU time instead of the wall clock "
+                             "(on a machine other processes share)")
     parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # the hidden flags of in_new_process
     parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
@@ -303,6 +432,9 @@ def main():
     args = parser.parse_args()
     if args.warm:
         np.ones(WARM_UP_FLOATS).sum()      # allocated, then freed at once
+    if args.interleaved:
+        run_interleaved(args.quick, args.cpu_time)
+        return
     if args.one_fit:
         print(json.dumps(fit_ms_per_step()))
         return

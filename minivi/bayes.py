@@ -55,16 +55,23 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0) -> Tens
 
     Value: Σ log(s/sigma) + (sigma² + (mu - m)²)/(2s²) - 1/2, with sigma = softplus(rho).
     Backward: dKL/dmu = (mu - m)/s², dKL/drho = (-1/sigma + sigma/s²) * sigmoid(rho).
+    The gradients are computed only when a backward needs them (never for a KL
+    that is only read, nor under `no_grad`), and then once for both inputs.
     """
-    sigma = g.softplus(rho.data, validate=False)
-    value = np.asarray(g.kl_normal(mu.data, sigma, prior_mu, prior_sigma, validate=False))
-    grad_mu, grad_sigma = g.kl_normal_grads(mu.data, sigma, prior_mu, prior_sigma, validate=False)
+    mu_data, sigma = mu.data, g.softplus(rho.data, validate=False)
+    value = np.asarray(g.kl_normal(mu_data, sigma, prior_mu, prior_sigma, validate=False))
+    saved = {}   # the two gradients: computed together for the first VJP that asks, each handed out once
+
+    def kl_grad(which):   # 0: dKL/dmu, 1: dKL/dsigma, at the forward's mu and sigma
+        if which not in saved:
+            saved.update(enumerate(g.kl_normal_grads(mu_data, sigma, prior_mu, prior_sigma, validate=False)))
+        return saved.pop(which)
 
     def vjp_mu(grad_out):
-        return grad_out * grad_mu
+        return grad_out * kl_grad(0)                                           # dKL/dmu
 
     def vjp_rho(grad_out):
-        return grad_out * grad_sigma * g.softplus_grad_from_sigma(sigma)     # dKL/drho = dKL/dsigma * sigmoid(rho)
+        return grad_out * kl_grad(1) * g.softplus_grad_from_sigma(sigma)      # dKL/drho = dKL/dsigma * sigmoid(rho)
 
     return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
 

@@ -229,10 +229,14 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     """
     if validate:
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
-    log_ratio = np.log(sigma) - np.log(prior_sigma)
-    z = (mu - prior_mu) / prior_sigma
-    per_weight = 0.5 * np.expm1(2.0 * log_ratio) - log_ratio + 0.5 * z**2
-    return float(np.sum(per_weight))
+    u = np.log(sigma)                       # u = log(sigma / s); arrays below are updated in place
+    u -= np.log(prior_sigma)
+    per_weight = np.expm1(2.0 * u)
+    per_weight *= 0.5
+    per_weight -= u                         # (e^{2u} - 1) / 2 - u  >= 0
+    z = mu - prior_mu
+    z /= prior_sigma                        # z = (mu - m) / s
+    return float(np.sum(per_weight) + 0.5 * np.vdot(z, z))
 
 
 def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):

@@ -86,10 +86,17 @@ class Adam(Optimizer):
     def update(self, i, p):
         g, m, v = p.grad, self.m[i], self.v[i]
         self.t[i] += 1
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
-        v += (1.0 - self.beta2) * g * g
-        m_hat = m / (1.0 - self.beta1 ** self.t[i])
-        v_hat = v / (1.0 - self.beta2 ** self.t[i])
-        p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        bias1, bias2 = 1.0 - self.beta1 ** self.t[i], 1.0 - self.beta2 ** self.t[i]
+        work = np.empty_like(p.data)   # one scratch array: every line below updates in place
+        m *= self.beta1                                          # m ← β1 m
+        m += np.multiply(g, 1.0 - self.beta1, out=work)          #     + (1 − β1) g
+        v *= self.beta2                                          # v ← β2 v
+        np.multiply(g, g, out=work)
+        work *= 1.0 - self.beta2
+        v += work                                                #     + (1 − β2) g²
+        np.divide(v, bias2, out=work)                            # v̂ = v / (1 − β2^t)
+        np.sqrt(work, out=work)
+        work += self.eps                                         # √v̂ + ε
+        np.divide(m, work, out=work)                             # m / (√v̂ + ε)
+        work *= self.lr / bias1                                  # lr · m̂ / (√v̂ + ε),  m̂ = m / (1 − β1^t)
+        p.data -= work                                           # θ ← θ − lr · m̂ / (√v̂ + ε)

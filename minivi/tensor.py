@@ -302,7 +302,10 @@ class Tensor:
 
         def vjp(g):
             full = np.zeros(self.shape)
-            np.add.at(full, index, g)
+            if _is_basic_index(index):   # slices and integers pick each entry at most once
+                full[index] = g
+            else:                        # an index array may repeat an entry: add, do not overwrite
+                np.add.at(full, index, g)
             return full
 
         return make_op("index", self.data[index], (self,), (vjp,))
@@ -368,6 +371,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
     For C = A B: dF/dA = G Bᵀ and dF/dB = Aᵀ G, summed over broadcast batch axes.
     A 1-D `a` is treated as a row (1, k) and a 1-D `b` as a column (k, 1).
+    When a matrix B meets a stack A of shape (..., N, k), the sum over the stack
+    Σ_s A_sᵀ G_s is the one product Aᵀ G with the stack's rows laid end to end.
     """
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("@ needs arrays with at least one axis; use * to multiply by a number")
@@ -393,10 +398,20 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return unbroadcast(g_a[..., 0, :] if a.ndim == 1 else g_a, a.shape)
 
     def vjp_b(g):
+        if a.ndim > 2 and b.ndim == 2:   # (..., N, k) @ (k, n): the batch axes are rows too, one 2-D product
+            return a2.reshape(-1, a.shape[-1]).T @ g.reshape(-1, b.shape[-1])
         g_b = np.swapaxes(a2, -1, -2) @ as_matrix_grad(g)
         return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
 
     return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+
+
+def _is_basic_index(index) -> bool:
+    """True for NumPy's basic indexing (ints, slices, ..., None, or a tuple of them), which
+    selects every entry at most once; False for index arrays and booleans (advanced indexing)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(part is None or part is Ellipsis or isinstance(part, slice)
+               or (isinstance(part, (int, np.integer)) and not isinstance(part, bool)) for part in parts)
 
 
 def _elementwise(ufunc, a: Tensor, b: Tensor) -> np.ndarray:

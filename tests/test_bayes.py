@@ -510,3 +510,38 @@ def test_priors_and_layers_reject_bad_settings():
         mv.BayesLinear(2, 2, rng=np.random.default_rng(0), init_sigma=0.0)
     with pytest.raises(TypeError, match="default_rng"):
         mv.BayesLinear(2, 2, rng=0)
+
+
+def test_kl_gradients_are_computed_only_by_a_backward(monkeypatch):
+    """kl_normal_op computes dKL/dmu, dKL/dsigma when a backward needs them, once for both inputs:
+    never under no_grad, never for a KL that is only read."""
+    calls = []
+    real = g.kl_normal_grads
+    monkeypatch.setattr(g, "kl_normal_grads", lambda *a, **k: calls.append(1) or real(*a, **k))
+    mu = mv.Tensor(np.array([0.3, -1.0]), requires_grad=True)
+    rho = mv.Tensor(np.array([-2.0, 0.5]), requires_grad=True)
+    with mv.no_grad():
+        bayes.kl_normal_op(mu, rho).item()
+    kl = bayes.kl_normal_op(mu, rho)
+    kl.item()
+    assert calls == []
+    kl.backward()
+    assert calls == [1]
+    sigma = g.softplus(rho.data)
+    np.testing.assert_allclose(mu.grad, mu.data, rtol=1e-15)
+    np.testing.assert_allclose(rho.grad, (sigma - 1 / sigma) * g.softplus_grad(rho.data), rtol=1e-14)
+
+
+@pytest.mark.parametrize("rho_learned", [True, False])
+def test_kl_op_backward_twice_adds_the_gradient_twice(rho_learned):
+    """The KL op hands each lazily computed gradient out once per backward, so a second backward
+    (or one where rho is frozen) still gets the full gradient."""
+    mu = mv.Tensor(np.array([0.3, -1.0]), requires_grad=True)
+    rho = mv.Tensor(np.array([-2.0, 0.5]), requires_grad=rho_learned)
+    kl = bayes.kl_normal_op(mu, rho, prior_mu=0.1, prior_sigma=2.0)
+    kl.backward()
+    kl.backward()
+    np.testing.assert_allclose(mu.grad, 2 * (mu.data - 0.1) / 4.0, rtol=1e-15)
+    if rho_learned:
+        sigma = g.softplus(rho.data)
+        np.testing.assert_allclose(rho.grad, 2 * (-1 / sigma + sigma / 4.0) * g.softplus_grad(rho.data), rtol=1e-14)

@@ -374,3 +374,10 @@ def test_kl_mixture_mc_single_sample_is_log_q_minus_log_p():
 def test_kl_mixture_mc_names_a_wrong_eps_shape():
     with pytest.raises(ValueError, match=r"eps has shape \(3, 2\).*\(3,\)"):
         g.kl_mixture_mc(np.zeros(3), np.ones(3), np.zeros((3, 2)), 0.5, 1.0, 0.1)
+
+
+def test_kl_normal_of_a_single_weight_given_as_numbers():
+    """Plain numbers and 0-d arrays (one weight) give the step-5 formula, like arrays do."""
+    expected = np.log(2.0 / 1.2) + (1.2**2 + (0.5 - 0.1) ** 2) / (2 * 2.0**2) - 0.5
+    assert np.isclose(g.kl_normal(0.5, 1.2, 0.1, 2.0), expected, rtol=1e-14)
+    assert np.isclose(g.kl_normal(np.array(0.5), np.array(1.2), 0.1, 2.0, validate=False), expected, rtol=1e-14)

@@ -167,3 +167,21 @@ def test_small_mlp_fits_a_smooth_curve():
         loss.backward()
         optimizer.step()
     assert mse().item() < threshold
+
+
+def test_in_place_adam_equals_the_textbook_formula_on_a_matrix():
+    """The in-place update (one scratch array) gives the docstring's formula, written out of place, to rounding."""
+    rng = np.random.default_rng(3)
+    lr, beta1, beta2, eps = 0.01, 0.8, 0.99, 1e-6
+    p = Tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    optimizer = Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)
+    theta, m, v = p.data.copy(), np.zeros((4, 3)), np.zeros((4, 3))
+    for t in range(1, 6):
+        g = rng.normal(size=(4, 3))
+        p.grad = g.copy()
+        optimizer.step()
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g ** 2
+        theta = theta - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+        np.testing.assert_allclose(p.data, theta, rtol=RTOL)
+        np.testing.assert_array_equal(p.grad, g)   # the gradient is read, never overwritten

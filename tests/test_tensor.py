@@ -174,7 +174,7 @@ def test_matmul_covers_vector_vector_and_batched_cases():
     """Hypothesis draws these shapes at random; pin the special ones so they always run."""
     rng = np.random.default_rng(0)
     for left, right in [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((4, 2, 3), (3, 2)),
-                        ((1, 2, 3), (5, 3, 2)), ((3,), (4, 3, 2))]:
+                        ((1, 2, 3), (5, 3, 2)), ((3,), (4, 3, 2)), ((2, 3, 2, 4), (4, 3))]:
         check_op(lambda a, b: a @ b, np.matmul, rng.normal(size=left), rng.normal(size=right))
 
 
@@ -263,6 +263,14 @@ def test_repeated_index_adds_up_the_gradient():
     x = Tensor([10.0, 20.0, 30.0], requires_grad=True)
     x[np.array([0, 0, 2, 0])].sum().backward()
     np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("index", [([1, 1, 0], slice(None)), (slice(None), [2, 2]), (Ellipsis, [0, 0]),
+                                   ([1, 1], 0), (np.int64(1), [0, 0, 2])])
+def test_a_tuple_mixing_slices_and_repeated_indices_adds_up(index):
+    """Only plain slices and integers may skip the adding scatter: a list inside a tuple may repeat."""
+    rng = np.random.default_rng(0)
+    check_op(lambda t: t[index], lambda x: x[index], rng.normal(size=(2, 3)))
 
 
 # ------------------------------------------------------------------ numerical stability
