@@ -13,6 +13,7 @@ CONTRACT = {
                   "kl_normal", "kl_normal_grads"],
     mv.optim: ["SGD", "Adam"],
     mv.exact: ["blr_posterior", "blr_log_evidence", "mean_field_optimum"],
+    mv.fullcov: ["FullCovGaussian", "fit_full_cov", "kl_full_cov", "kl_full_cov_grads", "sample_full_cov"],
 }
 
 
