@@ -9,8 +9,9 @@ The public names, by layer (see README.md for the map to the derivation):
   use         predict and the uncertainty summaries
   saving      save, load (plain .npz files, read without pickle)
   asides      exact (conjugate ground truth), data (toy sets, digits)
+  truth       flat (a network's weights as one vector, its log joint), mcmc (HMC, split R-hat, ESS)
 """
-from . import data, exact, gaussian, io, optim
+from . import data, exact, flat, gaussian, io, mcmc, optim
 from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
                     signal_to_noise)
 from .elbo import elbo_loss, kl_weights, warmup_factor
@@ -32,4 +33,5 @@ __all__ = [
     "predict", "regression_uncertainty", "classification_uncertainty", "expected_calibration_error",
     "reliability_curve", "gaussian_log_likelihood", "categorical_log_likelihood",
     "save", "load", "io", "exact", "data",
+    "flat", "mcmc",
 ]
