@@ -288,7 +288,9 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
     """Minimise the negative ELBO F(q) = KL[q || p(w)] − E_q[log p(D|w)] with Adam (step 8).
 
     log_likelihood: a function Tensor w of shape (D,) -> scalar Tensor, log p(D|w)
-                    over the whole data set (the prior is q's, in the KL).
+                    over the whole data set (the prior is q's, in the KL). If it carries
+                    the attribute `vectorized = True` (the convention of mv.mcmc.hmc), it is
+                    called once with all S samples, (S, D) -> (S,), instead of S times.
     Each step draws n_samples weight vectors w_s = mu + L eps_s (one op) and
     takes the loss  KL + (1/S) Σ_s −log p(D|w_s); backward carries it into mu
     and l_raw through the explicit gradients above.
@@ -343,18 +345,26 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
 
 
 def _mean_nll(log_likelihood, w: Tensor, dim: int) -> Tensor:
-    """(1/S) Σ_s −log_likelihood(w_s), checking that each value is a scalar Tensor."""
+    """(1/S) Σ_s −log_likelihood(w_s), checking that each value is a scalar Tensor (or (S,) if vectorized)."""
+    w2 = w if w.ndim == 2 else w.reshape(1, dim)
+    n_samples = w2.shape[0]
+    if getattr(log_likelihood, "vectorized", False):
+        values = _checked_value(log_likelihood(w2), (n_samples,), f"({n_samples}, {dim})")
+        return values.sum() * (-1.0 / n_samples)
     total = None
-    rows = [w] if w.ndim == 1 else [w[s] for s in range(w.shape[0])]
-    for row in rows:
-        value = log_likelihood(row)
-        if not isinstance(value, Tensor) or value.size != 1:
-            raise TypeError(f"log_likelihood must return a scalar Tensor for w of shape ({dim},), got "
-                            f"{type(value).__name__}" + (f" of shape {value.shape}" if isinstance(value, Tensor) else "")
-                            + "; sum the log-likelihood over the data points and build it from w with Tensor ops")
-        value = value.reshape(())
+    for s in range(n_samples):
+        value = _checked_value(log_likelihood(w2[s]), (), f"({dim},)").reshape(())
         total = -value if total is None else total - value
-    return total * (1.0 / len(rows))
+    return total * (1.0 / n_samples)
+
+
+def _checked_value(value, shape: tuple, w_shape: str) -> Tensor:
+    if not isinstance(value, Tensor) or value.size != max(1, int(np.prod(shape))) or (shape and value.shape != shape):
+        got = type(value).__name__ + (f" of shape {value.shape}" if isinstance(value, Tensor) else "")
+        want = "a scalar Tensor" if not shape else f"a Tensor of shape {shape} (vectorized = True)"
+        raise TypeError(f"log_likelihood must return {want} for w of shape {w_shape}, got {got}; sum the "
+                        "log-likelihood over the data points and build it from w with Tensor ops")
+    return value
 
 
 def _non_finite(loss: Tensor, q: FullCovGaussian) -> str | None:
