@@ -83,7 +83,7 @@ def test_an_untouched_stub_is_reported_not_done(number):
 
 def test_the_command_line_exits_0_on_the_reference_and_1_on_the_stubs(capsys):
     assert check.main(["--solutions-from", "minivi"]) == 0
-    assert "passed [1, 2, 3, 4, 5, 6, 7]" in capsys.readouterr().out
+    assert f"passed {NUMBERS}" in capsys.readouterr().out
     done = subprocess.run([sys.executable, str(EXERCISES_DIR / "check.py"), "kl"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -250,3 +250,60 @@ def test_lrt_sample_with_one_weight_matrix_for_the_batch():
         return x @ (mu + sigma * rng.standard_normal(mu.shape))
 
     assert_caught("lrt", with_mistake(lrt_sample=lrt_sample), "lrt-sample-shared-weights")
+
+
+# ---------------------------------------------------------------- exercise 9: the full-covariance KL
+
+
+def test_full_cov_kl_written_differently_from_the_library_passes():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        cov, d = L @ L.T, len(mu)
+        return 0.5 * (np.trace(cov) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d
+                      + d * np.log(prior_sigma ** 2) - np.linalg.slogdet(cov)[1])
+
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):   # the matrix-calculus gradient, restricted to the lower triangle
+        return mu / prior_sigma ** 2, np.tril(L / prior_sigma ** 2 - np.linalg.inv(L).T)
+
+    result = check.check_exercise(9, with_mistake(kl_full_cov=kl_full_cov, kl_full_cov_grads=kl_full_cov_grads))
+    assert result.passed, check.format_result(result)
+
+
+def test_full_cov_kl_missing_the_log_determinant():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        d = len(mu)
+        return 0.5 * (np.sum(L ** 2) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d) + d * np.log(prior_sigma)
+
+    assert_caught("fullcov", with_mistake(kl_full_cov=kl_full_cov), "fullkl-missing-logdet")
+
+
+def test_full_cov_kl_with_log_det_sigma_not_halved():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        d = len(mu)
+        return (0.5 * (np.sum(L ** 2) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d) + d * np.log(prior_sigma)
+                - 2 * np.sum(np.log(np.diag(L))))
+
+    assert_caught("fullcov", with_mistake(kl_full_cov=kl_full_cov), "fullkl-logdet-twice")
+
+
+def test_full_cov_kl_with_the_trace_of_the_diagonal_only():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        d = len(mu)
+        return (0.5 * (np.sum(np.diag(L) ** 2) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d)
+                + d * np.log(prior_sigma) - np.sum(np.log(np.diag(L))))
+
+    assert_caught("fullcov", with_mistake(kl_full_cov=kl_full_cov), "fullkl-trace-diagonal-only")
+
+
+def test_full_cov_kl_gradient_not_restricted_to_the_lower_triangle():
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):   # d log det L / dL = L^-T for a FULL matrix
+        return mu / prior_sigma ** 2, L / prior_sigma ** 2 - np.linalg.inv(L).T
+
+    report = assert_caught("fullcov", with_mistake(kl_full_cov_grads=kl_full_cov_grads), "fullkl-grad-not-lower")
+    assert "ok    kl_full_cov_grads: dKL/dμ" in report   # the mu part is right and passes
+
+
+def test_full_cov_kl_gradient_missing_the_log_determinant():
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):
+        return mu / prior_sigma ** 2, L / prior_sigma ** 2
+
+    assert_caught("fullcov", with_mistake(kl_full_cov_grads=kl_full_cov_grads), "fullkl-grad-missing-logdet")

@@ -105,3 +105,16 @@ def lrt_sample(x, mu, sigma, rng):
     """LocalBayesLinear.forward in sampling mode: mean + sqrt(var) * rng.standard_normal(mean.shape)."""
     with mv.no_grad():
         return _layer(mu, sigma, rng)(mv.Tensor(x)).data
+
+
+# ---------------------------------------------------------------- exercise 9: minivi/fullcov.py
+
+
+def kl_full_cov(mu, L, prior_sigma=1.0):
+    """minivi.fullcov.kl_full_cov: (‖L‖²_F + ‖μ‖²)/(2s²) − D/2 + D log s − Σ log L_ii."""
+    return mv.fullcov.kl_full_cov(mu, L, prior_sigma)
+
+
+def kl_full_cov_grads(mu, L, prior_sigma=1.0):
+    """minivi.fullcov.kl_full_cov_grads: (μ/s², L/s² − diag(1/L_ii)), used by fullcov.kl_full_cov_op."""
+    return mv.fullcov.kl_full_cov_grads(mu, L, prior_sigma)
