@@ -283,8 +283,9 @@ class FullCovGaussian:
         return f"FullCovGaussian(D={self.dim}, prior_sigma={self.prior_sigma:g})"
 
 
-def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float = 1e-2, n_samples: int = 1,
-                 average_last: float = 0.0, verbose: bool = False, print_every: int | None = None) -> History:
+def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float = 1e-2, scale_lr: float | None = None,
+                 n_samples: int = 1, average_last: float = 0.0, verbose: bool = False,
+                 print_every: int | None = None) -> History:
     """Minimise the negative ELBO F(q) = KL[q || p(w)] − E_q[log p(D|w)] with Adam (step 8).
 
     log_likelihood: a function Tensor w of shape (D,) -> scalar Tensor, log p(D|w)
@@ -294,6 +295,11 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
     Each step draws n_samples weight vectors w_s = mu + L eps_s (one op) and
     takes the loss  KL + (1/S) Σ_s −log p(D|w_s); backward carries it into mu
     and l_raw through the explicit gradients above.
+    lr, scale_lr:   Adam's learning rates for mu and for l_raw (scale_lr defaults to lr).
+                    Adam moves every entry by about its learning rate whatever the size of
+                    its gradient, and the D(D+1)/2 entries of L get noisy gradients
+                    (dF/dw epsᵀ with random eps): in high dimension a smaller scale_lr
+                    keeps that noise from inflating L.
     average_last:   a fraction in [0, 1): if > 0, q ends at the average of its
                     (mu, L) over that last fraction of the steps (Polyak-Ruppert
                     averaging), which removes most of the step-to-step noise of
@@ -310,13 +316,13 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     if not 0.0 <= average_last < 1.0:
         raise ValueError(f"average_last must be a fraction in [0, 1), got {average_last}")
-    optimizer = Adam(q.parameters(), lr=lr)
+    optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]
     history = History()
     n_average = int(round(average_last * n_steps))
     sums = [np.zeros(q.dim), np.zeros((q.dim, q.dim))]
     print_every = print_every or max(1, n_steps // 10)
     for step in range(int(n_steps)):
-        optimizer.zero_grad()
+        q.zero_grad()
         w = q.sample(n_samples)
         nll = _mean_nll(log_likelihood, w, q.dim)
         kl = q.kl()
@@ -329,7 +335,8 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
                                "too large (try 10x smaller) or a log-likelihood that overflows far from the data.")
             print(history.stopped, file=sys.stderr)
             return history
-        optimizer.step()
+        for optimizer in optimizers:
+            optimizer.step()
         history.loss.append(loss.item())
         history.kl.append(kl.item())
         history.nll.append(nll.item())

@@ -367,3 +367,20 @@ def test_a_vectorized_log_likelihood_gives_the_same_steps_as_one_call_per_sample
         bad = lambda W: (W * 1.0).sum()   # noqa: E731
         bad.vectorized = True
         mv.fit_full_cov(bad, q, n_steps=2, n_samples=3)
+
+
+def test_scale_lr_sets_the_learning_rate_of_L_alone():
+    """Adam's first step moves every entry with a non-zero gradient by about its learning rate."""
+    Phi, y, prior_sigma, noise_sigma = conjugate_problem()
+
+    def log_likelihood(w):
+        r = y - Phi @ w
+        return (r * r).sum() * (-0.5 / noise_sigma ** 2)
+
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0), prior_sigma=prior_sigma)
+    mu0, raw0 = q.mu.data.copy(), q.l_raw.data.copy()
+    mv.fit_full_cov(log_likelihood, q, n_steps=1, lr=1e-2, scale_lr=1e-5)
+    assert np.allclose(np.abs(q.mu.data - mu0), 1e-2, rtol=1e-3)
+    moved = np.tril(np.ones((2, 2), dtype=bool))
+    assert np.allclose(np.abs(q.l_raw.data - raw0)[moved], 1e-5, rtol=1e-3)
+    assert np.array_equal(q.l_raw.data[0, 1], raw0[0, 1])   # the unused upper triangle never moves
