@@ -231,21 +231,27 @@ class FullCovGaussian:
     Parameters (Tensors, requires_grad): `mu` of shape (D,) and `l_raw` of
     shape (D, D), of which the strict lower triangle is L's and the diagonal
     goes through softplus (`scale_tril`). They start at mu = init_mu and
-    L = init_sigma · I (uncorrelated, like a fresh BayesLinear; see its note
-    on why the initial sigma should be small but not tiny).
+    L = diag(init_sigma): uncorrelated, like a fresh BayesLinear (see its note
+    on why the initial sigma should be small but not tiny). init_sigma is one
+    number, or one per weight (D,), e.g. a trained mean-field q's sigmas, so
+    that the full-covariance q starts where the mean-field one ended.
     rng: the np.random.Generator every eps of this q is drawn from.
     """
 
-    def __init__(self, init_mu, *, rng: np.random.Generator, prior_sigma: float = 1.0, init_sigma: float = 0.05):
+    def __init__(self, init_mu, *, rng: np.random.Generator, prior_sigma: float = 1.0, init_sigma=0.05):
         self.rng = check_generator(rng, "FullCovGaussian")
         init_mu = _as_finite(init_mu, "init_mu")
         if init_mu.ndim != 1 or init_mu.size == 0:
             raise ValueError(f"init_mu must be a flat vector of shape (D,), got shape {init_mu.shape}; for a "
                              "network pass minivi.flat.parameters_to_vector(model)")
         self.prior_sigma = _positive_number(prior_sigma, "prior_sigma")
-        rho0 = g.inverse_softplus(_positive_number(init_sigma, "init_sigma"))
+        init_sigma = _as_finite(init_sigma, "init_sigma")
+        if init_sigma.shape not in ((), init_mu.shape) or np.any(init_sigma <= 0):
+            raise ValueError(f"init_sigma must be a positive number or an array of {init_mu.size} positive numbers "
+                             f"(one per weight), got shape {init_sigma.shape} and minimum {init_sigma.min()}")
         self.mu = Tensor(init_mu, requires_grad=True)
-        self.l_raw = Tensor(np.diag(np.full(init_mu.size, rho0)), requires_grad=True)
+        self.l_raw = Tensor(np.diag(np.broadcast_to(g.inverse_softplus(init_sigma), init_mu.shape)),
+                            requires_grad=True)
 
     @property
     def dim(self) -> int:

@@ -384,3 +384,12 @@ def test_scale_lr_sets_the_learning_rate_of_L_alone():
     moved = np.tril(np.ones((2, 2), dtype=bool))
     assert np.allclose(np.abs(q.l_raw.data - raw0)[moved], 1e-5, rtol=1e-3)
     assert np.array_equal(q.l_raw.data[0, 1], raw0[0, 1])   # the unused upper triangle never moves
+
+
+def test_init_sigma_per_weight_starts_q_at_a_given_diagonal_and_bad_ones_are_refused():
+    sigma = np.array([0.1, 2.0, 0.5])
+    q = mv.FullCovGaussian(np.ones(3), rng=np.random.default_rng(0), init_sigma=sigma)
+    assert np.allclose(q.scale_tril(), np.diag(sigma), rtol=1e-12, atol=0)
+    for bad in (np.array([0.1, 0.0, 1.0]), np.ones(2), -1.0):
+        with pytest.raises(ValueError, match="init_sigma"):
+            mv.FullCovGaussian(np.ones(3), rng=np.random.default_rng(0), init_sigma=bad)
