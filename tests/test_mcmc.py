@@ -316,7 +316,7 @@ def test_divergent_transitions_are_counted_rejected_and_reported():
 def test_too_few_draws_give_a_convergence_warning():
     _, _, _, log_prob, _, _ = conjugate_problem()
     with pytest.warns(mcmc.ConvergenceWarning, match="ESS"):
-        mcmc.hmc(log_prob, np.zeros((2, 3)), n_samples=10, n_warmup=20, n_leapfrog=5, rng=np.random.default_rng(11))
+        mcmc.hmc(log_prob, np.zeros((2, 3)), n_samples=10, n_warmup=100, n_leapfrog=5, rng=np.random.default_rng(11))
 
 
 # ---------------------------------------------------------------- the posterior of the conjugate model (slow)
