@@ -1,4 +1,4 @@
-"""Hamiltonian Monte Carlo (HMC) from scratch: draws from the true posterior p(w|D), the gold standard VI is held against.
+"""Hamiltonian Monte Carlo (HMC) from scratch: draws from the true posterior p(w|D), the gold standard for VI.
 
 Variational inference replaces p(w|D) by a simple q (step 3 of the
 derivation). To see how close q gets, we need the posterior itself. HMC
@@ -172,6 +172,10 @@ class DualAveraging:
     weighted average ε̄ settles and is used after warm-up. μ = log(10 ε_0)
     biases early trials towards larger steps (cheaper trajectories).
     γ = 0.05, t0 = 10, κ = 0.75 as recommended there.
+
+    The average ε̄ leans towards the smaller steps the iterates tried, so the
+    acceptance rate after warm-up usually lies somewhat above the target
+    (measured: 0.88-0.94 for target 0.8 on the conjugate model of the tests).
     """
 
     def __init__(self, step_size: float, target: float):
@@ -466,7 +470,8 @@ def _warn_if_unconverged(result: HMCResult) -> None:
     n_chains = result.samples.shape[0]
     problems = []
     if np.any(~np.isfinite(result.rhat)):
-        problems.append("too few draws to compute R-hat and ESS (need at least 4 per chain)")
+        problems.append("R-hat is undefined for some weights: too few draws (need at least 4 per chain), or "
+                        "a weight that never moved (every proposal rejected: lower the step size)")
     else:
         if np.max(result.rhat) > 1.01:
             problems.append(f"max split R-hat = {np.max(result.rhat):.3f} > 1.01 (the chains disagree: "
@@ -542,13 +547,15 @@ def split_rhat(samples, rank_normalized: bool = True) -> np.ndarray:
         R̂ = sqrt(var⁺ / W)
 
     R̂ -> 1 as the chains converge; Vehtari et al. (2021) recommend trusting
-    the draws only when R̂ < 1.01.
+    the draws only when R̂ < 1.01. A coordinate whose draws are all equal has
+    W = 0 and gets NaN (nothing can be said about its mixing).
     """
     chains = _split_chains(_checked_samples(samples, "split_rhat"))
     if rank_normalized:
         chains = rank_normalize(chains)
     _, within, var_plus = _variances(chains)
-    return np.sqrt(var_plus / within)
+    with np.errstate(divide="ignore", invalid="ignore"):   # a coordinate that never moved: 0/0 = NaN
+        return np.sqrt(var_plus / within)
 
 
 def _variances(chains: np.ndarray) -> tuple:
@@ -561,7 +568,7 @@ def _variances(chains: np.ndarray) -> tuple:
 
 
 def _autocovariance(chains: np.ndarray) -> np.ndarray:
-    """γ_m(t) = (1/N) Σ_i (θ_i - θ̄_m)(θ_{i+t} - θ̄_m) for every chain, lag t = 0..N-1, by FFT. Shape (M, N, D)."""
+    """γ_m(t) = (1/N) Σ_i (θ_i - θ̄_m)(θ_{i+t} - θ̄_m) of every chain, lags t = 0..N-1, by FFT; (M, N, D)."""
     n = chains.shape[1]
     centred = chains - chains.mean(axis=1, keepdims=True)
     size = 2 ** int(np.ceil(np.log2(2 * n)))     # zero padding: a circular correlation of length >= 2N is linear
@@ -593,9 +600,10 @@ def effective_sample_size(samples, rank_normalized: bool = True) -> np.ndarray:
     _, within, var_plus = _variances(chains)
     acov = _autocovariance(chains)                                 # (M, N, D)
     # s_m² ρ_{t,m} = γ_m(t) · N/(N-1) (γ uses 1/N, s_m² uses 1/(N-1)); averaged over the chains:
-    rho = 1.0 - (within - acov.mean(axis=0) * n / (n - 1)) / var_plus   # (N, D)
-    ess = np.empty(d)
-    for j in range(d):
+    with np.errstate(divide="ignore", invalid="ignore"):   # a coordinate that never moved: NaN, as R-hat
+        rho = 1.0 - (within - acov.mean(axis=0) * n / (n - 1)) / var_plus   # (N, D)
+    ess = np.full(d, np.nan)
+    for j in np.flatnonzero(var_plus > 0):
         pairs = rho[: 2 * (n // 2), j].reshape(-1, 2).sum(axis=1)
         positive = np.flatnonzero(pairs <= 0)
         pairs = pairs[: positive[0]] if positive.size else pairs

@@ -252,6 +252,57 @@ def test_lrt_sample_with_one_weight_matrix_for_the_batch():
     assert_caught("lrt", with_mistake(lrt_sample=lrt_sample), "lrt-sample-shared-weights")
 
 
+# ---------------------------------------------------------------- exercise 8: one leapfrog step
+
+
+def test_leapfrog_with_whole_momentum_steps_is_symplectic_euler():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p_new = p + step_size * grad_log_prob(w)
+        return w + step_size * p_new, p_new
+
+    report = assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-forgot-half-step")
+    assert "slope" in report and "FAIL  25 steps forward" in report   # both properties fail, and say so
+
+
+def test_leapfrog_without_the_last_half_step():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p_half = p + 0.5 * step_size * grad_log_prob(w)
+        return w + step_size * p_half, p_half
+
+    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-forgot-half-step")
+
+
+def test_leapfrog_with_the_force_of_the_wrong_sign():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p_half = p - 0.5 * step_size * grad_log_prob(w)
+        w_new = w + step_size * p_half
+        return w_new, p_half - 0.5 * step_size * grad_log_prob(w_new)
+
+    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-force-sign")
+
+
+def test_leapfrog_that_writes_into_its_inputs():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p += 0.5 * step_size * grad_log_prob(w)
+        w += step_size * p
+        p += 0.5 * step_size * grad_log_prob(w)
+        return w, p
+
+    result = check.check_exercise("leapfrog", with_mistake(leapfrog_step=leapfrog_step))
+    assert result.status == "failed" and result.hints == ["leapfrog-in-place"], check.format_result(result)
+
+
+def test_leapfrog_written_differently_from_the_library_passes():
+    def leapfrog_step(w, p, step_size, grad_log_prob):   # the two half steps as one kick around a drift
+        kick = lambda w_, p_: p_ + step_size / 2 * grad_log_prob(w_)   # noqa: E731
+        p_half = kick(w, p)
+        w_new = w + step_size * p_half
+        return w_new, kick(w_new, p_half)
+
+    result = check.check_exercise("leapfrog", with_mistake(leapfrog_step=leapfrog_step))
+    assert result.passed, check.format_result(result)
+
+
 # ---------------------------------------------------------------- exercise 9: the full-covariance KL
 
 

@@ -1,4 +1,5 @@
-"""The flat-weight view (minivi/flat.py): round trips, the forward from w, the log joint against hand-written densities, gradients three ways."""
+"""The flat-weight view (minivi/flat.py): round trips, the forward from w, the log joint against
+hand-written densities, gradients three ways."""
 import numpy as np
 import pytest
 
@@ -310,7 +311,8 @@ def test_softmax_regression_gradient_three_ways():
 
 
 def test_prior_gradient_three_ways():
-    """log_normal_prior is one op with the explicit gradient -w/s²; autodiff of the formula and finite differences agree."""
+    """log_normal_prior is one op with the explicit gradient -w/s²; autodiff of the formula and finite
+    differences agree."""
     rng = np.random.default_rng(21)
     w, scales = rng.normal(size=(2, 5)), rng.uniform(0.3, 2.0, size=5)
     explicit = engine_grad(lambda t: flat.log_normal_prior(t, scales).sum(), w)[0]

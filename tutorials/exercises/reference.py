@@ -107,6 +107,14 @@ def lrt_sample(x, mu, sigma, rng):
         return _layer(mu, sigma, rng)(mv.Tensor(x)).data
 
 
+# ---------------------------------------------------------------- exercise 8: minivi/mcmc.py
+
+
+def leapfrog_step(w, p, step_size, grad_log_prob):
+    """minivi.mcmc.leapfrog with one step and M = I. Its value_and_grad also returns log p(w), which
+    one step does not need, so a placeholder 0.0 stands in for it."""
+    w_new, p_new, _, _ = mv.mcmc.leapfrog(w, p, step_size, 1, lambda v: (0.0, grad_log_prob(v)))
+    return w_new, p_new
 # ---------------------------------------------------------------- exercise 9: minivi/fullcov.py
 
 

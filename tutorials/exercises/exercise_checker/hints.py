@@ -244,6 +244,38 @@ HINTS = {
         "Draw the noise exactly as the docstring says, eps = rng.standard_normal(mean.shape), "
         "once and with no other draw before it, so the checker can reproduce your sample."),
 
+    # -------------------------------------------------------------- exercise 8: one leapfrog step
+    "leapfrog-formula": (
+        "One leapfrog step is three updates, each using the newest values: p½ = p + (ε/2)∇log p(w), "
+        "then w' = w + ε p½, then p' = p½ + (ε/2)∇log p(w'). The gradient of the second half step is "
+        "taken at the NEW position w'."),
+    "leapfrog-forgot-half-step": (
+        "Your step matches a scheme with a whole momentum step where leapfrog has two half steps (or a "
+        "half step left out): symplectic Euler. It is accurate only to first order (energy error ∝ ε, not "
+        "ε²) and not symmetric, so running it backwards does not undo it, and HMC's accept/reject step "
+        "relies on that reversibility. Split the momentum update: half before the position step, half after."),
+    "leapfrog-force-sign": (
+        "The force has the wrong sign. H = −log p(w) + ½pᵀp, so dp/dt = −∂H/∂w = +∇log p(w): the "
+        "momentum is pushed UPHILL in log p, towards more probable weights. With the minus sign the "
+        "particle rolls away from the mode and the energy is no longer conserved."),
+    "leapfrog-position-half": (
+        "The position takes a FULL step, w' = w + ε p½; only the momentum is split into two halves."),
+    "leapfrog-old-values": (
+        "Your updates all use the old w and p (w' = w + ε p, p' = p + ε∇log p(w)): Euler's method, "
+        "which neither keeps the energy nor runs backwards. Each update must use the result of the one "
+        "before it."),
+    "leapfrog-in-place": (
+        "Your function changed the arrays it was given (e.g. `p += ...` writes into the caller's array). "
+        "HMC keeps the starting point to return to when it rejects a proposal; build new arrays "
+        "(p_half = p + ...) instead."),
+    "leapfrog-not-reversible": (
+        "Going forward, flipping the momentum and going back must retrace the path exactly. That holds "
+        "when the step is symmetric: half step in p, full step in w, half step in p, with the gradient "
+        "evaluated at the current position each time. Check that every update uses the newest values."),
+    "leapfrog-energy": (
+        "Leapfrog's energy error over a fixed trajectory time shrinks as ε²: halving ε divides it by 4. "
+        "A first order scheme only halves it. Compare your three updates with the order half step, full "
+        "step, half step."),
     # -------------------------------------------------------------- exercise 9: full-covariance KL
     "fullkl-formula": (
         "KL[N(μ, L Lᵀ) ‖ N(0, s² I)] = 1/2 [tr(L Lᵀ)/s² + μᵀμ/s² − D + D log s² − log det(L Lᵀ)]. "
