@@ -86,14 +86,21 @@ def log_prob_and_grad(log_prob, w: np.ndarray, vectorized: bool = False) -> tupl
         t = Tensor(w, requires_grad=True)
         out = _checked_output(log_prob(t), (w.shape[0],), "Tensor (C, D) -> Tensor (C,)")
         out.backward(np.ones(w.shape[0]))
-        return out.data.copy(), t.grad
+        return out.data.copy(), _checked_grad(t)
     values, grads = np.empty(w.shape[0]), np.empty_like(w)
     for c, w_c in enumerate(w):
         t = Tensor(w_c, requires_grad=True)
         out = _checked_output(log_prob(t), (), "Tensor (D,) -> scalar Tensor")
         out.backward()
-        values[c], grads[c] = out.item(), t.grad
+        values[c], grads[c] = out.item(), _checked_grad(t)
     return values, grads
+
+
+def _checked_grad(w: Tensor) -> np.ndarray:
+    if w.grad is None:   # the result required a gradient, but through other Tensors (e.g. a model's parameters)
+        raise ValueError("log_prob's result does not depend on the weights it was given (no gradient reached "
+                         "them); compute it from its argument w, e.g. with mv.flat.functional_forward(model, w, x)")
+    return w.grad
 
 
 def _checked_output(out, shape: tuple, signature: str) -> Tensor:
