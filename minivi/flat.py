@@ -106,7 +106,7 @@ def _deterministic_layers(model: Module) -> list:
     if isinstance(model, (Linear, ReLU, Tanh)):
         return [model]
     name = type(model).__name__
-    if callable(getattr(model, "kl", None)) or model.uses_mode:
+    if callable(getattr(model, "kl", None)) or getattr(model, "uses_mode", False):
         raise TypeError(f"the flat-weight view needs a deterministic network, but {name} is a variational "
                         "(Bayesian) layer: its forward samples weights, so it is not a function of w. Build the "
                         "same network from mv.Linear layers (same sizes) for HMC and the flat view")

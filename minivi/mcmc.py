@@ -86,14 +86,21 @@ def log_prob_and_grad(log_prob, w: np.ndarray, vectorized: bool = False) -> tupl
         t = Tensor(w, requires_grad=True)
         out = _checked_output(log_prob(t), (w.shape[0],), "Tensor (C, D) -> Tensor (C,)")
         out.backward(np.ones(w.shape[0]))
-        return out.data.copy(), t.grad
+        return out.data.copy(), _checked_grad(t)
     values, grads = np.empty(w.shape[0]), np.empty_like(w)
     for c, w_c in enumerate(w):
         t = Tensor(w_c, requires_grad=True)
         out = _checked_output(log_prob(t), (), "Tensor (D,) -> scalar Tensor")
         out.backward()
-        values[c], grads[c] = out.item(), t.grad
+        values[c], grads[c] = out.item(), _checked_grad(t)
     return values, grads
+
+
+def _checked_grad(w: Tensor) -> np.ndarray:
+    if w.grad is None:   # the result required a gradient, but through other Tensors (e.g. a model's parameters)
+        raise ValueError("log_prob's result does not depend on the weights it was given (no gradient reached "
+                         "them); compute it from its argument w, e.g. with mv.flat.functional_forward(model, w, x)")
+    return w.grad
 
 
 def _checked_output(out, shape: tuple, signature: str) -> Tensor:
@@ -416,19 +423,8 @@ def hmc(log_prob, init, n_samples: int = 1000, n_warmup: int = 1000, *, rng: np.
         warming = it < n_warmup
         step = adapter.step_size if warming else final_step
         n_steps = n_leapfrog or _n_steps(trajectory_length, step, max_leapfrog)
-        jittered = step * rng.uniform(1.0 - JITTER, 1.0 + JITTER, size=(n_chains, 1))
-        p = rng.standard_normal((n_chains, d)) / np.sqrt(inverse_mass)
-        with np.errstate(all="ignore"):   # a diverging trajectory may overflow; it is caught below
-            w_new, p_new, log_p_new, grad_new = leapfrog(w, p, jittered, n_steps, value_and_grad, inverse_mass,
-                                                         start=(log_p, grad))
-            energy_error = hamiltonian(log_p_new, p_new, inverse_mass) - hamiltonian(log_p, p, inverse_mass)
-        finite = np.isfinite(energy_error) & np.all(np.isfinite(grad_new), axis=1)
-        is_divergent = ~finite | (energy_error > DIVERGENCE_THRESHOLD)
-        accept_prob = np.where(is_divergent, 0.0, np.exp(-np.maximum(np.where(finite, energy_error, 0.0), 0.0)))
-        accept = rng.uniform(size=n_chains) < accept_prob
-        w = np.where(accept[:, None], w_new, w)
-        log_p = np.where(accept, log_p_new, log_p)
-        grad = np.where(accept[:, None], grad_new, grad)
+        (w, log_p, grad), accept, accept_prob, is_divergent = transition(
+            (w, log_p, grad), step, n_steps, value_and_grad, inverse_mass, rng)
         if warming:
             n_divergent_warmup += int(is_divergent.sum())
             adapter.update(float(accept_prob.mean()))
@@ -459,6 +455,32 @@ def hmc(log_prob, init, n_samples: int = 1000, n_warmup: int = 1000, *, rng: np.
     if warn:
         _warn_if_unconverged(result)
     return result
+
+
+def transition(state: tuple, step_size: float, n_steps: int, value_and_grad, inverse_mass,
+               rng: np.random.Generator) -> tuple:
+    """One HMC iteration for every chain: fresh momentum, a jittered leapfrog trajectory, accept or reject.
+
+    state: (w (C, D), log p(w) (C,), ∇ log p(w) (C, D)). Returns (the new state,
+    accepted (C,) bools, acceptance probabilities α (C,), divergent (C,) bools).
+    Draws, in this order: the jitter u_c ~ U(0.8, 1.2), the momenta p ~ N(0, M),
+    the uniforms of the Metropolis test.
+    """
+    w, log_p, grad = state
+    n_chains = w.shape[0]
+    jittered = step_size * rng.uniform(1.0 - JITTER, 1.0 + JITTER, size=(n_chains, 1))
+    p = rng.standard_normal(w.shape) / np.sqrt(inverse_mass)          # p ~ N(0, M), M = diag(1/inverse_mass)
+    with np.errstate(all="ignore"):   # a diverging trajectory may overflow; it is caught below
+        w_new, p_new, log_p_new, grad_new = leapfrog(w, p, jittered, n_steps, value_and_grad, inverse_mass,
+                                                     start=(log_p, grad))
+        energy_error = hamiltonian(log_p_new, p_new, inverse_mass) - hamiltonian(log_p, p, inverse_mass)
+    finite = np.isfinite(energy_error) & np.all(np.isfinite(grad_new), axis=1)
+    divergent = ~finite | (energy_error > DIVERGENCE_THRESHOLD)
+    accept_prob = np.where(divergent, 0.0, np.exp(-np.maximum(np.where(finite, energy_error, 0.0), 0.0)))
+    accept = rng.uniform(size=n_chains) < accept_prob             # Metropolis: α = min(1, exp(-ΔH))
+    new_state = (np.where(accept[:, None], w_new, w), np.where(accept, log_p_new, log_p),
+                 np.where(accept[:, None], grad_new, grad))
+    return new_state, accept, accept_prob, divergent
 
 
 def _n_steps(trajectory_length: float, step: float, max_leapfrog: int) -> int:

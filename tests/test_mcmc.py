@@ -297,6 +297,9 @@ def test_hmc_refuses_bad_input():
         mcmc.hmc(lambda w: 0.0, np.zeros((1, 3)), 10, 10, rng=rng)
     with pytest.raises(ValueError, match="does not depend on the weights"):
         mcmc.hmc(lambda w: mv.Tensor(1.0), np.zeros((1, 3)), 10, 10, rng=rng)
+    other = mv.Tensor(np.ones(3), requires_grad=True)   # e.g. a model's parameter instead of w
+    with pytest.raises(ValueError, match="does not depend on the weights"):
+        mcmc.hmc(lambda w: (other * other).sum(), np.zeros((1, 3)), 10, 10, rng=rng)
     with pytest.raises(ValueError, match="returned shape"):
         mcmc.hmc(lambda w: w * 1.0, np.zeros((1, 3)), 10, 10, rng=rng)
 
