@@ -199,6 +199,9 @@ def sample_full_cov(mu: Tensor, l_raw: Tensor, eps: np.ndarray) -> Tensor:
     eps: (D,) for one sample, (S, D) for S samples (w then has shape (S, D)).
     VJPs: dF/dmu = Σ_s dF/dw_s; dF/dl_raw = scale_grad_to_raw(tril(Σ_s dF/dw_s eps_sᵀ)).
     """
+    eps = _check_eps(eps, mu.size)
+    if mu.ndim != 1 or l_raw.shape != (mu.size, mu.size):
+        raise ValueError(f"mu has shape {mu.shape} and l_raw has shape {l_raw.shape}; they must be (D,) and (D, D)")
     L = scale_tril(l_raw.data, validate=False)
     w = reparameterize_full(mu.data, L, eps, validate=False)
 

@@ -393,3 +393,13 @@ def test_init_sigma_per_weight_starts_q_at_a_given_diagonal_and_bad_ones_are_ref
     for bad in (np.array([0.1, 0.0, 1.0]), np.ones(2), -1.0):
         with pytest.raises(ValueError, match="init_sigma"):
             mv.FullCovGaussian(np.ones(3), rng=np.random.default_rng(0), init_sigma=bad)
+
+
+def test_sample_full_cov_refuses_eps_of_the_wrong_shape_or_with_nan():
+    mu, l_raw = mv.Tensor(np.zeros(3), requires_grad=True), mv.Tensor(np.eye(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"eps has shape \(2,\).*D = 3"):
+        fc.sample_full_cov(mu, l_raw, np.zeros(2))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fc.sample_full_cov(mu, l_raw, np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"\(D,\) and \(D, D\)"):
+        fc.sample_full_cov(mu, mv.Tensor(np.eye(2)), np.zeros(3))
