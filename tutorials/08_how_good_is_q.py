@@ -498,9 +498,11 @@ print(f"tutorial 08 ran in {time.perf_counter() - START:.1f} s")
 #   and not uncertain enough between the clusters, compared with HMC; the full covariance
 #   narrowed the gap to HMC in ELBO and test log-likelihood, not in the shape of the uncertainty.
 #
-# Run time, measured on a shared 2-core machine under heavy load (CPU time, one BLAS thread):
-# the full run took 74 s of CPU time (4 min 53 s wall clock, most of it waiting for the
-# CPU), of which HMC on the network 52 s; `--quick` about 6.5 s of CPU time.
+# Run time, measured on a shared 2-core Linux machine with one BLAS thread: the full run took
+# 48 s (wall clock, 48 s of CPU time), of which HMC on the network 34 s (the smallest bulk ESS
+# of the five predictions, 391, is about 12 effective draws per second); `--quick` took 4.7 s.
+# (Under heavy load from other jobs the same full run took 74 s of CPU time and almost 5
+# minutes of wall clock.)
 #
 # Exercises: `python tutorials/exercises/check.py 8 9` (one leapfrog step; the full-covariance
 # KL and its gradient). Try it yourself: give the network's prior a scale that shrinks with the
