@@ -9,11 +9,14 @@ The public names, by layer (see README.md for the map to the derivation):
   use         predict and the uncertainty summaries
   saving      save, load (plain .npz files, read without pickle)
   asides      exact (conjugate ground truth), data (toy sets, digits)
+  truth       flat (a network's weights as one vector, its log joint), mcmc (HMC, split R-hat, ESS)
+  full cov    fullcov: FullCovGaussian q = N(mu, L L^T) on a flat weight vector, fit_full_cov
 """
-from . import data, exact, gaussian, io, optim
+from . import data, exact, flat, fullcov, gaussian, io, mcmc, optim
 from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
                     signal_to_noise)
 from .elbo import elbo_loss, kl_weights, warmup_factor
+from .fullcov import FullCovGaussian, fit_full_cov
 from .gradcheck import gradcheck, numerical_grad
 from .io import load, save
 from .likelihoods import LearnedNoise, categorical_nll, gaussian_nll
@@ -32,4 +35,6 @@ __all__ = [
     "predict", "regression_uncertainty", "classification_uncertainty", "expected_calibration_error",
     "reliability_curve", "gaussian_log_likelihood", "categorical_log_likelihood",
     "save", "load", "io", "exact", "data",
+    "flat", "mcmc",
+    "fullcov", "FullCovGaussian", "fit_full_cov",
 ]

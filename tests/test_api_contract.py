@@ -13,6 +13,9 @@ CONTRACT = {
                   "kl_normal", "kl_normal_grads"],
     mv.optim: ["SGD", "Adam"],
     mv.exact: ["blr_posterior", "blr_log_evidence", "mean_field_optimum"],
+    mv.flat: ["parameters_to_vector", "vector_to_parameters", "functional_forward", "log_joint"],
+    mv.mcmc: ["hmc", "split_rhat", "effective_sample_size", "leapfrog"],
+    mv.fullcov: ["FullCovGaussian", "fit_full_cov", "kl_full_cov", "kl_full_cov_grads", "sample_full_cov"],
 }
 
 
@@ -31,3 +34,13 @@ def test_contract_signatures():
     assert layer.weight_mu.shape == layer.weight_rho.shape == (3, 2)
     assert layer.bias_mu.shape == layer.bias_rho.shape == (2,)
     assert layer.kl().shape == ()
+
+
+def test_flat_and_hmc_signatures():
+    assert list(inspect.signature(mv.flat.functional_forward).parameters) == ["model", "w", "x"]
+    assert list(inspect.signature(mv.flat.vector_to_parameters).parameters) == ["vec", "model"]
+    joint = inspect.signature(mv.flat.log_joint).parameters
+    assert list(joint)[:3] == ["model", "x", "y"]
+    assert {"likelihood", "noise_sigma", "prior_sigma", "fan_in_prior"} <= set(joint)
+    hmc = inspect.signature(mv.mcmc.hmc).parameters
+    assert list(hmc)[:4] == ["log_prob", "init", "n_samples", "n_warmup"] and "rng" in hmc

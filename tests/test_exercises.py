@@ -83,7 +83,7 @@ def test_an_untouched_stub_is_reported_not_done(number):
 
 def test_the_command_line_exits_0_on_the_reference_and_1_on_the_stubs(capsys):
     assert check.main(["--solutions-from", "minivi"]) == 0
-    assert "passed [1, 2, 3, 4, 5, 6, 7]" in capsys.readouterr().out
+    assert f"passed {NUMBERS}" in capsys.readouterr().out
     done = subprocess.run([sys.executable, str(EXERCISES_DIR / "check.py"), "kl"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -398,3 +398,111 @@ def test_the_student_copy_runs_against_an_installed_minivi_alone(tmp_path):
                                           "\ndef softplus_grad(rho):\n    return np.exp(-np.logaddexp(0, -rho))\n")
     done = run("1")
     assert done.returncode == 0 and "passed [1]" in done.stdout, done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------- exercise 8: one leapfrog step
+
+
+def test_leapfrog_with_whole_momentum_steps_is_symplectic_euler():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p_new = p + step_size * grad_log_prob(w)
+        return w + step_size * p_new, p_new
+
+    report = assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-forgot-half-step")
+    assert "slope" in report and "FAIL  25 steps forward" in report   # both properties fail, and say so
+
+
+def test_leapfrog_without_the_last_half_step():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p_half = p + 0.5 * step_size * grad_log_prob(w)
+        return w + step_size * p_half, p_half
+
+    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-forgot-half-step")
+
+
+def test_leapfrog_with_the_force_of_the_wrong_sign():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p_half = p - 0.5 * step_size * grad_log_prob(w)
+        w_new = w + step_size * p_half
+        return w_new, p_half - 0.5 * step_size * grad_log_prob(w_new)
+
+    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-force-sign")
+
+
+def test_leapfrog_that_writes_into_its_inputs():
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        p += 0.5 * step_size * grad_log_prob(w)
+        w += step_size * p
+        p += 0.5 * step_size * grad_log_prob(w)
+        return w, p
+
+    result = check.check_exercise("leapfrog", with_mistake(leapfrog_step=leapfrog_step))
+    assert result.status == "failed" and result.hints == ["leapfrog-in-place"], check.format_result(result)
+
+
+def test_leapfrog_written_differently_from_the_library_passes():
+    def leapfrog_step(w, p, step_size, grad_log_prob):   # the two half steps as one kick around a drift
+        kick = lambda w_, p_: p_ + step_size / 2 * grad_log_prob(w_)   # noqa: E731
+        p_half = kick(w, p)
+        w_new = w + step_size * p_half
+        return w_new, kick(w_new, p_half)
+
+    result = check.check_exercise("leapfrog", with_mistake(leapfrog_step=leapfrog_step))
+    assert result.passed, check.format_result(result)
+
+
+# ---------------------------------------------------------------- exercise 9: the full-covariance KL
+
+
+def test_full_cov_kl_written_differently_from_the_library_passes():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        cov, d = L @ L.T, len(mu)
+        return 0.5 * (np.trace(cov) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d
+                      + d * np.log(prior_sigma ** 2) - np.linalg.slogdet(cov)[1])
+
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):   # the matrix-calculus gradient, restricted to the lower triangle
+        return mu / prior_sigma ** 2, np.tril(L / prior_sigma ** 2 - np.linalg.inv(L).T)
+
+    result = check.check_exercise(9, with_mistake(kl_full_cov=kl_full_cov, kl_full_cov_grads=kl_full_cov_grads))
+    assert result.passed, check.format_result(result)
+
+
+def test_full_cov_kl_missing_the_log_determinant():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        d = len(mu)
+        return 0.5 * (np.sum(L ** 2) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d) + d * np.log(prior_sigma)
+
+    assert_caught("fullcov", with_mistake(kl_full_cov=kl_full_cov), "fullkl-missing-logdet")
+
+
+def test_full_cov_kl_with_log_det_sigma_not_halved():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        d = len(mu)
+        return (0.5 * (np.sum(L ** 2) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d) + d * np.log(prior_sigma)
+                - 2 * np.sum(np.log(np.diag(L))))
+
+    assert_caught("fullcov", with_mistake(kl_full_cov=kl_full_cov), "fullkl-logdet-twice")
+
+
+def test_full_cov_kl_with_the_trace_of_the_diagonal_only():
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        d = len(mu)
+        return (0.5 * (np.sum(np.diag(L) ** 2) / prior_sigma ** 2 + mu @ mu / prior_sigma ** 2 - d)
+                + d * np.log(prior_sigma) - np.sum(np.log(np.diag(L))))
+
+    assert_caught("fullcov", with_mistake(kl_full_cov=kl_full_cov), "fullkl-trace-diagonal-only")
+
+
+def test_full_cov_kl_gradient_not_restricted_to_the_lower_triangle():
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):   # d log det L / dL = L^-T for a FULL matrix
+        return mu / prior_sigma ** 2, L / prior_sigma ** 2 - np.linalg.inv(L).T
+
+    report = assert_caught("fullcov", with_mistake(kl_full_cov_grads=kl_full_cov_grads), "fullkl-grad-not-lower")
+    assert "ok    kl_full_cov_grads: dKL/dμ" in report   # the mu part is right and passes
+
+
+def test_full_cov_kl_gradient_missing_the_log_determinant():
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):
+        return mu / prior_sigma ** 2, L / prior_sigma ** 2
+
+    assert_caught("fullcov", with_mistake(kl_full_cov_grads=kl_full_cov_grads), "fullkl-grad-missing-logdet")

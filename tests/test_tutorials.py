@@ -46,8 +46,8 @@ def check_05_output(stdout):
 STDOUT_CHECKS = {"05": check_05_output}
 
 
-def test_there_are_seven_tutorials():
-    assert len(TUTORIALS) == 7, [t.name for t in TUTORIALS]
+def test_there_are_eight_tutorials():
+    assert len(TUTORIALS) == 8, [t.name for t in TUTORIALS]
 
 
 @pytest.mark.parametrize("script", TUTORIALS, ids=lambda p: p.stem)

@@ -105,3 +105,24 @@ def lrt_sample(x, mu, sigma, rng):
     """LocalBayesLinear.forward in sampling mode: mean + sqrt(var) * rng.standard_normal(mean.shape)."""
     with mv.no_grad():
         return _layer(mu, sigma, rng)(mv.Tensor(x)).data
+
+
+# ---------------------------------------------------------------- exercise 8: minivi/mcmc.py
+
+
+def leapfrog_step(w, p, step_size, grad_log_prob):
+    """minivi.mcmc.leapfrog with one step and M = I. Its value_and_grad also returns log p(w), which
+    one step does not need, so a placeholder 0.0 stands in for it."""
+    w_new, p_new, _, _ = mv.mcmc.leapfrog(w, p, step_size, 1, lambda v: (0.0, grad_log_prob(v)))
+    return w_new, p_new
+# ---------------------------------------------------------------- exercise 9: minivi/fullcov.py
+
+
+def kl_full_cov(mu, L, prior_sigma=1.0):
+    """minivi.fullcov.kl_full_cov: (‖L‖²_F + ‖μ‖²)/(2s²) − D/2 + D log s − Σ log L_ii."""
+    return mv.fullcov.kl_full_cov(mu, L, prior_sigma)
+
+
+def kl_full_cov_grads(mu, L, prior_sigma=1.0):
+    """minivi.fullcov.kl_full_cov_grads: (μ/s², L/s² − diag(1/L_ii)), used by fullcov.kl_full_cov_op."""
+    return mv.fullcov.kl_full_cov_grads(mu, L, prior_sigma)

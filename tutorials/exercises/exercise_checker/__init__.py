@@ -5,8 +5,12 @@ hints.py            every hint text, keyed by the mistake it explains
 gaussian_checks.py  exercises 1-3 (softplus, KL, reparameterisation backward)
 engine_checks.py    exercise 4 (an engine op's VJPs, broadcasting)
 network_checks.py   exercises 5-7 (KL weights, uncertainty, local reparameterisation)
+hmc_checks.py       exercise 8 (one leapfrog step: reversibility, energy error ∝ ε²)
+fullcov_checks.py   exercise 9 (the full-covariance KL and its gradient in L)
 """
 from . import engine_checks, gaussian_checks, network_checks  # noqa: F401  (they register the exercises)
+from . import hmc_checks  # noqa: F401
+from . import fullcov_checks  # noqa: F401  (exercise 9)
 from .core import EXERCISES, CheckResult, ExerciseResult, check_exercise, failed_to_load, find_exercise
 from .hints import HINTS
 

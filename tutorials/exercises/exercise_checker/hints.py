@@ -249,4 +249,87 @@ HINTS = {
     "lrt-sample-eps": (
         "Draw the noise exactly as the docstring says, eps = rng.standard_normal(mean.shape), "
         "once and with no other draw before it, so the checker can reproduce your sample."),
+
+    # -------------------------------------------------------------- exercise 8: one leapfrog step
+    "leapfrog-formula": (
+        "One leapfrog step is three updates, each using the newest values: p½ = p + (ε/2)∇log p(w), "
+        "then w' = w + ε p½, then p' = p½ + (ε/2)∇log p(w'). The gradient of the second half step is "
+        "taken at the NEW position w'."),
+    "leapfrog-forgot-half-step": (
+        "Your step matches a scheme with a whole momentum step where leapfrog has two half steps (or a "
+        "half step left out): symplectic Euler. It is accurate only to first order (energy error ∝ ε, not "
+        "ε²) and not symmetric, so running it backwards does not undo it, and HMC's accept/reject step "
+        "relies on that reversibility. Split the momentum update: half before the position step, half after."),
+    "leapfrog-force-sign": (
+        "The force has the wrong sign. H = −log p(w) + ½pᵀp, so dp/dt = −∂H/∂w = +∇log p(w): the "
+        "momentum is pushed UPHILL in log p, towards more probable weights. With the minus sign the "
+        "particle rolls away from the mode and the energy is no longer conserved."),
+    "leapfrog-position-half": (
+        "The position takes a FULL step, w' = w + ε p½; only the momentum is split into two halves."),
+    "leapfrog-old-values": (
+        "Your updates all use the old w and p (w' = w + ε p, p' = p + ε∇log p(w)): Euler's method, "
+        "which neither keeps the energy nor runs backwards. Each update must use the result of the one "
+        "before it."),
+    "leapfrog-in-place": (
+        "Your function changed the arrays it was given (e.g. `p += ...` writes into the caller's array). "
+        "HMC keeps the starting point to return to when it rejects a proposal; build new arrays "
+        "(p_half = p + ...) instead."),
+    "leapfrog-not-reversible": (
+        "Going forward, flipping the momentum and going back must retrace the path exactly. That holds "
+        "when the step is symmetric: half step in p, full step in w, half step in p, with the gradient "
+        "evaluated at the current position each time. Check that every update uses the newest values."),
+    "leapfrog-energy": (
+        "Leapfrog's energy error over a fixed trajectory time shrinks as ε²: halving ε divides it by 4. "
+        "A first order scheme only halves it. Compare your three updates with the order half step, full "
+        "step, half step."),
+    # -------------------------------------------------------------- exercise 9: full-covariance KL
+    "fullkl-formula": (
+        "KL[N(μ, L Lᵀ) ‖ N(0, s² I)] = 1/2 [tr(L Lᵀ)/s² + μᵀμ/s² − D + D log s² − log det(L Lᵀ)]. "
+        "Check it by hand at μ = 0, L = s·I, where it must be exactly 0, and for a diagonal L, where it "
+        "must be exercise 2's sum."),
+    "fullkl-not-a-number": (
+        "kl_full_cov must return one number: the KL between two Gaussians over the whole vector w, "
+        "not one value per weight or per entry of L."),
+    "fullkl-missing-logdet": (
+        "Your KL differs from the closed form by exactly Σ_i log L_ii (plus a constant): the "
+        "log-determinant term is missing. −1/2 log det Σ = −Σ_i log L_ii (the determinant of a triangular "
+        "matrix is the product of its diagonal) is q's entropy: without it nothing stops L from "
+        "shrinking to 0, and q collapses onto a point, as σ does in exercise 2 without −log σ."),
+    "fullkl-grad-missing-logdet": (
+        "Your dKL/dL is L/s² alone: the derivative of the log-determinant term is missing. "
+        "d/dL_ij of −Σ_k log L_kk is −1/L_ii on the diagonal (i = j) and 0 elsewhere."),
+    "fullkl-logdet-twice": (
+        "Your log-determinant term is twice too big. log det(L Lᵀ) = 2 Σ_i log L_ii, and the KL has "
+        "HALF of it: −1/2 log det Σ = −Σ_i log L_ii (its derivative: −1/L_ii on the diagonal)."),
+    "fullkl-logdet-sign": (
+        "The log-determinant term has the wrong sign: the KL has −1/2 log det Σ = −Σ_i log L_ii, which "
+        "grows as q shrinks (like −log σ in exercise 2)."),
+    "fullkl-constant": (
+        "Your KL is off by an amount that depends only on D (and s): a constant is wrong. At μ = 0, "
+        "L = s·I every term must cancel: tr Σ/s² = D against −D, and D log s² against log det Σ."),
+    "fullkl-trace-diagonal-only": (
+        "Your trace term sees only the diagonal of L. tr(L Lᵀ) = Σ_i (L Lᵀ)_ii = Σ_i Σ_j L_ij², the "
+        "sum of the squares of ALL the entries of L (the squared Frobenius norm): the entries below the "
+        "diagonal add variance too."),
+    "fullkl-trace-of-L": (
+        "You used tr(L), the sum of the diagonal of L. The KL needs tr(Σ) = tr(L Lᵀ) = Σ_ij L_ij², "
+        "the trace of the covariance, not of its Cholesky factor."),
+    "fullkl-prior-ignored": (
+        "Your result is the one for prior_sigma = 1, whatever prior_sigma is passed: use s in tr Σ/s², "
+        "μᵀμ/s² and D log s²."),
+    "fullkl-grad-mu": (
+        "dKL/dμ = μ/s²: only the μᵀμ/(2s²) term depends on μ."),
+    "fullkl-grad-L": (
+        "dKL/dL = L/s² − diag(1/L_ii): the first part from ‖L‖²/(2s²) = Σ_ij L_ij²/(2s²), the second "
+        "from −Σ_i log L_ii, on the diagonal only. Zero above the diagonal."),
+    "fullkl-grad-not-lower": (
+        "Your gradient has non-zero entries ABOVE the diagonal. Those entries of L are fixed at 0, "
+        "they are not parameters of q, so their gradient must be 0 (an optimiser step there would make "
+        "L non-triangular and L Lᵀ would no longer be the covariance you meant). A matrix-calculus "
+        "formula such as d log det(L)/dL = L^(−T) holds for a full matrix; restricted to the lower "
+        "triangle, L^(−T) (upper-triangular) keeps only its diagonal 1/L_ii. Keep the lower triangle "
+        "(np.tril)."),
+    "fullkl-grad-follows-own-kl": (
+        "Your dKL/dL agrees with finite differences of YOUR kl_full_cov, so the differentiation is "
+        "right and the KL itself is wrong: fix kl_full_cov first (see its hint above)."),
 }
