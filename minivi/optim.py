@@ -2,7 +2,7 @@
 
 Each optimiser updates `p.data` of the Tensors it was given, in place, from
 their `.grad`; a parameter whose `.grad` is None (unused this step) is left as
-it is.
+it is. A Tensor listed twice is refused (it would be updated twice per step).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Optimizer:
         for p in self.params:
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{type(self).__name__} takes Tensors with requires_grad=True, got {p!r:.60}")
+        _refuse_repeats(self.params, type(self).__name__)
         if not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"the learning rate must be a positive number, got lr={lr}")
         self.lr = float(lr)
@@ -93,3 +94,14 @@ class Adam(Optimizer):
         m_hat = m / (1.0 - self.beta1 ** self.t[i])
         v_hat = v / (1.0 - self.beta2 ** self.t[i])
         p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def _refuse_repeats(params: list, who: str) -> None:
+    """A parameter listed twice would get two updates per step: refuse it, naming the positions."""
+    first = {}
+    for k, p in enumerate(params):
+        if id(p) in first:
+            raise ValueError(f"{who}: parameter {k} is the same Tensor as parameter {first[id(p)]} (shape {p.shape}), "
+                             "so it would be updated twice per step. Pass each parameter once, e.g. "
+                             "model.parameters() alone when the model already holds the LearnedNoise")
+        first[id(p)] = k

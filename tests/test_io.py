@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import minivi as mv
-from minivi.io import FORMAT_KEY, FORMAT_VERSION, MODULES_KEY, architecture, load, named_parameters, save
+from minivi.io import (CONFIG_KEY, FORMAT_KEY, FORMAT_VERSION, MODULES_KEY, architecture, configuration, load,
+                       named_parameters, save)
 
 
 def make_model(seed=0, hidden=4, activation=mv.ReLU, bias=True, last=mv.BayesLinear):
@@ -115,10 +116,10 @@ def test_file_is_a_plain_archive_with_structural_names_and_metadata(tmp_path):
     path = save(model, tmp_path / "m.npz")
     with np.load(path, allow_pickle=False) as archive:       # no pickle needed to read it
         contents = {key: archive[key] for key in archive.files}
-    assert set(contents) == {FORMAT_KEY, MODULES_KEY,
+    assert set(contents) == {FORMAT_KEY, MODULES_KEY, CONFIG_KEY,
                              "layers.0.weight_mu", "layers.0.weight_rho", "layers.0.bias_mu", "layers.0.bias_rho",
                              "layers.2.weight_mu", "layers.2.weight_rho", "layers.2.bias_mu", "layers.2.bias_rho"}
-    assert contents[FORMAT_KEY] == FORMAT_VERSION == 1
+    assert contents[FORMAT_KEY] == FORMAT_VERSION == 2
     assert contents[MODULES_KEY].tolist() == ["<model>: Sequential", "layers.0: BayesLinear", "layers.1: ReLU",
                                               "layers.2: BayesLinear"]
     assert contents["layers.0.weight_mu"].shape == (1, 4) and contents["layers.2.bias_rho"].shape == (1,)
@@ -236,7 +237,8 @@ def test_a_single_npy_array_is_refused(tmp_path):
 
 def write_archive(path, model, **changes):
     """A minivi file for `model`, with some entries replaced, written directly with np.savez."""
-    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), MODULES_KEY: np.array(architecture(model))}
+    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), MODULES_KEY: np.array(architecture(model)),
+              CONFIG_KEY: np.array(configuration(model))}
     arrays.update((name, p.data) for name, p in named_parameters(model).items())
     arrays.update(changes)
     np.savez(path, **arrays)
@@ -252,8 +254,8 @@ def test_pickled_objects_are_never_unpickled(tmp_path):
 
 def test_another_format_version_is_refused(tmp_path):
     model = make_model()
-    message = refused(model, write_archive(tmp_path / "v2.npz", model, **{FORMAT_KEY: np.array(2)}))
-    assert "format version 2" in message and "reads version 1" in message
+    message = refused(model, write_archive(tmp_path / "v3.npz", model, **{FORMAT_KEY: np.array(3)}))
+    assert "format version 3" in message and "reads versions (1, 2)" in message
 
 
 def test_nan_or_float32_parameters_in_a_file_are_refused(tmp_path):
