@@ -11,6 +11,8 @@ What must hold:
     as it was;
   - writing is atomic: a failure while writing never damages the file that was there.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -41,7 +43,7 @@ def bits(model):
 
 def snapshot(model):
     """Parameters AND gradients, to check that a refused load changes nothing at all."""
-    return [(p.data.copy(), None if p.grad is None else p.grad.copy()) for p in model.parameters()]
+    return [(p.data.copy(), None if p.grad is None else p.grad.copy()) for _, p in model.named_parameters()]
 
 
 def assert_unchanged(model, before):
@@ -320,3 +322,70 @@ def test_saving_over_an_existing_file_replaces_it_whole(tmp_path):
     save(second, path)
     assert all(np.array_equal(a, b) for a, b in zip(bits(load(make_model(), path)).values(), bits(second).values()))
     assert leftovers(tmp_path, {"model.npz"}) == []
+
+
+# ---------------------------------------------------------------- in memory, hyper-parameters, frozen parameters (issue 10)
+
+
+def test_state_dict_round_trips_in_memory_bit_for_bit_and_holds_copies():
+    model, other = trained_model(), make_model(seed=9)
+    state = model.state_dict()
+    assert list(state) == list(named_parameters(model))
+    state["layers.0.weight_mu"] += 0.0                      # a copy: the model is not aliased
+    other.load_state_dict(model.state_dict())
+    assert snapshot_bits(other) == snapshot_bits(model)
+
+
+def snapshot_bits(model):
+    return {name: p.data.tobytes() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.pop("layers.2.bias_rho"), r"missing \['layers.2.bias_rho'\]"),
+    (lambda s: s.update(extra=np.zeros(1)), r"not in the model \['extra'\]"),
+    (lambda s: s.update({"layers.2.bias_mu": np.zeros(3)}), r"layers.2.bias_mu has shape \(3,\) but \(1,\)"),
+    (lambda s: s.update({"layers.2.bias_mu": np.array([np.nan])}), "layers.2.bias_mu contains NaN"),
+])
+def test_a_refused_load_state_dict_leaves_the_model_as_it_was(change, message):
+    model = model_with_gradients()
+    state = trained_model().state_dict()
+    change(state)
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=message):
+        model.load_state_dict(state)
+    assert_unchanged(model, before)
+
+
+def test_another_prior_or_prior_sigma_is_refused_naming_the_layer(tmp_path):
+    rng = np.random.default_rng(0)
+    path = save(mv.Sequential(mv.BayesLinear(1, 2, prior_sigma=0.5, rng=rng)), tmp_path / "narrow.npz")
+    for prior in (dict(prior_sigma=1.0), dict(prior=mv.ScaleMixturePrior())):
+        message = refused(mv.Sequential(mv.BayesLinear(1, 2, rng=rng, **prior)), path)
+        assert "layers.0" in message and '"prior_sigma": 0.5' in message and "saved settings" in message
+
+
+def test_the_file_records_each_modules_hyper_parameters(tmp_path):
+    model = mv.Sequential(mv.BayesLinear(1, 2, prior_sigma=0.5, rng=np.random.default_rng(0), bias=False))
+    with np.load(save(model, tmp_path / "m.npz"), allow_pickle=False) as archive:
+        config = [json.loads(line) for line in archive[CONFIG_KEY]]
+    assert config == [{}, {"in_features": 1, "out_features": 2, "bias": False,
+                           "prior": {"class": "GaussianPrior", "prior_sigma": 0.5, "prior_mu": 0.0}}]
+
+
+def test_a_version_1_file_without_hyper_parameters_still_loads(tmp_path):
+    model = trained_model()
+    arrays = {FORMAT_KEY: np.array(1), MODULES_KEY: np.array(architecture(model))}
+    arrays.update((name, p.data) for name, p in named_parameters(model).items())
+    np.savez(tmp_path / "v1.npz", **arrays)
+    other = load(make_model(seed=3), tmp_path / "v1.npz")
+    assert snapshot_bits(other) == snapshot_bits(model)
+
+
+def test_frozen_parameters_are_saved_and_loaded(tmp_path):
+    model = trained_model()
+    model.layers[0].weight_rho.requires_grad = False           # frozen: not trained, still part of the model
+    path = save(model, tmp_path / "frozen.npz")
+    other = make_model(seed=4)
+    other.layers[0].weight_rho.requires_grad = False
+    load(other, path)
+    assert snapshot_bits(other) == snapshot_bits(model)
