@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 
 from .nn import Module, copy_into
-from .tensor import Tensor
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
