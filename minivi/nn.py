@@ -238,7 +238,8 @@ def check_mode(mode: str, n_samples) -> None:
     if n_samples is None:
         return
     if mode == "mean":
-        raise ValueError("n_samples only applies in mode='sample' (or 'function'); in mode='mean' there is nothing to sample")
+        raise ValueError("n_samples only applies in mode='sample' (or 'function'); "
+                         "in mode='mean' there is nothing to sample")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
 

@@ -557,7 +557,7 @@ def test_reading_the_mixture_kl_twice_gives_the_same_number_and_a_forward_gives_
     assert layer.kl().item() != first
 
 
-# ---------------------------------------------------------------- what a tiny initial sigma does (the docstring's claim)
+# ---------------------------------------------------------------- what a tiny initial sigma does (docstring's claim)
 
 
 @pytest.mark.parametrize("optimizer_class, lr, expected_step", [

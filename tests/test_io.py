@@ -324,7 +324,7 @@ def test_saving_over_an_existing_file_replaces_it_whole(tmp_path):
     assert leftovers(tmp_path, {"model.npz"}) == []
 
 
-# ---------------------------------------------------------------- in memory, hyper-parameters, frozen parameters (issue 10)
+# ---------------------------------------------------------------- in memory, hyper-parameters, frozen ones (issue 10)
 
 
 def test_state_dict_round_trips_in_memory_bit_for_bit_and_holds_copies():
