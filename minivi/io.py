@@ -16,7 +16,8 @@ The file is an ordinary NumPy archive (open it with
     ...                   (attribute names, list positions, dict keys)
 
 In memory, `model.state_dict()` and `model.load_state_dict(state)` do the same
-with a dict {name: array}.
+with a dict {name: array}. `describe(path)` lists the recorded modules and
+their hyper-parameters, enough to rebuild the model before loading into it.
 
 Nothing is pickled: reading a file never runs code from it.
 
@@ -140,6 +141,21 @@ def load(model: Module, path) -> Module:
     _check_configuration(arrays, model, path)
     copy_into(params, {name: arrays[name].copy() for name in params})
     return model
+
+
+def describe(path) -> list:
+    """What a file says about the model it came from, to rebuild it: [(place, class name, config dict)].
+
+    E.g. [("<model>", "Sequential", {}), ("layers.0", "BayesLinear", {"in_features": 1, "out_features": 50,
+    "bias": True, "prior": {"class": "GaussianPrior", "prior_sigma": 1.0, "prior_mu": 0.0}}), ...].
+    A version-1 file recorded no hyper-parameters: its configs are None.
+    """
+    path = _check_path(path, "describe")
+    arrays = _read_arrays(path)
+    _check_format(arrays, path)
+    lines = [str(line).split(": ", 1) for line in arrays[MODULES_KEY]]
+    configs = [json.loads(str(c)) for c in arrays[CONFIG_KEY]] if CONFIG_KEY in arrays else [None] * len(lines)
+    return [(place, name, config) for (place, name), config in zip(lines, configs)]
 
 
 # ---------------------------------------------------------------- checks, all run before anything changes

@@ -389,3 +389,20 @@ def test_frozen_parameters_are_saved_and_loaded(tmp_path):
     other.layers[0].weight_rho.requires_grad = False
     load(other, path)
     assert snapshot_bits(other) == snapshot_bits(model)
+
+
+def test_describe_lists_what_is_needed_to_rebuild_the_model(tmp_path):
+    model = mv.Sequential(mv.BayesLinear(1, 3, rng=np.random.default_rng(0), prior=mv.ScaleMixturePrior(0.25)),
+                          mv.Tanh(), mv.Linear(3, 1, rng=np.random.default_rng(1)))
+    described = mv.io.describe(save(model, tmp_path / "m.npz"))
+    assert [(place, name) for place, name, _ in described] == [
+        ("<model>", "Sequential"), ("layers.0", "BayesLinear"), ("layers.1", "Tanh"), ("layers.2", "Linear")]
+    layer = described[1][2]
+    prior = layer["prior"]
+    assert prior["class"] == "ScaleMixturePrior" and prior["pi"] == 0.25
+    rebuilt = mv.Sequential(mv.BayesLinear(layer["in_features"], layer["out_features"], bias=layer["bias"],
+                                           rng=np.random.default_rng(5),
+                                           prior=mv.ScaleMixturePrior(prior["pi"], prior["sigma1"], prior["sigma2"])),
+                            mv.Tanh(), mv.Linear(**described[3][2], rng=np.random.default_rng(6)))
+    load(rebuilt, tmp_path / "m.npz")
+    assert snapshot_bits(rebuilt) == snapshot_bits(model)
