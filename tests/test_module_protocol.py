@@ -311,3 +311,19 @@ def test_random_models_count_each_layer_once_and_round_trip_bit_for_bit(built):
         mv.load(model, path)
     for name, p in model.named_parameters():
         assert np.array_equal(bits(p.data), bits(state[name])), name
+
+
+def test_a_forward_taking_only_one_of_mode_and_n_samples_is_refused():
+    class HalfAware(mv.Module):
+        def forward(self, x, mode="sample"):
+            return mv.Tensor(x)
+
+    with pytest.raises(TypeError, match="takes only one of mode and n_samples"):
+        HalfAware()(np.ones((1, 1)))
+
+
+def test_a_single_input_row_without_a_row_axis_is_refused_when_sampling_many():
+    layer = mv.BayesLinear(2, 1, rng=rng())
+    assert layer(np.ones(2)).shape == (1,)                   # one sample: a single input is fine
+    with pytest.raises(ValueError, match=r"needs inputs with rows.*x.reshape\(1, -1\)"):
+        layer(np.ones(2), n_samples=3)
