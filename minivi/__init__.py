@@ -3,7 +3,7 @@
 The public names, by layer (see README.md for the map to the derivation):
   engine      Tensor, no_grad, make_op, unbroadcast, numerical_grad, gradcheck
   math        gaussian (softplus, reparameterize, kl_normal and their gradients)
-  modules     Module, Linear, Sequential, ReLU, Tanh; BayesLinear, LocalBayesLinear, priors
+  modules     Module, Parameter, BayesianModule, Linear, Sequential, ReLU, Tanh; BayesLinear, LocalBayesLinear, priors
   objective   gaussian_nll, categorical_nll, LearnedNoise, elbo_loss, kl_weights
   training    optim.SGD, optim.Adam, fit, History
   use         predict and the uncertainty summaries
@@ -20,7 +20,7 @@ from .fullcov import FullCovGaussian, fit_full_cov
 from .gradcheck import gradcheck, numerical_grad
 from .io import load, save
 from .likelihoods import LearnedNoise, categorical_nll, gaussian_nll
-from .nn import Linear, Module, ReLU, Sequential, Tanh
+from .nn import BayesianModule, Linear, Module, Parameter, ReLU, Sequential, Tanh
 from .predict import (categorical_log_likelihood, classification_uncertainty, expected_calibration_error,
                       gaussian_log_likelihood, predict, regression_uncertainty, reliability_curve)
 from .tensor import Tensor, make_op, no_grad, unbroadcast
@@ -28,7 +28,7 @@ from .train import History, fit
 
 __all__ = [
     "Tensor", "no_grad", "make_op", "unbroadcast", "numerical_grad", "gradcheck", "gaussian",
-    "Module", "Linear", "Sequential", "ReLU", "Tanh",
+    "Module", "Linear", "Sequential", "ReLU", "Tanh", "Parameter", "BayesianModule",
     "BayesLinear", "LocalBayesLinear", "GaussianPrior", "ScaleMixturePrior", "kl_divergence", "signal_to_noise",
     "gaussian_nll", "categorical_nll", "LearnedNoise", "elbo_loss", "kl_weights", "warmup_factor",
     "optim", "fit", "History",

@@ -52,7 +52,7 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     if mode == "mean":
         data_term = nll(model(x, mode="mean"), y)
     else:
-        data_term = nll(model(x, n_samples=n_samples), y) * (1.0 / n_samples)
+        data_term = nll(model(x, mode=mode, n_samples=n_samples), y) * (1.0 / n_samples)
     kl = kl_divergence(model)
     loss = kl * kl_weight + data_term
     info = {"kl": kl.item(), "nll": data_term.item(), "kl_weight": float(kl_weight), "loss": loss.item()}

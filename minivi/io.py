@@ -9,9 +9,15 @@ The file is an ordinary NumPy archive (open it with
 
     "__minivi_format__"   the format version, an integer (FORMAT_VERSION)
     "__minivi_modules__"  the architecture: one string per module, "path: ClassName"
-    "layers.0.weight_mu"  one float64 array per parameter, named after where it
-    "layers.0.weight_rho" sits in the model (attribute names, list positions),
-    ...                   so the name says which layer and which parameter it is
+    "__minivi_config__"   each module's hyper-parameters (`Module.config()`: sizes,
+                          bias, the prior and its numbers), one JSON string per module
+    "layers.0.weight_mu"  one float64 array per declared parameter (frozen ones
+    "layers.0.weight_rho" included), named after where it sits in the model
+    ...                   (attribute names, list positions, dict keys)
+
+In memory, `model.state_dict()` and `model.load_state_dict(state)` do the same
+with a dict {name: array}. `describe(path)` lists the recorded modules and
+their hyper-parameters, enough to rebuild the model before loading into it.
 
 Nothing is pickled: reading a file never runs code from it.
 
@@ -22,56 +28,52 @@ Safety, because a lost or silently wrong model costs hours of training:
     refuses to save parameters containing NaN or inf (a diverged model), so a
     good file is never overwritten by a broken one.
   - `load` reads and checks the whole file first (readable, format version,
-    architecture, names, shapes, dtypes, finite values) and only then copies
-    the numbers in. A refused file leaves the model exactly as it was.
+    architecture, hyper-parameters and priors, names, shapes, dtypes, finite
+    values) and only then copies the numbers in. A refused file leaves the
+    model exactly as it was. Files of format version 1 (no hyper-parameters
+    recorded) are still read.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .nn import Module
-from .tensor import Tensor
+from .nn import Module, copy_into
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FORMAT_KEY = "__minivi_format__"
 MODULES_KEY = "__minivi_modules__"
+CONFIG_KEY = "__minivi_config__"
+RESERVED = (FORMAT_KEY, MODULES_KEY, CONFIG_KEY)
 ROOT = "<model>"  # how the outermost module is named in the architecture lines
 
 _temp_counter = itertools.count()
 
 
-def named_modules(module: Module, prefix: str = ""):
-    """(path, module) for this module and every module inside it, depth first, as `Module.modules()`.
-
-    The path joins attribute names and list positions with dots: the second
-    layer of a Sequential is "layers.1"; the outermost module has path "".
-    """
-    yield prefix, module
-    for attr, value in vars(module).items():
-        for name, item in _items(attr, value):
-            if isinstance(item, Module):
-                yield from named_modules(item, _join(prefix, name))
+def named_modules(module: Module):
+    """(path, module) for this module and every module inside it, each once: `Module.named_modules()`."""
+    return module.named_modules()
 
 
 def named_parameters(module: Module) -> dict:
-    """{name: Tensor} for every parameter of `module`, the same Tensors as `module.parameters()`.
+    """{name: Parameter} for every declared parameter of `module`, frozen ones included, each once.
 
     Names are stable, derived from the structure: "layers.0.weight_mu",
-    "layers.0.bias_rho", "rho" (for `LearnedNoise`). A Tensor held in two
-    places is listed once, under the first name found.
+    "layers.0.bias_rho", "rho" (for `LearnedNoise`). A parameter held in two
+    places is listed once, under the first name found. `module.parameters()`
+    is the trainable subset of these.
     """
-    found, seen = {}, set()
-    for path, sub in named_modules(module):
-        for attr, value in vars(sub).items():
-            for name, item in _items(attr, value):
-                if isinstance(item, Tensor) and item.requires_grad and id(item) not in seen:
-                    seen.add(id(item))
-                    found[_join(path, name)] = item
-    return found
+    return dict(module.named_parameters())
+
+
+def configuration(module: Module) -> list:
+    """One JSON string per module, in `architecture` order: its `config()` (sizes, bias, prior, ...)."""
+    return [json.dumps(sub.config(), sort_keys=True) for _, sub in named_modules(module)]
 
 
 def architecture(module: Module) -> list:
@@ -80,7 +82,11 @@ def architecture(module: Module) -> list:
 
 
 def save(model: Module, path) -> Path:
-    """Write every parameter of `model` to the .npz file `path`, atomically; return the path.
+    """Write every declared parameter of `model` (frozen ones too) and its hyper-parameters to `path`.
+
+    Returns the path. The architecture and each module's `config()` (sizes,
+    bias, the prior and its numbers) are recorded, so `load` can refuse a
+    model built differently.
 
     Folders on the way are created. The file is complete or absent: it is
     written under a temporary name in the same folder, flushed to disk, then
@@ -95,7 +101,8 @@ def save(model: Module, path) -> Path:
             raise ValueError(f"save: parameter {name} (shape {p.shape}) contains NaN or inf, so this model has "
                              "diverged; nothing was written. Retrain with a smaller learning rate (History.stopped "
                              "says when training broke down), or save before it diverges")
-    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), MODULES_KEY: np.array(architecture(model))}
+    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), MODULES_KEY: np.array(architecture(model)),
+              CONFIG_KEY: np.array(configuration(model))}
     arrays.update((name, p.data) for name, p in params.items())
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}-{next(_temp_counter)}.tmp")
@@ -117,9 +124,10 @@ def load(model: Module, path) -> Module:
     Every check runs before any parameter changes, so if anything differs the
     model is left exactly as it was and ValueError says what differs:
     an unreadable (truncated, corrupt, non-minivi) file, another format version,
-    another architecture (module classes), missing or extra parameters, or
-    another shape. The values are copied bit for bit; the parameters' `.grad`
-    is cleared, since it belonged to the old values.
+    another architecture (module classes), other hyper-parameters or priors,
+    missing or extra parameters, or another shape. The values are copied bit
+    for bit, frozen parameters included; the parameters' `.grad` is cleared,
+    since it belonged to the old values.
     """
     _check_module(model, "load")
     path = _check_path(path, "load")
@@ -130,10 +138,24 @@ def load(model: Module, path) -> Module:
     _check_names(arrays, params, path)
     for name, p in params.items():
         _check_array(arrays[name], name, p.shape, path)
-    for name, p in params.items():
-        p.data[...] = arrays[name]
-        p.grad = None
+    _check_configuration(arrays, model, path)
+    copy_into(params, {name: arrays[name].copy() for name in params})
     return model
+
+
+def describe(path) -> list:
+    """What a file says about the model it came from, to rebuild it: [(place, class name, config dict)].
+
+    E.g. [("<model>", "Sequential", {}), ("layers.0", "BayesLinear", {"in_features": 1, "out_features": 50,
+    "bias": True, "prior": {"class": "GaussianPrior", "prior_sigma": 1.0, "prior_mu": 0.0}}), ...].
+    A version-1 file recorded no hyper-parameters: its configs are None.
+    """
+    path = _check_path(path, "describe")
+    arrays = _read_arrays(path)
+    _check_format(arrays, path)
+    lines = [str(line).split(": ", 1) for line in arrays[MODULES_KEY]]
+    configs = [json.loads(str(c)) for c in arrays[CONFIG_KEY]] if CONFIG_KEY in arrays else [None] * len(lines)
+    return [(place, name, config) for (place, name), config in zip(lines, configs)]
 
 
 # ---------------------------------------------------------------- checks, all run before anything changes
@@ -162,9 +184,12 @@ def _check_format(arrays: dict, path: Path) -> None:
     version = arrays[FORMAT_KEY]
     if version.shape != () or version.dtype.kind not in "iu":
         raise ValueError(f"load: {str(path)!r} has a damaged format entry {version!r}; save the model again")
-    if int(version) != FORMAT_VERSION:
+    if int(version) not in READABLE_VERSIONS:
         raise ValueError(f"load: {str(path)!r} has file format version {int(version)}, but this minivi reads "
-                         f"version {FORMAT_VERSION}; load it with the minivi version that wrote it")
+                         f"versions {READABLE_VERSIONS}; load it with the minivi version that wrote it")
+    if int(version) >= 2 and (CONFIG_KEY not in arrays or arrays[CONFIG_KEY].ndim != 1
+                              or arrays[CONFIG_KEY].dtype.kind != "U"):
+        raise ValueError(f"load: {str(path)!r} has a missing or damaged hyper-parameter entry; save the model again")
     if arrays[MODULES_KEY].ndim != 1 or arrays[MODULES_KEY].dtype.kind != "U":
         raise ValueError(f"load: {str(path)!r} has a damaged architecture entry; save the model again")
 
@@ -183,8 +208,19 @@ def _check_architecture(arrays: dict, model: Module, path: Path) -> None:
         "Build the model exactly as the saved one was built (same layers in the same order), then load")
 
 
+def _check_configuration(arrays: dict, model: Module, path: Path) -> None:
+    """The same hyper-parameters (sizes, bias, prior) in every module; version 1 files did not record them."""
+    if CONFIG_KEY not in arrays:
+        return
+    for place, saved, built in zip(architecture(model), arrays[CONFIG_KEY], configuration(model)):
+        if str(saved) != built:
+            raise ValueError(f"load: {str(path)!r} was saved from a model whose module {place!r} had the settings "
+                             f"{saved} but this model's has {built}. Build the layer with the saved settings (sizes, "
+                             "bias, prior), then load")
+
+
 def _check_names(arrays: dict, params: dict, path: Path) -> None:
-    in_file = {key for key in arrays if key not in (FORMAT_KEY, MODULES_KEY)}
+    in_file = {key for key in arrays if key not in RESERVED}
     missing, extra = sorted(set(params) - in_file), sorted(in_file - set(params))
     if missing or extra:
         raise ValueError(
@@ -216,14 +252,3 @@ def _check_path(path, who: str) -> Path:
         raise TypeError(f"{who}(model, path): path must be a file name (str or pathlib.Path), got "
                         f"{type(path).__name__}; call {who}(model, 'model.npz')")
     return Path(path)
-
-
-def _items(attr: str, value):
-    """(name, item) pairs of an attribute: itself, or "attr.i" for the items of a list or tuple."""
-    if isinstance(value, (list, tuple)):
-        return [(f"{attr}.{i}", item) for i, item in enumerate(value)]
-    return [(attr, value)]
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name

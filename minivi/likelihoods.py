@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nn import Module
+from .nn import Module, Parameter
 from .gaussian import LOG_2PI, inverse_softplus
 from .tensor import Tensor, as_tensor, make_op, unbroadcast
 
@@ -85,7 +85,7 @@ class LearnedNoise(Module):
     """
 
     def __init__(self, init_sigma: float = 0.1):
-        self.rho = Tensor(inverse_softplus(np.array(_positive(init_sigma, "init_sigma"))), requires_grad=True)
+        self.rho = Parameter(inverse_softplus(np.array(_positive(init_sigma, "init_sigma"))))
 
     @property
     def noise_sigma(self) -> float:

@@ -2,7 +2,7 @@
 
 Each optimiser updates `p.data` of the Tensors it was given, in place, from
 their `.grad`; a parameter whose `.grad` is None (unused this step) is left as
-it is.
+it is. A Tensor listed twice is refused (it would be updated twice per step).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Optimizer:
         for p in self.params:
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{type(self).__name__} takes Tensors with requires_grad=True, got {p!r:.60}")
+        _refuse_repeats(self.params, type(self).__name__)
         if not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"the learning rate must be a positive number, got lr={lr}")
         self.lr = float(lr)
@@ -100,3 +101,14 @@ class Adam(Optimizer):
         np.divide(m, work, out=work)                             # m / (√v̂ + ε)
         work *= self.lr / bias1                                  # lr · m̂ / (√v̂ + ε),  m̂ = m / (1 − β1^t)
         p.data -= work                                           # θ ← θ − lr · m̂ / (√v̂ + ε)
+
+
+def _refuse_repeats(params: list, who: str) -> None:
+    """A parameter listed twice would get two updates per step: refuse it, naming the positions."""
+    first = {}
+    for k, p in enumerate(params):
+        if id(p) in first:
+            raise ValueError(f"{who}: parameter {k} is the same Tensor as parameter {first[id(p)]} (shape {p.shape}), "
+                             "so it would be updated twice per step. Pass each parameter once, e.g. "
+                             "model.parameters() alone when the model already holds the LearnedNoise")
+        first[id(p)] = k

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from .nn import check_mode
 from .tensor import as_tensor, no_grad
 
 
 def predict(model, x, n_samples: int = 100, mode: str = "sample") -> np.ndarray:
-    """Outputs of `n_samples` sampled networks, an array (n_samples, *output shape); no graph kept.
+    """Outputs of `n_samples` sampled networks, an array (n_samples, N, out); no graph kept.
 
-    mode="mean" gives the single network at the posterior means, shape (1, *output shape).
+    Every draw is a whole function: each Bayesian layer draws its weights
+    (mode="function"), so row n of sample s and row m of sample s come from the
+    same network, whatever estimator trained the model (LocalBayesLinear's
+    per-row sampling included). A model without random layers gives n_samples
+    equal rows. mode="mean" gives the single network at the posterior means,
+    shape (1, N, out). Any other mode is refused.
     """
+    if mode not in ("sample", "mean"):
+        raise ValueError(f"predict: mode must be 'sample' (draws from q) or 'mean' (the network at mu), got {mode!r}")
+    check_mode("function", n_samples)
     x = as_tensor(x)
     if not np.all(np.isfinite(x.data)):
         raise ValueError("predict: the inputs x contain NaN or inf, which would give NaN predictions; "
@@ -27,7 +36,7 @@ def predict(model, x, n_samples: int = 100, mode: str = "sample") -> np.ndarray:
     with no_grad():
         if mode == "mean":
             return model(x, mode="mean").data[None]
-        return model(x, n_samples=n_samples).data
+        return model(x, mode="function", n_samples=n_samples).data
 
 
 def regression_uncertainty(samples: np.ndarray, noise_sigma: float) -> dict:

@@ -44,13 +44,15 @@ class History:
 
 
 def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.random.Generator,
-        optimizer: Optimizer | None = None, lr: float = 1e-2, n_samples: int = 1,
+        optimizer: Optimizer | None = None, lr: float | None = None, n_samples: int = 1,
         kl_schedule: str = "uniform", warmup_epochs: int = 0, verbose: bool = True,
         print_every: int | None = None) -> History:
     """Train `model` by minimising the negative ELBO over minibatches; return the History.
 
     optimizer:     defaults to Adam(lr) over the model's parameters (and nll's,
-                   if nll is a Module such as LearnedNoise).
+                   if nll is a Module such as LearnedNoise), each once.
+    lr:            the default Adam's learning rate (1e-2 if not given). Refused
+                   together with `optimizer`, whose own lr is the one used.
     kl_schedule:   "uniform" or "blundell" KL weights within an epoch (see elbo.kl_weights).
     warmup_epochs: linear KL warm-up over this many epochs (0: none).
     verbose:       print a progress line (epoch, loss, KL, NLL) every `print_every` epochs;
@@ -68,9 +70,13 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     if print_every is None:
         print_every = 1 if sys.stdout.isatty() else max(1, epochs // 10)
+    if optimizer is not None and lr is not None:
+        raise ValueError(f"fit got both optimizer= and lr={lr}; the optimiser has its own learning rate "
+                         f"(lr={getattr(optimizer, 'lr', '?')}), so lr would be ignored. Pass one: "
+                         "the lr inside the optimiser, or lr= alone for the default Adam")
     if optimizer is None:
-        extra = nll.parameters() if isinstance(nll, Module) else []
-        optimizer = Adam(model.parameters() + extra, lr=lr)
+        params = model.parameters() + (nll.parameters() if isinstance(nll, Module) else [])
+        optimizer = Adam(list({id(p): p for p in params}.values()), lr=1e-2 if lr is None else lr)
     names = _parameter_names(model, nll)
     history, step, start = History(), 0, time.perf_counter()
     for epoch in range(int(epochs)):

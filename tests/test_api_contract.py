@@ -8,7 +8,7 @@ import minivi as mv
 CONTRACT = {
     mv: ["Tensor", "no_grad", "numerical_grad", "gradcheck", "gaussian", "BayesLinear", "Linear", "Sequential",
          "ReLU", "Tanh", "Module", "kl_divergence", "gaussian_nll", "categorical_nll", "elbo_loss", "optim", "fit",
-         "predict", "exact", "make_op", "unbroadcast", "save", "load"],
+         "predict", "exact", "make_op", "unbroadcast", "save", "load", "Parameter", "BayesianModule"],
     mv.gaussian: ["softplus", "softplus_grad", "inverse_softplus", "reparameterize", "reparameterize_grads",
                   "kl_normal", "kl_normal_grads"],
     mv.optim: ["SGD", "Adam"],

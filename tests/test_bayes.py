@@ -314,8 +314,12 @@ def test_scale_mixture_kl_averages_to_the_integrated_kl():
         integrand = density * (log_normal(w - mu.data.ravel()[:, None], sigma) - log_mixture(w, 0.5, 1.0, np.exp(-6)))
         exact += np.trapezoid(integrand, eps, axis=1).sum()
 
+    def kl_after_a_training_draw():
+        layer(np.ones((1, 2)))        # each sampling forward gives the KL estimate a fresh seed
+        return layer.kl().item()
+
     with mv.no_grad():
-        estimates = np.array([layer.kl().item() for _ in range(4000)])
+        estimates = np.array([kl_after_a_training_draw() for _ in range(4000)])
     standard_error = estimates.std(ddof=1) / np.sqrt(len(estimates))
     assert abs(estimates.mean() - exact) < 4 * standard_error
 
@@ -371,11 +375,18 @@ def test_sequential_keeps_the_sample_axis(cls):
         assert p.grad.shape == p.shape and np.all(np.isfinite(p.grad))
 
 
+class ReturnsTwoSamples(mv.Module):
+    """Hands the next layer a sample axis of size 2, whatever n_samples says."""
+
+    def forward(self, x, *, mode, n_samples):
+        return mv.Tensor(np.ones((2,) + x.shape[1:]))
+
+
 @pytest.mark.parametrize("cls", [mv.BayesLinear, mv.LocalBayesLinear])
 def test_mismatched_n_samples_and_input_sample_axis_raises(cls):
     layer = make_layer(cls)
     with pytest.raises(ValueError, match=r"n_samples=3.*\(2, 5, 3\)"):
-        layer(np.ones((2, 5, 3)), n_samples=3)
+        mv.Sequential(ReturnsTwoSamples(), layer)(np.ones((5, 3)), n_samples=3)
     with pytest.raises(ValueError, match="last axis has size 3"):
         layer(np.ones((5, 4)))
     with pytest.raises(ValueError, match="n_samples"):
@@ -545,3 +556,56 @@ def test_kl_op_backward_twice_adds_the_gradient_twice(rho_learned):
     if rho_learned:
         sigma = g.softplus(rho.data)
         np.testing.assert_allclose(rho.grad, 2 * (-1 / sigma + sigma / 4.0) * g.softplus_grad(rho.data), rtol=1e-14)
+
+
+# ---------------------------------------------------------------- reading the KL changes nothing (issue 10, item 9)
+
+
+def test_logging_the_mixture_kl_leaves_training_bit_identical():
+    x = np.linspace(-1, 1, 20)[:, None]
+    y = np.sin(3 * x)
+
+    def train(log_the_kl):
+        rng = np.random.default_rng(0)
+        model = mv.Sequential(mv.BayesLinear(1, 6, rng=rng, prior=mv.ScaleMixturePrior()), mv.Tanh(),
+                              mv.BayesLinear(6, 1, rng=rng, prior=mv.ScaleMixturePrior()))
+        optimizer = mv.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(5):
+            optimizer.zero_grad()
+            loss, _ = mv.elbo_loss(model, x, y, mv.LearnedNoise(0.3), n_data=20, n_samples=2)
+            loss.backward()
+            if log_the_kl:
+                with mv.no_grad():
+                    mv.kl_divergence(model).item(), model[0].kl().item()   # read twice: no effect
+            optimizer.step()
+        return [p.data.copy() for p in model.parameters()]
+
+    for quiet, logged in zip(train(False), train(True)):
+        assert np.array_equal(quiet.view(np.uint64), logged.view(np.uint64))
+
+
+def test_reading_the_mixture_kl_twice_gives_the_same_number_and_a_forward_gives_a_fresh_one():
+    layer = mv.BayesLinear(3, 2, rng=np.random.default_rng(0), prior=mv.ScaleMixturePrior())
+    first, again = layer.kl().item(), layer.kl().item()
+    assert first == again
+    layer(np.ones((1, 3)))
+    assert layer.kl().item() != first
+
+
+# ---------------------------------------------------------------- what a tiny initial sigma does (docstring's claim)
+
+
+@pytest.mark.parametrize("optimizer_class, lr, expected_step", [
+    (mv.optim.SGD, 0.05, 0.05),     # SGD: lr * |dKL/drho| and dKL/drho ≈ -1 at rho = -10
+    (mv.optim.Adam, 0.05, 0.05),    # Adam: about lr per step, whatever the gradient's size
+])
+def test_at_rho_minus_10_the_kl_pushes_rho_up_by_about_lr_per_step(optimizer_class, lr, expected_step):
+    layer = mv.BayesLinear(4, 3, rng=np.random.default_rng(0), init_sigma=float(g.softplus(np.array(-10.0))))
+    optimizer = optimizer_class(layer.parameters(), lr=lr)
+    start = layer.weight_rho.data.copy()
+    for _ in range(10):
+        optimizer.zero_grad()
+        layer.kl().backward()
+        optimizer.step()
+    per_step = (layer.weight_rho.data - start) / 10
+    np.testing.assert_allclose(per_step, expected_step, rtol=0.01)

@@ -362,3 +362,11 @@ def test_fit_with_learned_noise_optimises_its_rho():
                      lr=0.05, verbose=False)
     assert history.stopped is None and len(history) == 3
     assert noise.noise_sigma < 1.0   # residuals ~0.1-1 pull the noise down from its start at 1
+
+
+def test_fit_refuses_an_optimizer_and_a_learning_rate_together():
+    model = mv.Sequential(mv.Linear(1, 1, rng=np.random.default_rng(0)))
+    optimizer = mv.optim.Adam(model.parameters(), lr=1e-3)
+    with pytest.raises(ValueError, match=r"both optimizer= and lr=5.0.*lr=0.001"):
+        mv.fit(model, np.ones((4, 1)), np.ones((4, 1)), mv.LearnedNoise(), epochs=1, batch_size=4,
+               rng=np.random.default_rng(1), optimizer=optimizer, lr=5.0, verbose=False)

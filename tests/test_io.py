@@ -11,11 +11,14 @@ What must hold:
     as it was;
   - writing is atomic: a failure while writing never damages the file that was there.
 """
+import json
+
 import numpy as np
 import pytest
 
 import minivi as mv
-from minivi.io import FORMAT_KEY, FORMAT_VERSION, MODULES_KEY, architecture, load, named_parameters, save
+from minivi.io import (CONFIG_KEY, FORMAT_KEY, FORMAT_VERSION, MODULES_KEY, architecture, configuration, load,
+                       named_parameters, save)
 
 
 def make_model(seed=0, hidden=4, activation=mv.ReLU, bias=True, last=mv.BayesLinear):
@@ -40,7 +43,7 @@ def bits(model):
 
 def snapshot(model):
     """Parameters AND gradients, to check that a refused load changes nothing at all."""
-    return [(p.data.copy(), None if p.grad is None else p.grad.copy()) for p in model.parameters()]
+    return [(p.data.copy(), None if p.grad is None else p.grad.copy()) for _, p in model.named_parameters()]
 
 
 def assert_unchanged(model, before):
@@ -115,10 +118,10 @@ def test_file_is_a_plain_archive_with_structural_names_and_metadata(tmp_path):
     path = save(model, tmp_path / "m.npz")
     with np.load(path, allow_pickle=False) as archive:       # no pickle needed to read it
         contents = {key: archive[key] for key in archive.files}
-    assert set(contents) == {FORMAT_KEY, MODULES_KEY,
+    assert set(contents) == {FORMAT_KEY, MODULES_KEY, CONFIG_KEY,
                              "layers.0.weight_mu", "layers.0.weight_rho", "layers.0.bias_mu", "layers.0.bias_rho",
                              "layers.2.weight_mu", "layers.2.weight_rho", "layers.2.bias_mu", "layers.2.bias_rho"}
-    assert contents[FORMAT_KEY] == FORMAT_VERSION == 1
+    assert contents[FORMAT_KEY] == FORMAT_VERSION == 2
     assert contents[MODULES_KEY].tolist() == ["<model>: Sequential", "layers.0: BayesLinear", "layers.1: ReLU",
                                               "layers.2: BayesLinear"]
     assert contents["layers.0.weight_mu"].shape == (1, 4) and contents["layers.2.bias_rho"].shape == (1,)
@@ -236,7 +239,8 @@ def test_a_single_npy_array_is_refused(tmp_path):
 
 def write_archive(path, model, **changes):
     """A minivi file for `model`, with some entries replaced, written directly with np.savez."""
-    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), MODULES_KEY: np.array(architecture(model))}
+    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), MODULES_KEY: np.array(architecture(model)),
+              CONFIG_KEY: np.array(configuration(model))}
     arrays.update((name, p.data) for name, p in named_parameters(model).items())
     arrays.update(changes)
     np.savez(path, **arrays)
@@ -252,8 +256,8 @@ def test_pickled_objects_are_never_unpickled(tmp_path):
 
 def test_another_format_version_is_refused(tmp_path):
     model = make_model()
-    message = refused(model, write_archive(tmp_path / "v2.npz", model, **{FORMAT_KEY: np.array(2)}))
-    assert "format version 2" in message and "reads version 1" in message
+    message = refused(model, write_archive(tmp_path / "v3.npz", model, **{FORMAT_KEY: np.array(3)}))
+    assert "format version 3" in message and "reads versions (1, 2)" in message
 
 
 def test_nan_or_float32_parameters_in_a_file_are_refused(tmp_path):
@@ -318,3 +322,87 @@ def test_saving_over_an_existing_file_replaces_it_whole(tmp_path):
     save(second, path)
     assert all(np.array_equal(a, b) for a, b in zip(bits(load(make_model(), path)).values(), bits(second).values()))
     assert leftovers(tmp_path, {"model.npz"}) == []
+
+
+# ---------------------------------------------------------------- in memory, hyper-parameters, frozen ones (issue 10)
+
+
+def test_state_dict_round_trips_in_memory_bit_for_bit_and_holds_copies():
+    model, other = trained_model(), make_model(seed=9)
+    state = model.state_dict()
+    assert list(state) == list(named_parameters(model))
+    state["layers.0.weight_mu"] += 0.0                      # a copy: the model is not aliased
+    other.load_state_dict(model.state_dict())
+    assert snapshot_bits(other) == snapshot_bits(model)
+
+
+def snapshot_bits(model):
+    return {name: p.data.tobytes() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.pop("layers.2.bias_rho"), r"missing \['layers.2.bias_rho'\]"),
+    (lambda s: s.update(extra=np.zeros(1)), r"not in the model \['extra'\]"),
+    (lambda s: s.update({"layers.2.bias_mu": np.zeros(3)}), r"layers.2.bias_mu has shape \(3,\) but \(1,\)"),
+    (lambda s: s.update({"layers.2.bias_mu": np.array([np.nan])}), "layers.2.bias_mu contains NaN"),
+])
+def test_a_refused_load_state_dict_leaves_the_model_as_it_was(change, message):
+    model = model_with_gradients()
+    state = trained_model().state_dict()
+    change(state)
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=message):
+        model.load_state_dict(state)
+    assert_unchanged(model, before)
+
+
+def test_another_prior_or_prior_sigma_is_refused_naming_the_layer(tmp_path):
+    rng = np.random.default_rng(0)
+    path = save(mv.Sequential(mv.BayesLinear(1, 2, prior_sigma=0.5, rng=rng)), tmp_path / "narrow.npz")
+    for prior in (dict(prior_sigma=1.0), dict(prior=mv.ScaleMixturePrior())):
+        message = refused(mv.Sequential(mv.BayesLinear(1, 2, rng=rng, **prior)), path)
+        assert "layers.0" in message and '"prior_sigma": 0.5' in message and "saved settings" in message
+
+
+def test_the_file_records_each_modules_hyper_parameters(tmp_path):
+    model = mv.Sequential(mv.BayesLinear(1, 2, prior_sigma=0.5, rng=np.random.default_rng(0), bias=False))
+    with np.load(save(model, tmp_path / "m.npz"), allow_pickle=False) as archive:
+        config = [json.loads(line) for line in archive[CONFIG_KEY]]
+    assert config == [{}, {"in_features": 1, "out_features": 2, "bias": False,
+                           "prior": {"class": "GaussianPrior", "prior_sigma": 0.5, "prior_mu": 0.0}}]
+
+
+def test_a_version_1_file_without_hyper_parameters_still_loads(tmp_path):
+    model = trained_model()
+    arrays = {FORMAT_KEY: np.array(1), MODULES_KEY: np.array(architecture(model))}
+    arrays.update((name, p.data) for name, p in named_parameters(model).items())
+    np.savez(tmp_path / "v1.npz", **arrays)
+    other = load(make_model(seed=3), tmp_path / "v1.npz")
+    assert snapshot_bits(other) == snapshot_bits(model)
+
+
+def test_frozen_parameters_are_saved_and_loaded(tmp_path):
+    model = trained_model()
+    model.layers[0].weight_rho.requires_grad = False           # frozen: not trained, still part of the model
+    path = save(model, tmp_path / "frozen.npz")
+    other = make_model(seed=4)
+    other.layers[0].weight_rho.requires_grad = False
+    load(other, path)
+    assert snapshot_bits(other) == snapshot_bits(model)
+
+
+def test_describe_lists_what_is_needed_to_rebuild_the_model(tmp_path):
+    model = mv.Sequential(mv.BayesLinear(1, 3, rng=np.random.default_rng(0), prior=mv.ScaleMixturePrior(0.25)),
+                          mv.Tanh(), mv.Linear(3, 1, rng=np.random.default_rng(1)))
+    described = mv.io.describe(save(model, tmp_path / "m.npz"))
+    assert [(place, name) for place, name, _ in described] == [
+        ("<model>", "Sequential"), ("layers.0", "BayesLinear"), ("layers.1", "Tanh"), ("layers.2", "Linear")]
+    layer = described[1][2]
+    prior = layer["prior"]
+    assert prior["class"] == "ScaleMixturePrior" and prior["pi"] == 0.25
+    rebuilt = mv.Sequential(mv.BayesLinear(layer["in_features"], layer["out_features"], bias=layer["bias"],
+                                           rng=np.random.default_rng(5),
+                                           prior=mv.ScaleMixturePrior(prior["pi"], prior["sigma1"], prior["sigma2"])),
+                            mv.Tanh(), mv.Linear(**described[3][2], rng=np.random.default_rng(6)))
+    load(rebuilt, tmp_path / "m.npz")
+    assert snapshot_bits(rebuilt) == snapshot_bits(model)

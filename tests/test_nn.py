@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minivi import Linear, Module, ReLU, Sequential, Tanh, Tensor
+from minivi import Linear, Module, Parameter, ReLU, Sequential, Tanh, Tensor
 
 
 def rng(seed=0):
@@ -12,9 +12,7 @@ def rng(seed=0):
 class Recorder(Module):
     """A module that uses the mode and remembers how it was called."""
 
-    uses_mode = True
-
-    def forward(self, x, mode, n_samples):
+    def forward(self, x, *, mode, n_samples):
         self.calls = getattr(self, "calls", []) + [(mode, n_samples)]
         return x
 
@@ -24,10 +22,10 @@ class Recorder(Module):
 
 class Nested(Module):
     def __init__(self):
-        self.scale = Tensor(2.0, requires_grad=True)              # an attribute
+        self.scale = Parameter(2.0)                               # an attribute
         self.blocks = [Linear(2, 3, rng=rng(1)), Linear(3, 3, rng=rng(2))]   # a list of modules
         self.head = Sequential(Tanh(), Linear(3, 1, rng=rng(3)))  # a nested module
-        self.extra = (Tensor([1.0, 2.0], requires_grad=True),)   # a tuple of Tensors
+        self.extra = (Parameter([1.0, 2.0]),)                     # a tuple of Parameters
         self.constant = Tensor([5.0])                             # no gradient: not a parameter
         self.scale_again = self.scale                             # the same Tensor twice
         self.first_block_again = self.blocks[0]                   # the same module twice
@@ -74,7 +72,8 @@ def test_deterministic_modules_ignore_the_mode():
     layer = Linear(2, 3, rng=rng())
     x = rng(1).normal(size=(4, 2))
     np.testing.assert_array_equal(layer(x, mode="mean").data, layer(x).data)
-    np.testing.assert_array_equal(layer(x, n_samples=5).data, layer(x).data)
+    # n_samples=5 gives the (5, N, out) shape of every sampled call: five equal copies here.
+    np.testing.assert_array_equal(layer(x, n_samples=5).data, np.broadcast_to(layer(x).data, (5, 4, 3)))
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -185,3 +185,28 @@ def test_in_place_adam_equals_the_textbook_formula_on_a_matrix():
         theta = theta - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
         np.testing.assert_allclose(p.data, theta, rtol=RTOL)
         np.testing.assert_array_equal(p.grad, g)   # the gradient is read, never overwritten
+
+
+# ---------------------------------------------------------------- a parameter listed twice (issue 10, item 7)
+
+
+@pytest.mark.parametrize("optimizer_class", [SGD, Adam])
+def test_a_parameter_listed_twice_is_refused(optimizer_class):
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="parameter 2 is the same Tensor as parameter 0.*updated twice"):
+        optimizer_class([p, q, p], lr=0.1)
+
+
+def test_fit_updates_a_learned_noise_held_by_the_model_and_passed_as_nll_once():
+    import minivi as mv
+    x, y = np.linspace(-1, 1, 8)[:, None], np.zeros((8, 1))
+
+    def one_step(hold_noise):
+        model = Sequential(Linear(1, 1, rng=np.random.default_rng(0)))
+        noise = mv.LearnedNoise(0.5)
+        if hold_noise:
+            model.noise = noise                     # the model holds it AND it is passed as nll
+        mv.fit(model, x, y, noise, epochs=1, batch_size=8, rng=np.random.default_rng(1), lr=0.1, verbose=False)
+        return noise.rho.data.copy()
+
+    assert np.array_equal(one_step(True), one_step(False))   # one Adam step of lr, not two
