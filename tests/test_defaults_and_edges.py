@@ -96,3 +96,26 @@ def test_every_bayes_linear_parameter_gets_a_gradient():
     for p in params:
         assert p.grad is not None and p.grad.shape == p.shape
         assert np.all(np.isfinite(p.grad)) and np.all(p.grad != 0)
+
+
+def test_tensor_repr_shows_the_values_and_requires_grad_only_when_set():
+    assert repr(mv.Tensor([1.0, 2.5])) == "Tensor([1.  2.5])"
+    assert repr(mv.Tensor([1.0, 2.5], requires_grad=True)) == "Tensor([1.  2.5], requires_grad=True)"
+
+
+@pytest.mark.parametrize("n_grid", [2, 10.5])
+def test_quadrature_refuses_a_grid_of_fewer_than_three_points_or_a_fraction(n_grid):
+    with pytest.raises(ValueError, match=r"n_grid must be an integer >= 3"):
+        exact.evidence_by_quadrature(np.ones((3, 1)), np.zeros(3), 1.0, 1.0, n_grid=n_grid)
+
+
+def test_test_log_likelihoods_average_points_of_very_different_fit():
+    """Each point is averaged over the samples with its own shift (log-mean-exp per point): a point
+    10^4 nats below another must not underflow to -inf because of the other's scale."""
+    samples, y = np.array([[[0.0], [0.0]], [[1.0], [0.0]]]), np.array([[0.0], [150.0]])
+    near = np.log(np.mean(np.exp([-0.0, -0.5]))) - 0.5 * np.log(2 * np.pi)
+    far = -150.0**2 / 2 - 0.5 * np.log(2 * np.pi)
+    assert mv.gaussian_log_likelihood(samples, y, 1.0) == pytest.approx((near + far) / 2, rel=1e-14)
+    logits = np.array([[[0.0, 0.0], [0.0, -30000.0]], [[0.0, 0.0], [0.0, -30000.0]]])
+    expected = (np.log(0.5) - 30000.0) / 2
+    assert mv.categorical_log_likelihood(logits, np.array([0, 1])) == pytest.approx(expected, rel=1e-14)
