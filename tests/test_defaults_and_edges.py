@@ -119,3 +119,17 @@ def test_test_log_likelihoods_average_points_of_very_different_fit():
     logits = np.array([[[0.0, 0.0], [0.0, -30000.0]], [[0.0, 0.0], [0.0, -30000.0]]])
     expected = (np.log(0.5) - 30000.0) / 2
     assert mv.categorical_log_likelihood(logits, np.array([0, 1])) == pytest.approx(expected, rel=1e-14)
+
+
+def test_learned_noise_starts_at_a_tenth_by_default():
+    assert mv.LearnedNoise().noise_sigma == pytest.approx(0.1, rel=1e-15)
+
+
+@pytest.mark.parametrize("option, value", [("n_samples", True), ("n_samples", 2.0), ("n_data", True),
+                                           ("n_data", 20.0)])
+def test_elbo_loss_refuses_counts_that_are_not_whole_numbers(option, value):
+    """True is an int to Python and 2.0 equals 2: both are refused, not silently used as counts."""
+    x, y = data()
+    kwargs = {"n_data": 20, option: value}
+    with pytest.raises(ValueError, match=f"{option} must be"):
+        mv.elbo_loss(bayes_model(1), x, y, NLL, **kwargs)
