@@ -87,8 +87,9 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
     """ECE = Σ_b (n_b / N) |accuracy_b - confidence_b| over equal-width confidence bins.
 
     confidence = the largest predicted probability; a calibrated model is right
-    80% of the time when it says 0.8 (Guo et al. 2017). Bin b holds the
-    confidences in [b/n_bins, (b+1)/n_bins), the last bin also 1.0; empty bins add nothing.
+    80% of the time when it says 0.8 (Guo et al. 2017). A row's bin is
+    b = floor(confidence · n_bins), the interval [b/n_bins, (b+1)/n_bins), with a
+    confidence of exactly 1.0 in the last bin; empty bins add nothing.
     probs: (N, C), rows summing to 1; labels: (N,) whole numbers.
     """
     probs, labels, bins = _calibration_bins(probs, labels, n_bins, "expected_calibration_error")
