@@ -101,6 +101,8 @@ def test_every_bayes_linear_parameter_gets_a_gradient():
 def test_tensor_repr_shows_the_values_and_requires_grad_only_when_set():
     assert repr(mv.Tensor([1.0, 2.5])) == "Tensor([1.  2.5])"
     assert repr(mv.Tensor([1.0, 2.5], requires_grad=True)) == "Tensor([1.  2.5], requires_grad=True)"
+    assert "..." not in repr(mv.Tensor(np.arange(20.0)))        # up to 20 entries: all shown
+    assert "..." in repr(mv.Tensor(np.arange(21.0)))            # more: summarised
 
 
 @pytest.mark.parametrize("n_grid", [2, 10.5])
