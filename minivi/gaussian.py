@@ -239,21 +239,41 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     return float(np.sum(per_weight) + 0.5 * np.vdot(z, z))
 
 
-def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
-    """(dKL/dmu, dKL/dsigma) of the summed closed-form KL   (step 5).
+def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, wrt="sigma"):
+    """(dKL/dmu, dKL/dsigma) of the summed closed-form KL   (step 5), or (dKL/dmu, dKL/drho).
 
     Differentiating KL = log s - log sigma + (sigma^2 + (mu - m)^2) / (2 s^2) - 1/2:
         dKL/dmu    = (mu - m) / s^2
         dKL/dsigma = -1/sigma + sigma / s^2
     For the standard normal prior: (mu, sigma - 1/sigma). Both arrays have
     mu's shape; the KL's minimum (zero gradient) is at mu = m, sigma = s.
+
+    wrt="rho" gives the gradient for the parameter the optimiser updates,
+    sigma = softplus(rho) (step 4), by the chain rule with dsigma/drho = sigmoid(rho):
+        dKL/drho = (sigma / s^2 - 1/sigma) sigmoid(rho)
+                 = sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma.
+    The ratio is computed from sigma alone, sigmoid(rho) / sigma = -expm1(-sigma) / sigma
+    (see ``softplus_grad_from_sigma``), which tends to 1 as sigma -> 0. So for
+    rho below about -709, where 1/sigma overflows (and below -745, where sigma
+    itself rounds to 0.0), dKL/drho is still the true value, about -1, instead
+    of -inf or NaN. Pass sigma = softplus(rho); it may be 0.0 here.
     """
+    if wrt not in ("sigma", "rho"):
+        raise ValueError(f"wrt must be 'sigma' or 'rho', got {wrt!r}")
     if validate:
-        mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
+        # with wrt="rho" a sigma of 0.0 is softplus(rho) underflowed (rho < -745): check it as if it were 1
+        underflowed = (_as_real_array(sigma, "sigma") == 0) if wrt == "rho" else False
+        mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, np.where(underflowed, 1.0, sigma),
+                                                              prior_mu, prior_sigma)
+        sigma = np.where(underflowed, 0.0, sigma)
     prior_var = prior_sigma**2
     grad_mu = (mu - prior_mu) / prior_var
-    grad_sigma = -1.0 / sigma + sigma / prior_var
-    return grad_mu, grad_sigma
+    if wrt == "sigma":
+        return grad_mu, -1.0 / sigma + sigma / prior_var
+    sigmoid_rho = softplus_grad_from_sigma(sigma)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(sigma > 0, sigmoid_rho / sigma, 1.0)   # sigmoid(rho) / sigma, its limit 1 at sigma = 0
+    return grad_mu, sigma * sigmoid_rho / prior_var - ratio
 
 
 # ---------------------------------------------------------------- scale-mixture prior

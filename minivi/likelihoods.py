@@ -5,6 +5,11 @@ true negative log-likelihood (comparable with the KL and with exact answers).
 `pred` may carry extra leading axes that `target` lacks, e.g. the Monte Carlo
 sample axis (S, N, ...): the sum then runs over the samples too, and
 `elbo_loss` divides by S.
+
+Shapes, decided once for the whole library: a regression target has exactly
+the shape of one network's output, (N, out) (or (N,) for an output without
+its own axis); a (N,) target against (N, 1) predictions is refused with the
+fix, never broadcast to (N, N). Class labels are always (N,) whole numbers.
 """
 from __future__ import annotations
 
@@ -27,8 +32,11 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
 
     One engine op, with its gradient written out (r = f - y, s = noise_sigma):
         d/df_n = r_n / s²                 (the L2 loss's gradient, scaled)
+        d/dy_n = -r_n / s²                (summed over any sample axes of pred)
         d/ds   = Σ_n (1/s - r_n² / s³)   (only used when s is learned)
 
+    target: the shape of pred without its leading sample axes (see the top of
+    this file); a target Tensor with requires_grad=True gets its gradient.
     noise_sigma: a positive number, or a positive Tensor broadcastable to pred
     (learned noise). validate=False skips the check noise_sigma > 0 of a Tensor:
     `LearnedNoise` uses it, whose softplus(rho) is positive unless a diverging
@@ -41,12 +49,16 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
         if validate and not np.all(noise_sigma.data > 0):
             raise ValueError(f"gaussian_nll: noise_sigma must be > 0, got {noise_sigma.data}; parameterise a "
                              "learned noise as softplus(rho) (mv.LearnedNoise does)")
+        if _broadcast_shape(noise_sigma.shape, pred.shape) != pred.shape:
+            raise ValueError(f"gaussian_nll: noise_sigma of shape {noise_sigma.shape} must broadcast to the "
+                             f"predictions' shape {pred.shape} (one scale, or one per output)")
     else:
         noise_sigma = as_tensor(_positive(noise_sigma, "noise_sigma"))
     s, r = noise_sigma.data, pred.data - target.data
     per_entry = r * r / (2.0 * s * s) + np.log(s) + 0.5 * LOG_2PI
-    return make_op("gaussian_nll", np.sum(per_entry), (pred, noise_sigma),
+    return make_op("gaussian_nll", np.sum(per_entry), (pred, target, noise_sigma),
                    (lambda g: g * r / (s * s),
+                    lambda g: unbroadcast(-g * r / (s * s), target.shape),
                     lambda g: unbroadcast(g * (1.0 / s - r * r / s ** 3), s.shape)))
 
 
@@ -54,26 +66,16 @@ def categorical_nll(logits, labels) -> Tensor:
     """-log p(labels | logits) = -Σ_n log softmax(logits_n)[label_n], summed over the batch.
 
     log softmax is computed stably (log-sum-exp), so logits of any size are fine.
-    logits: (..., N, C); labels: (N,) integers in [0, C).
+    The target column is picked by indexing (not a one-hot product), so a logit
+    of -inf in another column (a masked class) gives no NaN.
+    logits: (..., N, C); labels: (N,) whole numbers in [0, C) (ints, or floats like 2.0).
     """
     logits = as_tensor(logits)
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
-            labels = labels.astype(np.int64)
-        else:
-            raise TypeError(f"class labels must be integers 0..C-1, got dtype {labels.dtype}; "
-                            "convert with labels.astype(int) after checking they are whole numbers")
-    if logits.ndim < 2 or labels.shape != logits.shape[-2:-1]:
-        hint = "; one-hot labels? pass labels.argmax(axis=1)" if labels.shape == logits.shape[-2:] else ""
-        raise ValueError(f"categorical_nll: logits of shape {logits.shape} need labels of shape "
-                         f"(N,) = {logits.shape[-2:-1]}, got labels of shape {labels.shape}{hint}")
-    n_classes = logits.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"class labels must lie in 0..{n_classes - 1} (the model has {n_classes} outputs), "
-                         f"got labels from {labels.min()} to {labels.max()}")
-    one_hot = np.eye(n_classes)[labels]
-    return -(logits.log_softmax(axis=-1) * one_hot).sum()
+    if logits.ndim < 2:
+        raise ValueError(f"categorical_nll: logits must be (N, C) or (S, N, C), got shape {logits.shape}")
+    labels = checked_labels(labels, logits.shape, "categorical_nll")
+    picked = logits.log_softmax(axis=-1)[..., np.arange(len(labels)), labels]   # (..., N)
+    return -picked.sum()
 
 
 class LearnedNoise(Module):
@@ -98,6 +100,31 @@ class LearnedNoise(Module):
         return f"LearnedNoise(noise_sigma={self.noise_sigma:.4g})"
 
 
+def checked_labels(labels, logits_shape: tuple, who: str) -> np.ndarray:
+    """Class labels as an int array of shape (N,), for logits of shape (..., N, C).
+
+    Whole-number floats (2.0) are accepted; a column (N, 1), one-hot rows,
+    fractions, NaN and labels outside 0..C-1 are refused with the fix.
+    """
+    n, n_classes = logits_shape[-2:]
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise TypeError(f"{who}: class labels must be integers 0..C-1, got dtype {labels.dtype}; "
+                            "convert with labels.astype(int) after checking they are whole numbers")
+    if labels.shape != (n,):
+        hint = {(n, 1): "; a column? pass labels.ravel()",
+                (n, n_classes): "; one-hot labels? pass labels.argmax(axis=1)"}.get(labels.shape, "")
+        raise ValueError(f"{who}: logits of shape {tuple(logits_shape)} need labels of shape (N,) = ({n},), "
+                         f"got labels of shape {labels.shape}{hint}")
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{who}: class labels must lie in 0..{n_classes - 1} (the model has {n_classes} "
+                         f"outputs), got labels from {labels.min()} to {labels.max()}")
+    return labels
+
+
 def _checked_target(target) -> Tensor:
     target = as_tensor(target)
     if not np.all(np.isfinite(target.data)):
@@ -113,6 +140,14 @@ def _check_trailing_shape(pred_shape, target_shape, who):
                 if pred_shape[-1:] == (1,) else "")
         raise ValueError(f"{who}: predictions of shape {pred_shape} do not match targets of shape "
                          f"{target_shape}{hint}")
+
+
+def _broadcast_shape(a: tuple, b: tuple):
+    """NumPy's broadcast of two shapes, or None if they do not broadcast."""
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        return None
 
 
 def _positive(value, name) -> float:

@@ -7,12 +7,19 @@ Uncertainty splits in two (e.g. Depeweg et al. 2018; Kendall & Gal 2017):
   - epistemic: disagreement between the sampled networks; shrinks with more data;
   - aleatoric: the noise in the data itself (noise_sigma, or the entropy of one
     network's class probabilities); does not shrink with more data.
+
+Shapes: samples are (S, N, ...) with the sample axis first, as `predict`
+returns them (S = 1 for a single network). A regression target y has the
+shape of one sample, samples.shape[1:]: a (N,) y against (S, N, 1) samples is
+refused with the fix (it would broadcast to (S, N, N)). Class probabilities
+are (N, C), sampled logits (S, N, C), class labels (N,) whole numbers.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .nn import check_mode
+from .likelihoods import checked_labels
 from .tensor import as_tensor, no_grad
 
 
@@ -46,10 +53,13 @@ def regression_uncertainty(samples: np.ndarray, noise_sigma: float) -> dict:
         epistemic = std over s of f_s            (the networks disagree)
         aleatoric = noise_sigma                  (the data's own noise)
         total     = sqrt(epistemic² + aleatoric²) (variance of y: the law of total variance)
+
+    Every entry has the shape of one sample, samples.shape[1:]. With S = 1 (a
+    point estimate) the epistemic std is 0 by construction.
     """
-    samples = np.asarray(samples, dtype=float)
+    samples = _checked_samples(samples, 2, "(S, N, ...)", "regression_uncertainty")
     epistemic = samples.std(axis=0)
-    aleatoric = np.full_like(epistemic, float(noise_sigma))
+    aleatoric = np.full_like(epistemic, _positive_number(noise_sigma, "noise_sigma"))
     return {"mean": samples.mean(axis=0), "epistemic": epistemic, "aleatoric": aleatoric,
             "total": np.sqrt(epistemic ** 2 + aleatoric ** 2)}
 
@@ -74,7 +84,7 @@ def classification_uncertainty(logit_samples: np.ndarray) -> dict:
         expected_entropy   = (1/S) Σ_s H[softmax(z_s)] (aleatoric: each network's own doubt)
         mutual_information = predictive_entropy - expected_entropy  (epistemic: disagreement, >= 0)
     """
-    per_sample = softmax(np.asarray(logit_samples, dtype=float))
+    per_sample = softmax(_checked_logits(logit_samples, "classification_uncertainty"))
     probs = per_sample.mean(axis=0)
     predictive = entropy(probs)
     expected = entropy(per_sample).mean(axis=0)
@@ -86,11 +96,13 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
     """ECE = Σ_b (n_b / N) |accuracy_b - confidence_b| over equal-width confidence bins.
 
     confidence = the largest predicted probability; a calibrated model is right
-    80% of the time when it says 0.8 (Guo et al. 2017).
+    80% of the time when it says 0.8 (Guo et al. 2017). A row's bin is
+    b = floor(confidence · n_bins), the interval [b/n_bins, (b+1)/n_bins), with a
+    confidence of exactly 1.0 in the last bin; empty bins add nothing.
+    probs: (N, C), rows summing to 1; labels: (N,) whole numbers.
     """
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    probs, labels, bins = _calibration_bins(probs, labels, n_bins, "expected_calibration_error")
     confidence, predicted = probs.max(axis=-1), probs.argmax(axis=-1)
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
     ece = 0.0
     for b in range(n_bins):
         in_bin = bins == b
@@ -100,10 +112,12 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
 
 
 def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> tuple:
-    """Per confidence bin: (bin centres, mean confidence, accuracy, counts); empty bins give NaN."""
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    """Per confidence bin: (bin centres, mean confidence, accuracy, counts); empty bins give NaN.
+
+    The bins and the shapes are those of `expected_calibration_error`.
+    """
+    probs, labels, bins = _calibration_bins(probs, labels, n_bins, "reliability_curve")
     confidence, correct = probs.max(axis=-1), probs.argmax(axis=-1) == labels
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
     counts = np.bincount(bins, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(bins, confidence, n_bins) / counts
@@ -112,21 +126,94 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -
 
 
 def gaussian_log_likelihood(samples: np.ndarray, y: np.ndarray, noise_sigma: float) -> float:
-    """Mean test log-likelihood (1/N) Σ_n log (1/S) Σ_s N(y_n; f_s(x_n), noise_sigma²), via log-sum-exp."""
-    samples, y = np.asarray(samples, dtype=float), np.asarray(y, dtype=float)
+    """Mean test log-likelihood (1/N) Σ_n log (1/S) Σ_s N(y_n; f_s(x_n), noise_sigma²), via log-sum-exp.
+
+    samples: (S, N, ...); y: one sample's shape, samples.shape[1:] (a point's
+    outputs count together: their log densities are summed).
+    """
+    samples = _checked_samples(samples, 2, "(S, N, ...)", "gaussian_log_likelihood")
+    y = _checked_target(y, samples.shape, "gaussian_log_likelihood")
+    noise_sigma = _positive_number(noise_sigma, "noise_sigma")
     log_p = -0.5 * np.log(2 * np.pi * noise_sigma ** 2) - (y - samples) ** 2 / (2 * noise_sigma ** 2)
     log_p = log_p.reshape(log_p.shape[0], log_p.shape[1], -1).sum(axis=-1)  # a point's outputs together
     return float(np.mean(_logmeanexp(log_p, axis=0)))
 
 
 def categorical_log_likelihood(logit_samples: np.ndarray, labels: np.ndarray) -> float:
-    """Mean test log-likelihood (1/N) Σ_n log (1/S) Σ_s softmax(z_s(x_n))[y_n], via log-sum-exp."""
-    z = np.asarray(logit_samples, dtype=float)
+    """Mean test log-likelihood (1/N) Σ_n log (1/S) Σ_s softmax(z_s(x_n))[y_n], via log-sum-exp.
+
+    logit_samples: (S, N, C); labels: (N,) whole numbers in 0..C-1.
+    """
+    z = _checked_logits(logit_samples, "categorical_log_likelihood")
+    labels = checked_labels(labels, z.shape, "categorical_log_likelihood")
     log_probs = z - (np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)) + z.max(-1, keepdims=True))
-    picked = np.take_along_axis(log_probs, np.asarray(labels)[None, :, None], axis=-1)[..., 0]
+    picked = np.take_along_axis(log_probs, labels[None, :, None], axis=-1)[..., 0]
     return float(np.mean(_logmeanexp(picked, axis=0)))
 
 
 def _logmeanexp(a: np.ndarray, axis: int) -> np.ndarray:
     m = a.max(axis=axis, keepdims=True)
     return (m + np.log(np.mean(np.exp(a - m), axis=axis, keepdims=True))).squeeze(axis)
+
+
+def _checked_samples(samples, min_ndim: int, layout: str, who: str) -> np.ndarray:
+    """Real, finite samples with the sample axis first and at least `min_ndim` axes."""
+    samples = np.asarray(samples)
+    if samples.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: samples must be real numbers, got dtype {samples.dtype}")
+    samples = samples.astype(float)
+    if samples.ndim < min_ndim or samples.shape[0] == 0:
+        raise ValueError(f"{who}: expected samples of shape {layout} with the sample axis first, got shape "
+                         f"{samples.shape}; mv.predict(model, x, n_samples=S) returns that layout "
+                         "(one network's outputs: add the sample axis with out[None])")
+    if np.any(np.isnan(samples)):
+        raise ValueError(f"{who}: the samples contain NaN (a diverged model?); check the predictions first")
+    return samples
+
+
+def _checked_logits(logit_samples, who: str) -> np.ndarray:
+    """Sampled logits (S, N, C); -inf (a masked class) is fine, NaN and +inf are not."""
+    z = _checked_samples(logit_samples, 3, "(S, N, C)", who)
+    if z.ndim != 3:
+        raise ValueError(f"{who}: expected logits of shape (S, N, C), got shape {z.shape}")
+    if np.any(z == np.inf):
+        raise ValueError(f"{who}: the logits contain +inf, whose softmax is undefined; check the model's outputs")
+    return z
+
+
+def _checked_target(y, samples_shape: tuple, who: str) -> np.ndarray:
+    """y must have one sample's shape exactly; a (N,) against (S, N, 1) would broadcast to (S, N, N)."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf" or not np.all(np.isfinite(y)):
+        raise ValueError(f"{who}: the targets y must be finite real numbers")
+    one_sample, n = samples_shape[1:], samples_shape[1]
+    if y.shape != one_sample:
+        hint = {((n,), (n, 1)): "; pass y.reshape(-1, 1)", ((n, 1), (n,)): "; pass y.ravel()"}
+        raise ValueError(f"{who}: samples of shape {samples_shape} need targets of one sample's shape "
+                         f"{one_sample}, got y of shape {y.shape}{hint.get((y.shape, one_sample), '')}")
+    return y.astype(float)
+
+
+def _calibration_bins(probs, labels, n_bins, who: str) -> tuple:
+    """Checked (probs (N, C), labels (N,), bin of each row's confidence in 0..n_bins-1)."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"{who}: n_bins must be a whole number >= 1, got {n_bins!r}")
+    probs = np.asarray(probs)
+    if probs.dtype.kind not in "biuf" or probs.ndim != 2:
+        raise ValueError(f"{who}: probs must be real numbers of shape (N, C), got shape {probs.shape} and "
+                         f"dtype {probs.dtype}; for sampled logits (S, N, C) pass "
+                         "classification_uncertainty(logits)['probs']")
+    probs = probs.astype(float)
+    if not np.all((probs >= 0) & (probs <= 1)) or not np.allclose(probs.sum(axis=-1), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(f"{who}: each row of probs must be probabilities summing to 1; logits? pass "
+                         "classification_uncertainty(logits)['probs']")
+    labels = checked_labels(labels, probs.shape, who)
+    bins = np.minimum((probs.max(axis=-1) * n_bins).astype(int), n_bins - 1)
+    return probs, labels, bins
+
+
+def _positive_number(value, name: str) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}")
+    return value

@@ -20,10 +20,30 @@ The adjoint of broadcasting is a sum: the gradient of an input that was
 broadcast is the output gradient summed over the axes it was stretched along.
 `unbroadcast` does exactly that, every binary op calls it, and `backward`
 checks that each gradient has its input's shape.
+
+What a VJP reads, and when. Most VJPs read their inputs' arrays (`x.data`)
+when `backward` runs, not when the forward ran. So every Tensor carries a
+version number: assigning `t.data` (`t.data = array`, and also `t.data -=
+step`, which Python runs as an assignment) adds 1 to it. `make_op` writes
+down the version of each input, and `backward` refuses, naming the op, if an
+input (or the op's own result) was assigned since: its gradient would mix
+the new values into a graph built from the old ones (PyTorch keeps the same
+kind of counter). Recompute the forward pass after changing a parameter; an
+optimiser changes them only after `backward`, so training never meets this.
+  - Detected: any assignment to `.data`, including the augmented `-=`, `+=`.
+  - Not detected: writing into the array without assigning `.data`
+    (`t.data[0] = 5`, `np.subtract(a, b, out=t.data)`); do that only
+    between a `backward` and the next forward.
+  - Captured at forward time instead: the index arrays of `t[index]` are
+    copied, so changing your index array later does not move the gradient.
+The comparisons `<`, `<=`, `>`, `>=` give plain boolean arrays (no graph);
+`==` and `!=` are Python's identity tests, because `backward` keeps Tensors
+in dicts and sets (compare values with `t.data == other`).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from operator import attrgetter
 
 import numpy as np
 
@@ -101,28 +121,56 @@ class Tensor:
     between steps. Only leaves keep `.grad`; intermediate results pass theirs on.
 
     The data is copied into a new float64 array, so changing the array you
-    passed in later does not change the Tensor.
+    passed in later does not change the Tensor. Assigning `t.data` later
+    (`t.data = array` copies too; `t.data -= step` updates in place) counts
+    as a change: see "What a VJP reads, and when" at the top of this file.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps")
+    __slots__ = ("_data", "_version", "grad", "requires_grad", "name", "_parents", "_vjps", "_input_versions")
     __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False):
-        self.data = np.array(as_float_array(data), dtype=np.float64)
+        self._data = np.array(as_float_array(data), dtype=np.float64)
+        self._version = 0
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = "leaf"
         self._parents = ()
         self._vjps = ()
+        self._input_versions = ()
 
     # ---- the array it holds ----
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    def _set_data(self, value):
+        """`t.data = value`: store the new values and count the change (the version number).
+
+        `t.data -= step` hands back the same array, already updated in place;
+        any other array is copied as float64, as `Tensor(...)` does. A Tensor
+        that requires a gradient keeps its shape (its gradients have that shape).
+        """
+        if value is not self._data:
+            value = np.array(as_float_array(value, "the new .data"), dtype=np.float64)
+            if self.requires_grad and value.shape != self._data.shape:
+                raise ValueError(f"cannot assign data of shape {value.shape} to a Tensor of shape "
+                                 f"{self._data.shape} that requires a gradient; make a new Tensor instead")
+        self._data = value
+        self._version += 1
+
+    data = property(attrgetter("_data"), _set_data, doc="The values, a float64 NumPy array.")
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
 
     def item(self) -> float:
         """The value of a one-element Tensor as a Python float."""
-        return float(self.data.item())
+        return float(self._data.item())
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the values as a NumPy array (PyTorch's habit; no graph, no gradient).
+
+        Unlike PyTorch's `.numpy()`, which shares memory, this is a copy: writing
+        into it can never change the Tensor behind the engine's back.
+        """
+        return self._data.copy()
 
     def detach(self) -> "Tensor":
         """A new leaf with the same values and no history (no gradient flows through it)."""
@@ -160,8 +208,10 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape} but this Tensor has shape "
                                  f"{self.shape}; pass a gradient of the output's shape")
+        order = _topological_order(self)
+        _check_unchanged(order)
         grads = {self: grad}  # Tensors hash by identity: one entry per node
-        for node in reversed(_topological_order(self)):
+        for node in reversed(order):
             g = grads.pop(node)
             if not node._parents:
                 g = np.array(g, dtype=np.float64)  # a fresh array, even for 0-d results (NumPy returns scalars)
@@ -171,9 +221,11 @@ class Tensor:
                 if not parent.requires_grad:
                     continue
                 g_parent = vjp(g)
-                assert g_parent.shape == parent.shape, (
-                    f"op '{node.name}' returned a gradient of shape {g_parent.shape} "
-                    f"for an input of shape {parent.shape}")
+                if g_parent.shape != parent.shape:  # a real check: `python -O` would remove an assert
+                    raise RuntimeError(
+                        f"op '{node.name}' returned a gradient of shape {g_parent.shape} for an input of "
+                        f"shape {parent.shape}; its VJP must return the input's shape (call "
+                        "unbroadcast(g, x.shape) if the input was broadcast)")
                 grads[parent] = grads[parent] + g_parent if parent in grads else g_parent
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----
@@ -263,6 +315,31 @@ class Tensor:
         out = np.maximum(self.data, 0.0) + np.log1p(np.exp(-np.abs(self.data)))
         return make_op("softplus", out, (self,), (lambda g: g * -np.expm1(-out),))
 
+    def sqrt(self):
+        """√x; d√x/dx = 1/(2√x) (reuses the output). Like np.sqrt: √0 = 0 with an infinite
+        derivative, and a negative entry gives NaN (with NumPy's warning)."""
+        out = np.sqrt(self.data)
+        return make_op("sqrt", out, (self,), (lambda g: g / (2.0 * out),))
+
+    def abs(self):
+        """|x|; d|x|/dx = sign(x), taken as 0 at the kink x = 0 (as PyTorch does)."""
+        return make_op("abs", np.abs(self.data), (self,), (lambda g: g * np.sign(self.data),))
+
+    __abs__ = abs
+
+    # ---- comparisons: plain boolean arrays, no graph (== stays identity, see the top of the file) ----
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
     # ---- reductions and shape ----
     def sum(self, axis=None, keepdims: bool = False):
         """Sum over `axis`. Backward: every summed entry gets the output's gradient (a broadcast)."""
@@ -299,6 +376,7 @@ class Tensor:
         """Indexing and slicing. Backward scatters the gradient back, adding where an entry was used twice."""
         if isinstance(index, Tensor):
             raise TypeError("index with an integer or boolean NumPy array, not a Tensor (use t.data)")
+        index = _captured_index(index)
 
         def vjp(g):
             full = np.zeros(self.shape)
@@ -343,17 +421,23 @@ def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tens
               input was broadcast).
 
     A VJP is only called if its input needs a gradient, and inside `no_grad()`
-    nothing is recorded at all. Example, y = x²:
+    nothing is recorded at all. The inputs' version numbers are written down
+    here; `backward` refuses if one has changed since (see the top of this file).
+    Example, y = x²:
 
         make_op("square", x.data ** 2, (x,), (lambda g: g * 2 * x.data,))
     """
     out = Tensor.__new__(Tensor)
-    out.data = np.asarray(out_data, dtype=np.float64)  # NumPy returns 0-d results as scalars
+    out._data = np.asarray(out_data, dtype=np.float64)  # NumPy returns 0-d results as scalars
+    out._version = 0
     out.grad = None
     out.name = name
     out.requires_grad = _grad_enabled and any([t.requires_grad for t in inputs])
-    out._parents = inputs if out.requires_grad else ()
-    out._vjps = vjps if out.requires_grad else ()
+    if out.requires_grad:
+        out._parents, out._vjps = inputs, vjps
+        out._input_versions = tuple([t._version for t in inputs])  # checked by backward
+    else:
+        out._parents = out._vjps = out._input_versions = ()
     return out
 
 
@@ -413,6 +497,24 @@ def _is_basic_index(index) -> bool:
     return all(part is None or part is Ellipsis or isinstance(part, slice)
                or (isinstance(part, (int, np.integer)) and not isinstance(part, bool)) for part in parts)
 
+def _captured_index(index):
+    """A copy of the index arrays (and lists) inside `index`, taken at forward time.
+
+    The VJP of `t[index]` scatters with `index` when `backward` runs; copying it
+    means that changing your index array afterwards cannot move the gradient.
+    Slices, integers, None and Ellipsis are immutable and pass through.
+    """
+    if isinstance(index, tuple):
+        return tuple([_captured_index(i) for i in index])
+    if isinstance(index, (np.ndarray, list)):
+        return np.array(index)
+    return index
+
+
+def _compare(ufunc, a: Tensor, b) -> np.ndarray:
+    """a < b (or <=, >, >=) entry by entry: a plain boolean array, no graph."""
+    return np.asarray(_elementwise(ufunc, a, as_tensor(b)))
+
 
 def _elementwise(ufunc, a: Tensor, b: Tensor) -> np.ndarray:
     """ufunc(a, b) on the arrays, with an error that names both shapes if they do not broadcast."""
@@ -446,9 +548,35 @@ def _normalize_axes(axis, ndim: int) -> tuple:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if ndim == 0:
+            raise ValueError(f"axis {a}: a 0-d Tensor (a single number) has no axes; "
+                             "call .sum() or .mean() without axis")
+        if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a Tensor with {ndim} axes")
-    return tuple(sorted(a % max(ndim, 1) for a in axes))
+    axes = tuple(sorted(a % ndim for a in axes))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis {axis} names the same axis twice; list each axis once")
+    return axes
+
+
+def _check_unchanged(order: list) -> None:
+    """Refuse to back-propagate through an op whose inputs or result were assigned since its forward.
+
+    Checked for the whole graph before any gradient is written, so a refusal
+    leaves every `.grad` as it was.
+    """
+    for node in order:
+        if node._parents and node._version:
+            raise RuntimeError(
+                f"backward: the result of op '{node.name}' (shape {node.shape}) had its .data assigned after "
+                "the forward pass, so its gradient would not match its values; compute it again instead")
+        for i, (parent, version) in enumerate(zip(node._parents, node._input_versions)):
+            if parent._version != version:
+                raise RuntimeError(
+                    f"backward: input {i} of op '{node.name}' (shape {parent.shape}) had its .data assigned "
+                    "after the forward pass used it, so the gradient would mix the new values into a graph "
+                    "built from the old ones; run the forward pass again after changing .data (an optimiser "
+                    "changes parameters only after backward)")
 
 
 def _topological_order(root: Tensor) -> list:

@@ -92,6 +92,46 @@ def test_gaussian_nll_gradient_three_way():
     assert mv.gradcheck(by_primitive_ops, pred, noise, eps=H)
 
 
+def test_gaussian_nll_gives_the_target_its_gradient_three_ways():
+    """d/dy_n = -Σ_s (f_sn - y_n) / s²: the explicit formula, the op, autodiff of primitives, differences."""
+    rng = np.random.default_rng(3)
+    pred, target, noise = rng.normal(size=(3, 4, 2)), rng.normal(size=(4, 2)), np.array([0.6, 1.1])
+    formula = -np.sum(pred - target, axis=0) / noise**2
+
+    def by_primitive_ops(y):
+        return (((pred - y) ** 2) / (2.0 * noise ** 2) + np.log(noise) + 0.5 * np.log(2 * np.pi)).sum()
+
+    explicit, = engine_grad(lambda y: mv.gaussian_nll(pred, y, mv.Tensor(noise)), target)
+    autodiff, = engine_grad(by_primitive_ops, target)
+    np.testing.assert_allclose(explicit, formula, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(autodiff, formula, rtol=1e-12, atol=1e-12)
+    assert mv.gradcheck(lambda y: mv.gaussian_nll(pred, y, mv.Tensor(noise)), target, eps=H)
+
+
+@pytest.mark.parametrize("noise_shape", [(3, 1), (2, 4, 1)])
+def test_gaussian_nll_refuses_a_noise_sigma_that_does_not_broadcast_to_the_predictions(noise_shape):
+    """(2, 4, 1) broadcasts with (4, 1), but to a larger shape: each residual would be counted twice."""
+    with pytest.raises(ValueError, match=rf"noise_sigma of shape {re.escape(str(noise_shape))}.*\(4, 1\)"):
+        mv.gaussian_nll(np.zeros((4, 1)), np.zeros((4, 1)), mv.Tensor(np.ones(noise_shape)))
+
+
+def test_categorical_nll_with_a_masked_class_has_no_nan():
+    """A logit of -inf (a class switched off) in a non-target column: finite loss and gradient."""
+    logits = mv.Tensor(np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, 0.5]]), requires_grad=True)
+    loss = mv.categorical_nll(logits, np.array([2, 1]))
+    expected = -(1.0 - np.logaddexp(0.0, 1.0)) - (2.0 - np.logaddexp(2.0, 0.5))
+    assert loss.item() == pytest.approx(expected, rel=1e-15)
+    loss.backward()
+    p = np.exp(logits.data - np.logaddexp.reduce(logits.data, axis=1, keepdims=True))
+    np.testing.assert_allclose(logits.grad, p - np.array([[0, 0, 1], [0, 1, 0]]), rtol=1e-15, atol=1e-16)
+
+
+def test_categorical_nll_accepts_whole_number_float_labels():
+    logits = np.random.default_rng(5).normal(size=(2, 4, 3))
+    as_ints = mv.categorical_nll(logits, np.array([2, 0, 1, 1])).item()
+    assert mv.categorical_nll(logits, np.array([2.0, 0.0, 1.0, 1.0])).item() == as_ints
+
+
 def test_learned_noise_gradient_matches_central_differences():
     rng = np.random.default_rng(1)
     pred, target = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))

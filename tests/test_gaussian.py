@@ -247,6 +247,51 @@ def test_kl_normal_grads_match_central_differences(mu, rho, prior_mu, prior_sigm
     assert np.allclose(g.sigma_grad_to_rho(grad_sigma, rho), numeric_rho, rtol=1e-6, atol=atol)
 
 
+@FAST
+@given(mu=vectors(-5, 5), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
+def test_kl_normal_grads_with_respect_to_rho_three_ways(mu, rho, prior_mu, prior_sigma):
+    """wrt="rho": the explicit formula, the chain rule through sigma (autodiff's route), central differences."""
+    sigma = g.softplus(rho)
+    grad_mu, grad_rho = g.kl_normal_grads(mu, sigma, prior_mu, prior_sigma, wrt="rho")
+    same_mu, grad_sigma = g.kl_normal_grads(mu, sigma, prior_mu, prior_sigma)
+    assert np.array_equal(grad_mu, same_mu)
+    chained = grad_sigma * g.softplus_grad(rho)                     # dKL/dsigma * sigmoid(rho)
+    # the same product in another order: equal to rounding, relative to its largest term 1/sigma * sigmoid
+    assert np.allclose(grad_rho, chained, rtol=1e-13, atol=1e-13 * np.max(1.0 + sigma**2 / prior_sigma**2))
+    atol = rounding_tolerance(g.kl_normal(mu, sigma, prior_mu, prior_sigma))
+    numeric_rho = central_difference(lambda r: g.kl_normal(mu, g.softplus(r), prior_mu, prior_sigma), rho)
+    assert np.allclose(grad_rho, numeric_rho, rtol=1e-6, atol=atol)
+
+
+def test_kl_normal_grads_with_respect_to_rho_stay_finite_for_tiny_sigma():
+    """Below rho = -709.8, 1/sigma overflows (-inf); below -745 sigma is 0.0 (NaN). The truth is
+    dKL/drho = sigma sigmoid(rho)/s^2 - sigmoid(rho)/sigma -> 0 - 1: about -1 there."""
+    rho = np.array([-800.0, -746.0, -745.0, -720.0, -709.9, -709.0, -100.0])
+    sigma = g.softplus(rho)
+    with np.errstate(over="ignore"):
+        assert sigma[0] == 0.0 and np.isinf(1.0 / sigma[3])         # the two failures of the old route
+    for prior_sigma in (1.0, 0.1):
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            _, grad_rho = g.kl_normal_grads(np.zeros(7), sigma, prior_sigma=prior_sigma, wrt="rho")
+        assert np.array_equal(grad_rho, -np.ones(7))                # -1 + O(sigma) with sigma < 1e-43
+
+
+def test_kl_normal_grads_refuses_an_unknown_wrt_and_a_zero_sigma_for_sigma():
+    with pytest.raises(ValueError, match="wrt must be 'sigma' or 'rho'"):
+        g.kl_normal_grads(np.zeros(2), np.ones(2), wrt="mu")
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        g.kl_normal_grads(np.zeros(2), np.array([1.0, 0.0]))         # d/dsigma at sigma = 0 is -inf
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        g.kl_normal_grads(np.zeros(2), np.array([1.0, -1.0]), wrt="rho")
+
+
+def test_kl_normal_grads_default_prior_is_the_standard_normal():
+    mu, sigma = np.array([0.5, -2.0]), np.array([0.25, 2.0])
+    grad_mu, grad_sigma = g.kl_normal_grads(mu, sigma)
+    assert np.array_equal(grad_mu, mu)                               # (mu - 0) / 1
+    assert np.array_equal(grad_sigma, sigma - 1.0 / sigma)           # sigma - 1/sigma
+
+
 def test_kl_normal_grads_have_mus_shape_with_broadcast_priors():
     mu, sigma = np.zeros((2, 3)), np.ones((2, 3))
     grad_mu, grad_sigma = g.kl_normal_grads(mu, sigma, prior_mu=np.array([1.0, 2.0, 4.0]), prior_sigma=2.0)

@@ -100,6 +100,9 @@ UNARY_OPS = [
     ("relu",        lambda x: np.maximum(x, 0.0),        lambda t: t.relu(),        OFF_KINK),
     ("sigmoid",     lambda x: 1.0 / (1.0 + np.exp(-x)),  lambda t: t.sigmoid(),     ANY),
     ("softplus",    lambda x: np.log(1.0 + np.exp(x)),   lambda t: t.softplus(),    ANY),
+    ("sqrt",        np.sqrt,                             lambda t: t.sqrt(),        POSITIVE),
+    ("abs",         np.abs,                              lambda t: t.abs(),         OFF_KINK),
+    ("abs()",       np.abs,                              lambda t: abs(t),          OFF_KINK),
     ("x ** 2",      lambda x: x * x,                     lambda t: t ** 2,          ANY),
     ("x ** 3",      lambda x: x * x * x,                 lambda t: t ** 3,          ANY),
     ("x ** -1",     lambda x: 1.0 / x,                   lambda t: t ** -1,         AWAY_FROM_ZERO),
@@ -405,11 +408,185 @@ def test_make_op_skips_the_vjp_of_an_input_without_gradient():
     np.testing.assert_array_equal(x.grad, c.data)
 
 
-def test_backward_asserts_that_a_vjp_returns_the_input_shape():
+def test_backward_checks_that_a_vjp_returns_the_input_shape():
+    """A real check (RuntimeError), not an assert that `python -O` would remove."""
     x = Tensor([1.0, 2.0], requires_grad=True)
     bad = make_op("bad_shape", x.data.sum(), (x,), (lambda g: np.ones(3),))
-    with pytest.raises(AssertionError, match=r"bad_shape.*\(3,\).*\(2,\)"):
+    with pytest.raises(RuntimeError, match=r"bad_shape.*\(3,\).*\(2,\).*unbroadcast"):
         bad.backward()
+
+
+def test_the_shape_check_survives_python_dash_O():
+    import subprocess
+    import sys
+    code = ("import numpy as np, minivi as mv\n"
+            "x = mv.Tensor([1.0, 2.0], requires_grad=True)\n"
+            "bad = mv.make_op('bad_shape', x.data.sum(), (x,), (lambda g: np.ones(3),))\n"
+            "try:\n    bad.backward()\nexcept RuntimeError:\n    print('refused')\n")
+    result = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "refused"
+
+
+# ------------------------------------------------------------------ stale gradients: the version counter
+
+
+def test_changing_an_index_array_after_the_forward_does_not_move_the_gradient():
+    """The issue's example: the gradient must land on [1, 2], the entries the forward used."""
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    index = np.array([1, 2])
+    y = (w[index] * np.array([10.0, 20.0])).sum()
+    index[:] = [0, 1]
+    y.backward()
+    np.testing.assert_array_equal(w.grad, [0.0, 10.0, 20.0])
+
+
+def test_changing_an_index_list_inside_a_tuple_after_the_forward_does_not_move_the_gradient():
+    w = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    rows = [1]
+    y = w[:, rows].sum()
+    rows[0] = 2
+    y.backward()
+    np.testing.assert_array_equal(w.grad, [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("change", ["assign", "subtract in place"])
+def test_backward_refuses_an_input_changed_after_the_forward(change):
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = Tensor([4.0, 5.0, 6.0])                      # a constant: its value is in w's gradient
+    y = (w * x).exp().sum()
+    if change == "assign":
+        x.data = np.array([0.0, 0.0, 0.0])
+    else:
+        x.data -= 1.0
+    with pytest.raises(RuntimeError, match=r"input 1 of op 'mul'.*forward pass again"):
+        y.backward()
+    assert w.grad is None                            # refused before any gradient was written
+
+
+def test_backward_refuses_a_parameter_stepped_between_forward_and_backward():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    w.data -= 0.1                                    # an optimiser step too early
+    with pytest.raises(RuntimeError, match=r"op 'mul'"):
+        y.backward()
+
+
+def test_backward_refuses_an_op_result_changed_after_the_forward():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    e = w.exp()                                      # exp's VJP reuses its output
+    y = e.sum()
+    e.data = np.zeros(2)
+    with pytest.raises(RuntimeError, match=r"result of op 'exp'"):
+        y.backward()
+
+
+def test_forward_backward_step_forward_backward_is_allowed():
+    """The training loop changes parameters only after backward: never refused, gradients fresh."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(3):
+        w.grad = None
+        (w * w).sum().backward()
+        np.testing.assert_array_equal(w.grad, 2 * w.data)
+        w.data -= 0.1 * w.grad
+
+
+def test_assigning_data_copies_and_counts_the_change():
+    t = Tensor([1.0, 2.0])
+    source = np.array([3, 4])
+    t.data = source
+    source[0] = 100                                  # the Tensor holds its own copy
+    assert t.data.dtype == np.float64 and t._version == 1
+    np.testing.assert_array_equal(t.data, [3.0, 4.0])
+    held = t.data
+    t.data -= 1.0                                    # in place: the same array, one more version
+    assert t.data is held and t._version == 2
+    np.testing.assert_array_equal(t.data, [2.0, 3.0])
+
+
+def test_assigning_data_of_another_shape_to_a_parameter_is_refused():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(2,\)"):
+        w.data = np.ones(3)
+    c = Tensor([1.0, 2.0])                           # a constant may change shape
+    c.data = np.ones(3)
+    assert c.shape == (3,)
+
+
+def test_assigning_non_numbers_to_data_is_refused():
+    with pytest.raises(TypeError, match="real numbers"):
+        Tensor([1.0]).data = ["a"]
+
+
+# ------------------------------------------------------------------ sqrt and abs: explicit formula, autodiff, differences
+
+
+def test_sqrt_gradient_three_ways():
+    x = np.array([0.3, 1.0, 2.5, 9.0])
+    weights = np.array([1.0, -2.0, 0.5, 3.0])
+    explicit = weights / (2.0 * np.sqrt(x))                          # d√x/dx = 1/(2√x)
+    t = Tensor(x, requires_grad=True)
+    (t.sqrt() * weights).sum().backward()
+    numeric, = mv.numerical_grad(lambda a: np.sum(np.sqrt(a) * weights), x)
+    np.testing.assert_allclose(t.grad, explicit, rtol=1e-14)
+    np.testing.assert_allclose(numeric, explicit, rtol=1e-8)
+
+
+def test_abs_gradient_three_ways_and_zero_at_the_kink():
+    x = np.array([-2.0, -0.4, 0.0, 0.7, 3.0])
+    weights = np.array([1.0, -2.0, 0.5, 3.0, -1.5])
+    explicit = weights * np.array([-1.0, -1.0, 0.0, 1.0, 1.0])      # sign(x), 0 at x = 0
+    t = Tensor(x, requires_grad=True)
+    (abs(t) * weights).sum().backward()
+    np.testing.assert_array_equal(t.grad, explicit)
+    off_kink = x != 0
+    numeric, = mv.numerical_grad(lambda a: np.sum(np.abs(a) * weights), x)
+    np.testing.assert_allclose(numeric[off_kink], explicit[off_kink], rtol=1e-8)
+
+
+# ------------------------------------------------------------------ PyTorch habits: numpy(), comparisons, ==
+
+
+def test_numpy_returns_a_copy_of_the_values():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    a = t.numpy()
+    assert type(a) is np.ndarray and a.dtype == np.float64
+    np.testing.assert_array_equal(a, [1.0, 2.0])
+    a[0] = 100.0
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+def test_comparisons_give_plain_boolean_arrays():
+    t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for got, expected in [(t < 2.0, [True, False, False]), (t <= 2.0, [True, True, False]),
+                          (t > 2.0, [False, False, True]), (t >= 2.0, [False, True, True]),
+                          (t > Tensor([0.0, 2.0, 4.0]), [True, False, False]),
+                          (np.array([3.0, 2.0, 1.0]) > t, [True, False, False])]:
+        assert type(got) is np.ndarray and got.dtype == bool
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        t < np.ones(2)
+
+
+def test_equality_is_identity_so_tensors_can_be_dict_keys():
+    """backward keeps Tensors in a dict and a set: == must not compare values."""
+    a, b = Tensor([1.0, 2.0]), Tensor([1.0, 2.0])
+    assert a == a and a != b and len({a, b}) == 2
+    assert (a == 1.0) is False
+
+
+# ------------------------------------------------------------------ axes of a 0-d Tensor
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("axis", [0, -1, (0,)])
+def test_a_single_number_has_no_axis(reduction, axis):
+    with pytest.raises(ValueError, match="0-d Tensor .*has no axes.*without axis"):
+        getattr(Tensor(1.0), reduction)(axis=axis)
+
+
+def test_a_repeated_axis_is_refused():
+    with pytest.raises(ValueError, match="same axis twice"):
+        Tensor(np.ones((2, 3))).sum(axis=(1, -1))
 
 
 # ------------------------------------------------------------------ no_grad
