@@ -613,7 +613,8 @@ def effective_sample_size(samples, rank_normalized: bool = True) -> np.ndarray:
     τ = -1 + 2 Σ_k P_k. ESS is capped at M N log10(M N) as in Stan
     (an anti-correlated chain can beat independent draws, but not by that much).
     rank_normalized=False gives the ESS of the plain mean, the one that goes into
-    the Monte Carlo standard error sd / sqrt(ESS) (`monte_carlo_se`).
+    the Monte Carlo standard error sd / sqrt(ESS) (`monte_carlo_se`). A coordinate
+    whose draws are all equal gets NaN, as in `split_rhat`.
     """
     chains = _split_chains(_checked_samples(samples, "effective_sample_size"))
     if rank_normalized:
