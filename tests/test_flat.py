@@ -2,6 +2,8 @@
 hand-written densities, gradients three ways."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minivi as mv
 from minivi import flat
@@ -345,3 +347,25 @@ def test_batched_gradients_equal_one_chain_at_a_time():
     for c in range(3):
         np.testing.assert_allclose(batch.grad[c], engine_grad(log_prob, ws[c])[0], rtol=1e-12,
                                    atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4), activation=st.sampled_from([mv.Tanh, mv.ReLU]),
+       n_chains=st.integers(1, 3), seed=st.integers(0, 2 ** 16))
+def test_round_trip_and_forward_on_drawn_architectures(sizes, activation, n_chains, seed):
+    """Any stack of Linear layers with activations between: vec -> parameters -> vec is exact, and the
+    forward from w (one vector or a batch) equals the model's own forward with those parameters."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [mv.Linear(n_in, n_out, rng=rng)] + ([activation()] if i < len(sizes) - 2 else [])
+    model = mv.Sequential(*layers)
+    x = rng.normal(size=(3, sizes[0]))
+    ws = rng.normal(size=(n_chains, flat.n_weights(model)))
+    batch = flat.functional_forward(model, mv.Tensor(ws), x).data
+    for c in range(n_chains):
+        flat.vector_to_parameters(ws[c], model)
+        np.testing.assert_array_equal(flat.parameters_to_vector(model), ws[c])
+        np.testing.assert_allclose(flat.functional_forward(model, mv.Tensor(ws[c]), x).data, model(x).data,
+                                   rtol=1e-14, atol=1e-14)
+        np.testing.assert_allclose(batch[c], model(x).data, rtol=1e-12, atol=1e-13)

@@ -316,6 +316,18 @@ def test_divergent_transitions_are_counted_rejected_and_reported():
     np.testing.assert_array_equal(result.samples, np.broadcast_to(init[:, None, :], result.samples.shape))
 
 
+def test_chains_stuck_in_different_modes_give_an_rhat_warning():
+    """Two modes at ±5 separated by a valley HMC cannot cross in 150 iterations: the chains disagree."""
+    def two_modes(w):
+        return (((w - 5.0) ** 2 * -0.5).exp() + ((w + 5.0) ** 2 * -0.5).exp()).log().sum(axis=-1)
+    two_modes.vectorized = True
+    init = np.array([[-5.0], [-5.0], [5.0], [5.0]])
+    with pytest.warns(mcmc.ConvergenceWarning, match="R-hat = .* > 1.01"):
+        result = mcmc.hmc(two_modes, init, n_samples=100, n_warmup=50, n_leapfrog=3,
+                          rng=np.random.default_rng(18))
+    assert np.max(result.rhat) > 1.5
+
+
 def test_too_few_draws_give_a_convergence_warning():
     _, _, _, log_prob, _, _ = conjugate_problem()
     with pytest.warns(mcmc.ConvergenceWarning, match="ESS"):
