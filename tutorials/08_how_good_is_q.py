@@ -27,7 +27,7 @@ full-covariance variational inference, on the conjugate model and on a small net
 # $$\mathrm{KL}[\mathcal N(\mu, LL^\top)\,\|\,\mathcal N(0, s^2 I)] = \frac{\lVert L\rVert_F^2 + \lVert\mu\rVert^2}{2s^2}
 #   - \frac{D}{2} + D\log s - \sum_i \log L_{ii}.$$
 #
-# Part 1 uses the conjugate model of tutorials 01-02, where the exact posterior checks HMC
+# Part 1 uses a conjugate model like that of tutorials 01-02, where the exact posterior checks HMC
 # and both kinds of q. Part 2 uses a one-hidden-layer network on data in two separated
 # clusters, where only HMC can tell us the truth.
 
@@ -45,7 +45,8 @@ START = time.perf_counter()
 # %% [markdown]
 # ## Part 1. The conjugate model: everything has an exact answer
 #
-# The two-weight regression of tutorials 01-02: $y = w_0 + w_1 x + \text{noise}$, 20 points
+# A two-weight regression of the same kind as tutorials 01-02 (its data are drawn anew here, so
+# its numbers differ from theirs): $y = w_0 + w_1 x + \text{noise}$, 20 points
 # with $x \in [0, 1]$, noise standard deviation 0.3, prior $\mathcal N(0, I)$. Intercept and
 # slope trade off, so the posterior is strongly correlated. `mv.exact.blr_posterior` gives
 # it exactly, and `mv.exact.mean_field_optimum` the best factorised q
