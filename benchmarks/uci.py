@@ -244,7 +244,7 @@ def mean_se(values):
 
 
 def markdown_table(results, n_splits, config, seed, test_samples):
-    lines = [f"# UCI regression: minivi's Bayes by Backprop against the published table", "",
+    lines = ["# UCI regression: minivi's Bayes by Backprop against the published table", "",
              f"{n_splits} standard splits per data set, seed {seed}, mean ± standard error over the splits. "
              "Published columns: Gal & Ghahramani (2016), Table 1 (VI = Graves 2011 and PBP as run by "
              "Hernández-Lobato & Adams 2015; Dropout's ± converted from a standard deviation to a standard "

@@ -18,11 +18,11 @@ def tanh_net(rng, sizes=(2, 4, 3)):
 
 def numpy_forward(w, x, sizes=(2, 4, 3)):
     """The tanh network written by hand from the documented layout [W1 row by row, b1, W2, b2]."""
-    (a, b, c), i = sizes, 0
-    W1 = w[i:i + a * b].reshape(a, b); i += a * b
-    b1 = w[i:i + b]; i += b
-    W2 = w[i:i + b * c].reshape(b, c); i += b * c
-    b2 = w[i:i + c]
+    a, b, c = sizes
+    W1 = w[:a * b].reshape(a, b)
+    b1 = w[a * b:a * b + b]
+    W2 = w[a * b + b:a * b + b + b * c].reshape(b, c)
+    b2 = w[a * b + b + b * c:a * b + b + b * c + c]
     return np.tanh(x @ W1 + b1) @ W2 + b2
 
 
