@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minivi as mv
+from gradient_helpers import assert_within, engine_grads
 from minivi import bayes
 from minivi import gaussian as g
 
@@ -48,20 +49,6 @@ def log_normal(w, std):
 def log_mixture(w, pi, sigma1, sigma2):
     return np.logaddexp(np.log(pi) + log_normal(w, sigma1), np.log(1 - pi) + log_normal(w, sigma2))
 
-
-def engine_grads(f, *arrays):
-    """Gradients of the scalar Tensor f(*leaves) by the engine's backward."""
-    leaves = [mv.Tensor(a, requires_grad=True) for a in arrays]
-    f(*leaves).backward()
-    return [leaf.grad for leaf in leaves]
-
-
-def assert_within(actual, expected, tol, what):
-    """|actual - expected| <= tol entrywise (tol may be an array), with the worst entry in the message."""
-    excess = np.abs(actual - expected) - tol
-    worst = np.unravel_index(np.argmax(excess), excess.shape) if excess.ndim else ()
-    assert np.all(excess <= 0), (f"{what}: at {worst} got {actual[worst]!r}, expected {expected[worst]!r}, "
-                                 f"allowed error {np.broadcast_to(tol, excess.shape)[worst]:.3g}")
 
 
 # ---------------------------------------------------------------- step 7: w = mu + softplus(rho) * eps

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minivi as mv
+from gradient_helpers import assert_within, engine_grads
 from minivi import fullcov as fc
 
 THOROUGH = settings(max_examples=40, deadline=None)
@@ -45,18 +46,6 @@ def autodiff_scale_tril(l_raw):
     d = l_raw.shape[0]
     return l_raw * np.tril(np.ones((d, d)), -1) + l_raw.softplus() * np.eye(d)
 
-
-def engine_grads(f, *arrays):
-    leaves = [mv.Tensor(a, requires_grad=True) for a in arrays]
-    f(*leaves).backward()
-    return [leaf.grad for leaf in leaves]
-
-
-def assert_within(actual, expected, tol, what):
-    excess = np.abs(actual - expected) - tol
-    worst = np.unravel_index(np.argmax(excess), excess.shape) if excess.ndim else ()
-    assert np.all(excess <= 0), (f"{what}: at {worst} got {actual[worst]!r}, expected {expected[worst]!r}, "
-                                 f"allowed {np.broadcast_to(tol, excess.shape)[worst]:.3g}")
 
 
 @st.composite
