@@ -243,7 +243,7 @@ class BayesLinear(BayesianModule):
         self._new_kl_seed()
         w = sample_weight(self.weight_mu, self.weight_rho, self._eps(self.weight_mu.shape, n_samples),
                           shared_sigma=shared_sigma)
-        if n_samples is not None:   # (S, 1, ..., in, out): one matrix per sample, shared by the other axes
+        if n_samples is not None and x.ndim > 3:   # (S, 1, ..., in, out): one matrix per sample, shared by the other axes
             w = w.reshape((n_samples,) + (1,) * (x.ndim - 3) + self.weight_mu.shape)
         h = x @ w
         if self.bias_mu is None:
@@ -367,15 +367,15 @@ def kl_divergence(model: Module, *, shared_sigma: dict | None = None) -> Tensor:
     """
     if not isinstance(model, Module):
         raise TypeError(f"kl_divergence takes a minivi Module, got {type(model).__name__}")
-    total = Tensor(0.0)
+    total = None
     for module in model.modules():
         if isinstance(module, BayesianModule):
             term = module.kl(shared_sigma=shared_sigma) if takes_keyword(type(module).kl, "shared_sigma") else module.kl()
             if not isinstance(term, Tensor) or term.shape != ():
                 raise TypeError(f"{type(module).__name__}.kl() must return a scalar Tensor (the KL summed over "
                                 f"its weights), got {term!r:.60}")
-            total = total + term
-    return total
+            total = term if total is None else total + term
+    return Tensor(0.0) if total is None else total
 
 
 def signal_to_noise(model: Module) -> np.ndarray:

@@ -56,7 +56,9 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     if mode == "mean":
         data_term = nll(model(x, mode="mean", shared_sigma=shared_sigma), y)
     else:
-        data_term = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y) * (1.0 / n_samples)
+        data_term = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
+        if n_samples > 1:   # (1/S) Σ_s; for S = 1 the factor is 1 (no op needed)
+            data_term = data_term * (1.0 / n_samples)
     kl = kl_divergence(model, shared_sigma=shared_sigma)
     loss = kl * kl_weight + data_term
     info = {"kl": kl.item(), "nll": data_term.item(), "kl_weight": float(kl_weight), "loss": loss.item()}

@@ -117,7 +117,7 @@ class Module:
                 out = self.forward(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma)
             else:
                 out = self.forward(x, mode=mode, n_samples=n_samples)
-        elif any(isinstance(m, BayesianModule) for m in self.modules()):
+        elif vars(self) and any(isinstance(m, BayesianModule) for m in self.modules()):   # (no attributes: no layers)
             raise TypeError(f"{type(self).__name__} holds Bayesian layers, so its forward must take the sampling "
                             "mode: write forward(self, x, *, mode, n_samples) and pass mode=mode, "
                             "n_samples=n_samples to the layers it calls")
@@ -378,10 +378,7 @@ def _members(module: Module):
     """(dotted name, item) for every item held by the module's attributes, lists, tuples and dicts opened."""
     seen = set()
 
-    def walk(name, value):
-        if not isinstance(value, (list, tuple, dict)):
-            yield name, value
-            return
+    def walk(name, value):   # value: a list, tuple or dict, opened once however often it is held
         if id(value) in seen:
             return
         seen.add(id(value))
@@ -389,10 +386,16 @@ def _members(module: Module):
             if isinstance(value, dict) and (not isinstance(key, str) or "." in key) and _holds_declared(item):
                 raise TypeError(f"{type(module).__name__}.{name}: modules and parameters in a dict need string "
                                 f"keys without dots, got {key!r}")
-            yield from walk(f"{name}.{key}", item)
+            if isinstance(item, (list, tuple, dict)):
+                yield from walk(f"{name}.{key}", item)
+            else:
+                yield f"{name}.{key}", item
 
     for attr, value in vars(module).items():
-        yield from walk(attr, value)
+        if isinstance(value, (list, tuple, dict)):
+            yield from walk(attr, value)
+        else:
+            yield attr, value
 
 
 def _join(prefix: str, name: str) -> str:
