@@ -274,8 +274,8 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
         return grad_mu, -1.0 / sigma + sigma / prior_var
     if sigmoid_rho is None:
         sigmoid_rho = softplus_grad_from_sigma(sigma)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(sigma > 0, sigmoid_rho / sigma, 1.0)   # sigmoid(rho) / sigma, its limit 1 at sigma = 0
+    ratio = np.divide(sigmoid_rho, sigma, out=np.ones_like(sigma),   # sigmoid(rho) / sigma, its limit 1 at sigma = 0
+                      where=sigma > 0)                                # (only divided where sigma > 0: no 0/0)
     return grad_mu, sigma * sigmoid_rho / prior_var - ratio
 
 
