@@ -23,21 +23,63 @@ from __future__ import annotations
 import numpy as np
 
 from . import gaussian as g
-from .nn import BayesianModule, Module, Parameter, check_features, check_generator, check_sizes
-from .tensor import Tensor, as_tensor, make_op, unbroadcast
+from .nn import (BayesianModule, Module, Parameter, check_features, check_generator, check_sizes,
+                 takes_keyword)
+from .tensor import Tensor, as_tensor, is_grad_enabled, make_op, unbroadcast
 
 
-def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray) -> Tensor:
+class SigmaOfRho:
+    """sigma = softplus(rho) (step 4) of ONE rho Tensor at ONE version, and sigmoid(rho) when a backward asks.
+
+    A training step uses sigma twice, in the sampled weights w = mu + sigma * eps
+    and in the KL, and both backwards use dsigma/drho = sigmoid(rho) = 1 - e^-sigma.
+    `elbo_loss` therefore hands the forward and `kl_divergence` one fresh dict,
+    `shared_sigma`, for that call only; `sigma_of` reuses an entry of it only if
+    it was made from the same rho Tensor, at the same version (no assignment to
+    rho.data since), in the same grad mode. Anything else is computed again, and
+    a plain model(x) or kl() (no dict) computes its own, as a student expects.
+    """
+
+    __slots__ = ("rho", "version", "grad_enabled", "sigma", "_sigmoid")
+
+    def __init__(self, rho: Tensor):
+        self.rho, self.version, self.grad_enabled = rho, rho._version, is_grad_enabled()
+        self.sigma = g.softplus(rho.data, validate=False)              # sigma = softplus(rho)
+        self._sigmoid = None
+
+    def sigmoid(self) -> np.ndarray:
+        """dsigma/drho = sigmoid(rho) = -expm1(-sigma), computed once, when first asked."""
+        if self._sigmoid is None:
+            self._sigmoid = g.softplus_grad_from_sigma(self.sigma)
+        return self._sigmoid
+
+    def is_current(self, rho: Tensor) -> bool:
+        """Made from this very rho, unchanged since, in the grad mode in force now?"""
+        return self.rho is rho and self.version == rho._version and self.grad_enabled == is_grad_enabled()
+
+
+def sigma_of(rho: Tensor, shared_sigma: dict | None = None) -> SigmaOfRho:
+    """softplus(rho), taken from `shared_sigma` (a per-call dict, see SigmaOfRho) when still valid, else computed."""
+    if shared_sigma is None:
+        return SigmaOfRho(rho)
+    entry = shared_sigma.get(id(rho))
+    if entry is None or not entry.is_current(rho):
+        entry = shared_sigma[id(rho)] = SigmaOfRho(rho)
+    return entry
+
+
+def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray, *, shared_sigma: dict | None = None) -> Tensor:
     """w = mu + softplus(rho) * eps as one engine op (step 7), with the explicit backward.
 
     eps has mu's shape, or a leading sample axis (S, *mu.shape) for S weight
     samples at once; the gradients of mu and rho are then summed over the
     samples (`unbroadcast`), as each sample used the same mu and rho.
+    shared_sigma: the per-call dict of `elbo_loss` (see SigmaOfRho), or None.
     (The gaussian functions skip their input checks here: mu and rho are the
     layer's own float64 parameters, and `fit` stops at the first NaN.)
     """
-    sigma = g.softplus(rho.data, validate=False)
-    w = g.reparameterize(mu.data, sigma, eps, validate=False)
+    s = sigma_of(rho, shared_sigma)
+    w = g.reparameterize(mu.data, s.sigma, eps, validate=False)                  # w = mu + sigma * eps
 
     def vjp_mu(grad_w):
         return unbroadcast(grad_w, mu.shape)       # dF/dmu = dF/dw: g.reparameterize_grads' first half
@@ -45,33 +87,37 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray) -> Tensor:
     def vjp_rho(grad_w):
         _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
         grad_sigma = unbroadcast(grad_sigma, rho.shape)
-        return grad_sigma * g.softplus_grad_from_sigma(sigma)                 # dF/drho = dF/dsigma * sigmoid(rho)
+        return grad_sigma * s.sigmoid()                                       # dF/drho = dF/dsigma * sigmoid(rho)
 
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))
 
 
-def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0) -> Tensor:
+def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict | None = None) -> Tensor:
     """KL[q || p] summed over the weights, closed form (step 5), as one engine op.
 
     Value: Σ log(s/sigma) + (sigma² + (mu - m)²)/(2s²) - 1/2, with sigma = softplus(rho).
-    Backward: dKL/dmu = (mu - m)/s², dKL/drho = (-1/sigma + sigma/s²) * sigmoid(rho).
+    Backward: dKL/dmu = (mu - m)/s², dKL/drho = (sigma/s² - 1/sigma) * sigmoid(rho),
+    with sigmoid(rho)/sigma computed stably (`g.kl_normal_grads(..., wrt="rho")`):
+    about -1 per weight for rho far below -709, where 1/sigma overflows.
     The gradients are computed only when a backward needs them (never for a KL
     that is only read, nor under `no_grad`), and then once for both inputs.
+    shared_sigma: the per-call dict of `elbo_loss` (see SigmaOfRho), or None.
     """
-    mu_data, sigma = mu.data, g.softplus(rho.data, validate=False)
-    value = np.asarray(g.kl_normal(mu_data, sigma, prior_mu, prior_sigma, validate=False))
+    mu_data, s = mu.data, sigma_of(rho, shared_sigma)
+    value = np.asarray(g.kl_normal(mu_data, s.sigma, prior_mu, prior_sigma, validate=False))
     saved = {}   # the two gradients: computed together for the first VJP that asks, each handed out once
 
-    def kl_grad(which):   # 0: dKL/dmu, 1: dKL/dsigma, at the forward's mu and sigma
+    def kl_grad(which):   # 0: dKL/dmu, 1: dKL/drho, at the forward's mu and rho
         if which not in saved:
-            saved.update(enumerate(g.kl_normal_grads(mu_data, sigma, prior_mu, prior_sigma, validate=False)))
+            saved.update(enumerate(g.kl_normal_grads(mu_data, s.sigma, prior_mu, prior_sigma, validate=False,
+                                                     wrt="rho", sigmoid_rho=s.sigmoid())))
         return saved.pop(which)
 
     def vjp_mu(grad_out):
-        return grad_out * kl_grad(0)                                           # dKL/dmu
+        return grad_out * kl_grad(0)                                           # dKL/dmu = (mu - m)/s²
 
     def vjp_rho(grad_out):
-        return grad_out * kl_grad(1) * g.softplus_grad_from_sigma(sigma)      # dKL/drho = dKL/dsigma * sigmoid(rho)
+        return grad_out * kl_grad(1)                  # dKL/drho = (sigma/s² - 1/sigma) * sigmoid(rho)
 
     return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
 
@@ -85,9 +131,9 @@ class GaussianPrior:
         self.prior_sigma = _positive_scale(prior_sigma, "prior_sigma")
         self.prior_mu = float(prior_mu)
 
-    def kl(self, mu: Tensor, rho: Tensor, rng: np.random.Generator) -> Tensor:
+    def kl(self, mu: Tensor, rho: Tensor, rng: np.random.Generator, *, shared_sigma: dict | None = None) -> Tensor:
         """Closed form: no random numbers needed (rng is unused)."""
-        return kl_normal_op(mu, rho, self.prior_mu, self.prior_sigma)
+        return kl_normal_op(mu, rho, self.prior_mu, self.prior_sigma, shared_sigma=shared_sigma)
 
     def config(self) -> dict:
         return {"class": "GaussianPrior", "prior_sigma": self.prior_sigma, "prior_mu": self.prior_mu}
@@ -184,24 +230,27 @@ class BayesLinear(BayesianModule):
         self._kl_seed = None
         self._new_kl_seed()
 
-    def forward(self, x, *, mode, n_samples):
+    def forward(self, x, *, mode, n_samples, shared_sigma=None):
         """mode="mean": x @ mu_W + mu_b.  mode="sample" or "function": x @ W + b with fresh W, b ~ q.
 
         With n_samples=S, x is (1 or S, ..., in_features) (the sample axis first,
         see minivi/nn.py) and the output (S, ..., out_features): sample s uses W_s, b_s.
+        shared_sigma: `elbo_loss`'s per-call dict of sigma = softplus(rho) (see SigmaOfRho), or None.
         """
         x = self._check_input(x, n_samples)
         if mode == "mean":
             return self._affine(x, self.weight_mu, self.bias_mu)
         self._new_kl_seed()
-        w = sample_weight(self.weight_mu, self.weight_rho, self._eps(self.weight_mu.shape, n_samples))
-        if n_samples is not None:   # (S, 1, ..., in, out): one matrix per sample, shared by the other axes
+        w = sample_weight(self.weight_mu, self.weight_rho, self._eps(self.weight_mu.shape, n_samples),
+                          shared_sigma=shared_sigma)
+        if n_samples is not None and x.ndim > 3:   # (S, 1, ..., in, out): one matrix per sample, shared by the other axes
             w = w.reshape((n_samples,) + (1,) * (x.ndim - 3) + self.weight_mu.shape)
         h = x @ w
         if self.bias_mu is None:
             return h
         bias_shape = self.bias_mu.shape if n_samples is None else (n_samples,) + (1,) * (h.ndim - 2) + self.bias_mu.shape
-        return h + sample_weight(self.bias_mu, self.bias_rho, self.rng.standard_normal(bias_shape))
+        return h + sample_weight(self.bias_mu, self.bias_rho, self.rng.standard_normal(bias_shape),
+                                 shared_sigma=shared_sigma)
 
     def _check_input(self, x, n_samples) -> Tensor:
         """Inputs are (..., in_features); with n_samples they carry the sample axis first and one data axis."""
@@ -229,20 +278,23 @@ class BayesLinear(BayesianModule):
         pairs = [(self.weight_mu, self.weight_rho)]
         return pairs + ([(self.bias_mu, self.bias_rho)] if self.bias_mu is not None else [])
 
-    def kl(self) -> Tensor:
+    def kl(self, *, shared_sigma=None) -> Tensor:
         """KL[q || p] summed over this layer's weights and biases (step 5), a scalar Tensor.
 
         Reading it changes nothing: a Monte Carlo prior draws from a generator
         seeded at the last sampling forward, never from the layer's `rng`.
+        shared_sigma: `elbo_loss`'s per-call dict (see SigmaOfRho), passed to a
+        prior whose kl takes it; None computes sigma here.
         """
         needs_draws = getattr(self.prior, "draws_random", True)
         if needs_draws and self._kl_seed is None:
             raise ValueError(f"{type(self).__name__}: the prior {self.prior!r} was set after construction; run the "
                              "layer once in mode='sample' before reading its KL")
         rng = np.random.default_rng(self._kl_seed) if needs_draws else None
+        shared = {"shared_sigma": shared_sigma} if takes_keyword(type(self.prior).kl, "shared_sigma") else {}
         total = None
         for mu, rho in self.variational_parameters():
-            term = self.prior.kl(mu, rho, rng)
+            term = self.prior.kl(mu, rho, rng, **shared)
             total = term if total is None else total + term
         return total
 
@@ -276,9 +328,9 @@ class LocalBayesLinear(BayesLinear):
     of this expression. Same parameters, KL and mean mode as BayesLinear.
     """
 
-    def forward(self, x, *, mode, n_samples):
+    def forward(self, x, *, mode, n_samples, shared_sigma=None):
         if mode == "function":
-            return super().forward(x, mode="sample", n_samples=n_samples)
+            return super().forward(x, mode="sample", n_samples=n_samples, shared_sigma=shared_sigma)
         x = self._check_input(x, n_samples)
         if mode == "mean":
             return self._affine(x, self.weight_mu, self.bias_mu)
@@ -305,23 +357,25 @@ def _sqrt(var: Tensor) -> Tensor:
                    (lambda grad: np.where(positive, grad / (2.0 * np.where(positive, std, 1.0)), 0.0),))
 
 
-def kl_divergence(model: Module) -> Tensor:
+def kl_divergence(model: Module, *, shared_sigma: dict | None = None) -> Tensor:
     """KL[q || p] of the whole model (step 5): the sum of `kl()` over its distinct BayesianModules.
 
     Found by the protocol (`mv.BayesianModule`), not by class, and each layer
     once however often the model uses it: a layer applied twice has one q, so one KL.
+    shared_sigma: `elbo_loss`'s per-call dict (see SigmaOfRho), passed to every
+    kl() that takes it, so sigma = softplus(rho) of the forward is not computed again.
     """
     if not isinstance(model, Module):
         raise TypeError(f"kl_divergence takes a minivi Module, got {type(model).__name__}")
-    total = Tensor(0.0)
+    total = None
     for module in model.modules():
         if isinstance(module, BayesianModule):
-            term = module.kl()
+            term = module.kl(shared_sigma=shared_sigma) if takes_keyword(type(module).kl, "shared_sigma") else module.kl()
             if not isinstance(term, Tensor) or term.shape != ():
                 raise TypeError(f"{type(module).__name__}.kl() must return a scalar Tensor (the KL summed over "
                                 f"its weights), got {term!r:.60}")
-            total = total + term
-    return total
+            total = term if total is None else total + term
+    return Tensor(0.0) if total is None else total
 
 
 def signal_to_noise(model: Module) -> np.ndarray:

@@ -37,6 +37,9 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     mode:      "sample" (the ELBO), or "mean" (every weight at mu: no sampling,
                a deterministic loss for checks).
 
+    sigma = softplus(rho) is computed once per rho for the forward and the KL
+    together (a fresh dict for this call, see `bayes.SigmaOfRho`).
+
     Returns (loss Tensor, info) with floats info["kl"] (the unweighted KL),
     info["nll"] (the data term), info["kl_weight"] and info["loss"].
     """
@@ -49,11 +52,14 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
         kl_weight = batch / n_data
     elif not np.isfinite(kl_weight) or kl_weight < 0:
         raise ValueError(f"kl_weight must be a finite number >= 0, got {kl_weight}")
+    shared_sigma = {}   # sigma = softplus(rho) for this call only, shared by the forward and the KL (bayes.SigmaOfRho)
     if mode == "mean":
-        data_term = nll(model(x, mode="mean"), y)
+        data_term = nll(model(x, mode="mean", shared_sigma=shared_sigma), y)
     else:
-        data_term = nll(model(x, mode=mode, n_samples=n_samples), y) * (1.0 / n_samples)
-    kl = kl_divergence(model)
+        data_term = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
+        if n_samples > 1:   # (1/S) Σ_s; for S = 1 the factor is 1 (no op needed)
+            data_term = data_term * (1.0 / n_samples)
+    kl = kl_divergence(model, shared_sigma=shared_sigma)
     loss = kl * kl_weight + data_term
     info = {"kl": kl.item(), "nll": data_term.item(), "kl_weight": float(kl_weight), "loss": loss.item()}
     return loss, info

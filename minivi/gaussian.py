@@ -239,7 +239,7 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     return float(np.sum(per_weight) + 0.5 * np.vdot(z, z))
 
 
-def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, wrt="sigma"):
+def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, wrt="sigma", sigmoid_rho=None):
     """(dKL/dmu, dKL/dsigma) of the summed closed-form KL   (step 5), or (dKL/dmu, dKL/drho).
 
     Differentiating KL = log s - log sigma + (sigma^2 + (mu - m)^2) / (2 s^2) - 1/2:
@@ -256,7 +256,9 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
     (see ``softplus_grad_from_sigma``), which tends to 1 as sigma -> 0. So for
     rho below about -709, where 1/sigma overflows (and below -745, where sigma
     itself rounds to 0.0), dKL/drho is still the true value, about -1, instead
-    of -inf or NaN. Pass sigma = softplus(rho); it may be 0.0 here.
+    of -inf or NaN. Pass sigma = softplus(rho); it may be 0.0 here. A caller
+    that already holds sigmoid(rho) = softplus_grad_from_sigma(sigma) may pass
+    it as sigmoid_rho (it is not checked) instead of having it computed again.
     """
     if wrt not in ("sigma", "rho"):
         raise ValueError(f"wrt must be 'sigma' or 'rho', got {wrt!r}")
@@ -270,9 +272,10 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
     grad_mu = (mu - prior_mu) / prior_var
     if wrt == "sigma":
         return grad_mu, -1.0 / sigma + sigma / prior_var
-    sigmoid_rho = softplus_grad_from_sigma(sigma)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(sigma > 0, sigmoid_rho / sigma, 1.0)   # sigmoid(rho) / sigma, its limit 1 at sigma = 0
+    if sigmoid_rho is None:
+        sigmoid_rho = softplus_grad_from_sigma(sigma)
+    ratio = np.divide(sigmoid_rho, sigma, out=np.ones_like(sigma),   # sigmoid(rho) / sigma, its limit 1 at sigma = 0
+                      where=sigma > 0)                                # (only divided where sigma > 0: no 0/0)
     return grad_mu, sigma * sigmoid_rho / prior_var - ratio
 
 

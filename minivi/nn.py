@@ -51,6 +51,10 @@ A module's forward is `forward(x)` if its output does not depend on the mode
 through), or `forward(x, *, mode, n_samples)`, passing both on to the modules
 it calls. A module that holds a BayesianModule must take the mode (TypeError
 otherwise), or mode="mean" would silently keep sampling inside it.
+A container may also take `shared_sigma=None` and pass it on (Sequential
+does): `elbo_loss`'s per-call dict that lets the forward and the KL share
+sigma = softplus(rho) (minivi/bayes.py, SigmaOfRho). A forward without it
+still works; its layers then compute their own sigma.
 """
 from __future__ import annotations
 
@@ -92,25 +96,28 @@ class Module:
         _check_member(value, f"{type(self).__name__}.{name}")
         object.__setattr__(self, name, value)
 
-    def __call__(self, x, *, mode: str = "sample", n_samples: int | None = None):
+    def __call__(self, x, *, mode: str = "sample", n_samples: int | None = None, shared_sigma: dict | None = None):
         check_mode(mode, n_samples)
         if n_samples is None:
-            return self._run(x, mode, None)
+            return self._run(x, mode, None, shared_sigma)
         if _inside_sampled_call.get():
-            return self._run(_check_sample_axis(as_tensor(x), n_samples, self), mode, n_samples)
+            return self._run(_check_sample_axis(as_tensor(x), n_samples, self), mode, n_samples, shared_sigma)
         x = as_tensor(x)
         token = _inside_sampled_call.set(True)
         try:
-            out = self._run(x.reshape((1,) + x.shape), mode, n_samples)
+            out = self._run(x.reshape((1,) + x.shape), mode, n_samples, shared_sigma)
         finally:
             _inside_sampled_call.reset(token)
         out = _check_sample_axis(out, n_samples, self, what="output")
         return out if out.shape[0] == n_samples else out + np.zeros((n_samples,) + (1,) * (out.ndim - 1))
 
-    def _run(self, x, mode, n_samples):
+    def _run(self, x, mode, n_samples, shared_sigma=None):
         if _takes_mode(type(self)):
-            out = self.forward(x, mode=mode, n_samples=n_samples)
-        elif any(isinstance(m, BayesianModule) for m in self.modules()):
+            if shared_sigma is not None and takes_keyword(type(self).forward, "shared_sigma"):
+                out = self.forward(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma)
+            else:
+                out = self.forward(x, mode=mode, n_samples=n_samples)
+        elif vars(self) and any(isinstance(m, BayesianModule) for m in self.modules()):   # (no attributes: no layers)
             raise TypeError(f"{type(self).__name__} holds Bayesian layers, so its forward must take the sampling "
                             "mode: write forward(self, x, *, mode, n_samples) and pass mode=mode, "
                             "n_samples=n_samples to the layers it calls")
@@ -307,6 +314,12 @@ def _check_sample_axis(t, n_samples: int, module: Module, what: str = "input") -
 
 
 @functools.lru_cache(maxsize=None)
+def takes_keyword(function, name: str) -> bool:
+    """Does function (a class's forward or kl) take the keyword `name`, e.g. "shared_sigma"?"""
+    return name in inspect.signature(function).parameters
+
+
+@functools.lru_cache(maxsize=None)
 def _takes_mode(cls) -> bool:
     """Does cls.forward take the keywords mode and n_samples (both, or neither)?"""
     params = inspect.signature(cls.forward).parameters
@@ -365,10 +378,7 @@ def _members(module: Module):
     """(dotted name, item) for every item held by the module's attributes, lists, tuples and dicts opened."""
     seen = set()
 
-    def walk(name, value):
-        if not isinstance(value, (list, tuple, dict)):
-            yield name, value
-            return
+    def walk(name, value):   # value: a list, tuple or dict, opened once however often it is held
         if id(value) in seen:
             return
         seen.add(id(value))
@@ -376,10 +386,16 @@ def _members(module: Module):
             if isinstance(value, dict) and (not isinstance(key, str) or "." in key) and _holds_declared(item):
                 raise TypeError(f"{type(module).__name__}.{name}: modules and parameters in a dict need string "
                                 f"keys without dots, got {key!r}")
-            yield from walk(f"{name}.{key}", item)
+            if isinstance(item, (list, tuple, dict)):
+                yield from walk(f"{name}.{key}", item)
+            else:
+                yield f"{name}.{key}", item
 
     for attr, value in vars(module).items():
-        yield from walk(attr, value)
+        if isinstance(value, (list, tuple, dict)):
+            yield from walk(attr, value)
+        else:
+            yield attr, value
 
 
 def _join(prefix: str, name: str) -> str:
@@ -445,9 +461,9 @@ class Sequential(Module):
                                 "wrap functions in a Module or use mv.ReLU()/mv.Tanh()")
         self.layers = list(layers)
 
-    def forward(self, x, *, mode, n_samples):
+    def forward(self, x, *, mode, n_samples, shared_sigma=None):
         for layer in self.layers:
-            x = layer(x, mode=mode, n_samples=n_samples)
+            x = layer(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma)
         return x
 
     def __getitem__(self, i):

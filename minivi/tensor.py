@@ -566,10 +566,14 @@ def _check_unchanged(order: list) -> None:
     leaves every `.grad` as it was.
     """
     for node in order:
-        if node._parents and node._version:
+        if not node._parents:   # a leaf: nothing recorded
+            continue
+        if node._version:
             raise RuntimeError(
                 f"backward: the result of op '{node.name}' (shape {node.shape}) had its .data assigned after "
                 "the forward pass, so its gradient would not match its values; compute it again instead")
+        if tuple([parent._version for parent in node._parents]) == node._input_versions:   # the common case
+            continue
         for i, (parent, version) in enumerate(zip(node._parents, node._input_versions)):
             if parent._version != version:
                 raise RuntimeError(
