@@ -316,17 +316,17 @@ def block_seconds(fn, steps, clock=time.perf_counter):
     return (clock() - start) / steps
 
 
-def interleaved_ratios(rounds, steps, clock=time.perf_counter):
-    """All four cases in this process: every round times a block of `steps` steps of each
-    implementation of each case, minivi first in even rounds and NumPy first in odd ones,
-    so that drift in the machine's load hits both alike. Returns, per case, the arrays of
-    per-round ms per step (minivi, numpy) and of their ratios."""
+def interleaved_ratios(rounds, steps, clock=time.perf_counter, chosen=CASES):
+    """The `chosen` cases (all four by default) in this process: every round times a block of
+    `steps` steps of each implementation of each case, minivi first in even rounds and NumPy
+    first in odd ones, so that drift in the machine's load hits both alike. Returns, per case,
+    the arrays of per-round ms per step (minivi, numpy) and of their ratios."""
     cases = []
-    for name, sizes, batch, n_samples in CASES:
+    for name, sizes, batch, n_samples in chosen:
         minivi_fn, numpy_fn = step_functions(sizes, batch, n_samples)
         minivi_fn(), numpy_fn()                                   # warm-up
         cases.append((minivi_fn, numpy_fn, steps[name]))
-    ms = np.zeros((len(CASES), rounds, 2))
+    ms = np.zeros((len(chosen), rounds, 2))
     for r in range(rounds):
         for k, (minivi_fn, numpy_fn, n) in enumerate(cases):
             order = (0, 1) if r % 2 == 0 else (1, 0)
@@ -335,12 +335,12 @@ def interleaved_ratios(rounds, steps, clock=time.perf_counter):
     return ms
 
 
-def print_interleaved(ms, clock_name):
+def print_interleaved(ms, clock_name, chosen=CASES):
     print(f"\nONE process, rounds interleaved, {clock_name}: ms per training step (elbo_loss + backward + Adam.step "
           "against the hand-written step), median over rounds;")
     print("ratio = minivi / NumPy within each round: its median, quartiles and range over the rounds")
     print(f"{'case':<31}{'minivi':>8}{'numpy':>8}{'ratio':>7}   {'quartiles':<13}{'range':<13}")
-    for (name, sizes, batch, n_samples), case in zip(CASES, ms):
+    for (name, sizes, batch, n_samples), case in zip(chosen, ms):
         ratios = case[:, 0] / case[:, 1]
         q1, q3 = np.percentile(ratios, [25, 75])
         label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
@@ -386,12 +386,15 @@ def vectorised_rounds(rounds, steps=50, clock=time.perf_counter):
     return ms
 
 
-def run_interleaved(quick, cpu_time=False):
-    """The `--interleaved` mode: checks, the interleaved table, peak memory, the vectorised forward."""
+def run_interleaved(quick, cpu_time=False, case_indices=(0, 1, 2, 3)):
+    """The `--interleaved` mode: checks, the interleaved table, peak memory, the vectorised forward.
+    With fewer `case_indices` (the --cases flag), only those cases, and peak memory of the large
+    ones and the vectorised forward only when their cases are chosen."""
+    chosen = [CASES[k] for k in case_indices]
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    for name, sizes, batch, n_samples in CASES:
+    for name, sizes, batch, n_samples in chosen:
         rel_loss, worst = check_agreement(sizes, batch, n_samples, tol=GRAD_TOL)
         print(f"check {name} S={n_samples}: loss rel. error {rel_loss:.1e}, worst gradient rel. error "
               f"{worst:.1e} (must be <= {GRAD_TOL:.0e})")
@@ -399,16 +402,20 @@ def run_interleaved(quick, cpu_time=False):
     rounds = 5 if quick else 15
     clock, clock_name = (time.process_time, "CPU time") if cpu_time else (time.perf_counter, "wall clock")
     start = time.perf_counter()
-    ms = interleaved_ratios(rounds, {"small": 40 if quick else 100, "large": 2 if quick else 5}, clock)
-    print_interleaved(ms, clock_name)
+    ms = interleaved_ratios(rounds, {"small": 40 if quick else 100, "large": 2 if quick else 5}, clock, chosen)
+    print_interleaved(ms, clock_name, chosen)
     print(f"({rounds} rounds, {time.perf_counter() - start:.0f} s; CPU time of this process so far "
           f"{time.process_time():.0f} s; load average now {os.getloadavg()[0]:.2f})")
-    minivi_mb, numpy_mb = peak_memory()
-    print(f"\npeak memory of one large S=1 step above what was allocated before it (tracemalloc): "
-          f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
-    minivi_mb, numpy_mb = peak_memory(case_index=3, repeats=1)
-    print(f"peak memory of one large S=8 step, the same way: "
-          f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
+    if 2 in case_indices:
+        minivi_mb, numpy_mb = peak_memory()
+        print(f"\npeak memory of one large S=1 step above what was allocated before it (tracemalloc): "
+              f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
+    if 3 in case_indices:
+        minivi_mb, numpy_mb = peak_memory(case_index=3, repeats=1)
+        print(f"peak memory of one large S=8 step, the same way: "
+              f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
+    if 0 not in case_indices:
+        return
     fwd = vectorised_rounds(rounds, clock=clock)
     speedups = fwd[:, 0] / fwd[:, 1]
     print(f"\nsmall case forward, 8 samples, interleaved: 8 sequential {np.median(fwd[:, 0]):.3f} ms, "
@@ -424,6 +431,10 @@ def main():
     parser.add_argument("--cpu-time", action="store_true",
                         help="with --interleaved: time with this process's CPU time instead of the wall clock "
                              "(on a machine other processes share)")
+    parser.add_argument("--cases", type=lambda text: sorted({int(k) for k in text.split(",")}),
+                        default=list(range(len(CASES))),
+                        help="with --interleaved: only these cases, numbered from 0 in the order of the table "
+                             "(e.g. --cases 2,3 for the large net)")
     parser.add_argument("--one-case", type=int, help=argparse.SUPPRESS)   # the hidden flags of in_new_process
     parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
@@ -433,7 +444,7 @@ def main():
     if args.warm:
         np.ones(WARM_UP_FLOATS).sum()      # allocated, then freed at once
     if args.interleaved:
-        run_interleaved(args.quick, args.cpu_time)
+        run_interleaved(args.quick, args.cpu_time, args.cases)
         return
     if args.one_fit:
         print(json.dumps(fit_ms_per_step()))
