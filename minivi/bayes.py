@@ -85,8 +85,11 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray, *, shared_sigma: dic
         return unbroadcast(grad_w, mu.shape)       # dF/dmu = dF/dw: g.reparameterize_grads' first half
 
     def vjp_rho(grad_w):
-        _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
-        grad_sigma = unbroadcast(grad_sigma, rho.shape)
+        if eps.ndim > rho.ndim:   # S samples of one sigma: dF/dsigma = Σ_s dF/dw_s * eps_s, no (S, ...) products stored
+            grad_sigma = g.sigma_grad_summed(grad_w, eps, validate=False)
+        else:
+            _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
+        grad_sigma = unbroadcast(grad_sigma, rho.shape)      # (a bias's eps (S, 1, n): the size-1 axis too)
         return grad_sigma * s.sigmoid()                                       # dF/drho = dF/dsigma * sigmoid(rho)
 
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))

@@ -118,6 +118,67 @@ def test_sample_weight_rho_gradient_at_tiny_sigma():
     np.testing.assert_allclose(explicit[0], numeric[0], rtol=1e-6, atol=1e-9)
 
 
+@st.composite
+def sample_cases(draw):
+    """S samples of one sigma: eps (S, in, out), sigma > 0, an input x and the downstream weights c."""
+    n_in, n_out, n_rows = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    n_samples = draw(st.sampled_from([1, 2, 5]))
+    arr = lambda shape, lo, hi: draw(hnp.arrays(np.float64, shape, elements=finite_floats(lo, hi)))
+    return dict(mu=arr((n_in, n_out), -2, 2), sigma=arr((n_in, n_out), 1e-3, 3),
+                eps=arr((n_samples, n_in, n_out), -3, 3), x=arr((n_rows, n_in), -2, 2),
+                c=arr((n_samples, n_rows, n_out), -2, 2))
+
+
+@FAST
+@given(case=sample_cases())
+def test_sigma_grad_summed_three_way(case):
+    # g.sigma_grad_summed is sample_weight's backward with a sample axis: dF/dsigma = sum_s dF/dw_s * eps_s.
+    mu, sigma, eps, x, c = (case[k] for k in ("mu", "sigma", "eps", "x", "c"))
+    (grad_w,) = engine_grads(lambda w: downstream(w, x, c), g.reparameterize(mu, sigma, eps))
+    formula = g.sigma_grad_summed(grad_w, eps)
+    (autodiff,) = engine_grads(lambda s: downstream(mu + s * eps, x, c), sigma)
+    (numeric,) = mv.numerical_grad(lambda s: float(np.sum(np.tanh(x @ (mu + s * eps)) * c)), sigma, eps=H)
+    assert formula.shape == sigma.shape
+    assert_within(formula, autodiff, SAME_ARITHMETIC * np.abs(grad_w * eps).sum(axis=0), "formula vs autodiff")
+    # Central differences: the rounding and truncation bounds of the sample_weight test above
+    # (|x| <= 2, |eps| <= 3, so the third derivative is <= 432 sum|c|); a wrong formula is off by the gradient.
+    fd_atol = 1e-8 * (1.0 + np.abs(c).sum())
+    assert_within(formula, numeric, fd_atol + 1e-7 * np.abs(numeric), "formula vs central differences")
+
+
+@pytest.mark.parametrize("shape", [(8, 50, 40), (8, 1, 7), (3, 2)])
+def test_sigma_grad_summed_is_the_sum_over_samples_of_the_per_sample_products(shape):
+    rng = np.random.default_rng(1)
+    grad_w, eps = rng.normal(size=shape), rng.normal(size=shape)
+    eps_before = eps.copy()
+    products = g.reparameterize_grads(grad_w, eps)[1]       # (S, ...): dF/dw_s * eps_s, one array per sample
+    summed = g.sigma_grad_summed(grad_w, eps)
+    assert summed.shape == shape[1:]
+    # the same S - 1 additions of the same products: at most a few roundings of sum_s |product|
+    assert_within(summed, products.sum(axis=0), 4 * U * np.abs(products).sum(axis=0), "einsum vs sum of products")
+    assert np.array_equal(eps, eps_before)
+
+
+def test_sigma_grad_summed_names_what_is_wrong():
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 3\)"):
+        g.sigma_grad_summed(np.ones((2, 3)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="no sample axis"):
+        g.sigma_grad_summed(np.array(1.0), np.array(2.0))
+
+
+def test_reparameterize_adds_mu_in_place_only_into_its_own_new_array():
+    rng = np.random.default_rng(2)
+    mu, sigma, eps = rng.normal(size=(3, 4)), g.softplus(rng.normal(size=(3, 4))), rng.normal(size=(5, 3, 4))
+    copies = [a.copy() for a in (mu, sigma, eps)]
+    for validate in (True, False):
+        w = g.reparameterize(mu, sigma, eps, validate=validate)
+        assert np.array_equal(w, mu + sigma * eps)                   # the same sums, exactly
+        assert all(np.array_equal(a, b) for a, b in zip((mu, sigma, eps), copies))
+    # mu adds an axis that eps lacks (one sigma per row): the general broadcast, no in-place add
+    w = g.reparameterize(mu, sigma[:, :1], eps[0, :, :1])
+    assert w.shape == (3, 4) and np.array_equal(w, mu + sigma[:, :1] * eps[0, :, :1])
+
+
 # ---------------------------------------------------------------- step 5: closed-form KL
 
 
