@@ -160,26 +160,20 @@ def reparameterize(mu, sigma, eps, *, validate=True):
     noise eps moves the randomness out of the path the gradient travels
     (Kingma & Welling 2014; Blundell et al. 2015, sec. 3.1). The arrays
     broadcast as NumPy does, e.g. eps of shape (S, *mu.shape) gives S samples.
-    With validate=False, eps must already have the result's shape (mu's
-    shape, or leading sample axes before it), as the layers draw it.
     """
     if validate:
         mu = _as_real_array(mu, "mu")
         sigma = _as_positive_array(sigma, "sigma")
         eps = _as_real_array(eps, "eps")
         try:
-            shape = np.broadcast_shapes(mu.shape, sigma.shape, eps.shape)
+            np.broadcast_shapes(mu.shape, sigma.shape, eps.shape)
         except ValueError:
             raise ValueError(
                 f"mu has shape {mu.shape}, sigma has shape {sigma.shape} and eps has shape "
                 f"{eps.shape}, which do not broadcast together; draw eps with mu's shape "
                 f"(or with extra leading sample axes)."
             ) from None
-        if shape != eps.shape:          # mu or sigma adds axes to eps: no room to add mu in place
-            return mu + sigma * eps
-    w = sigma * eps                     # one new array of eps's shape ...
-    w += mu                             # ... w = mu + sigma * eps, mu added in place (not a second such array)
-    return w
+    return mu + sigma * eps
 
 
 def reparameterize_grads(grad_w, eps, *, validate=True):
@@ -208,10 +202,10 @@ def sigma_grad_summed(grad_w, eps, *, validate=True):
     All S samples share one mu and one sigma, so each adds its own
     dF/dsigma = dF/dw_s * eps_s (``reparameterize_grads``) to sigma's gradient.
     grad_w and eps have shape (S, *sigma.shape); the result has sigma's shape.
-    np.einsum multiplies and adds one sample at a time, in the order s = 0, 1, ...,
-    so the (S, ...) array of products that (grad_w * eps).sum(axis=0) would
-    build first is never stored: for a 784 x 400 layer with S = 8, 20 MB less.
-    (dF/dmu = sum_s dF/dw_s needs no products: grad_w.sum(axis=0).)
+    The number is (grad_w * eps).sum(axis=0), but np.einsum adds each product
+    as it goes, so the (S, ...) array of all products is never stored: for a
+    784 x 400 layer with S = 8 that is 20 MB less, and faster. (dF/dmu =
+    sum_s dF/dw_s needs no products: grad_w.sum(axis=0).)
     """
     if validate:
         grad_w = _as_real_array(grad_w, "grad_w")
