@@ -4,6 +4,11 @@ Trains a 1-50-50-1 Bayesian network (standard normal prior, Gaussian q over
 every weight, L2 loss, reparameterisation: steps 4-8 of the derivation) on
 points with x in [0, 0.5], prints a summary, and draws the predictive band,
 which should widen away from the data.
+
+Training: 400 epochs of full-batch Adam (lr 3e-2, 4 samples of w per step), about
+a second on a small machine. This q is not fully converged (the ELBO is still
+rising), but the fit is good and the band already widens off the data; more
+epochs (`--epochs 2000`) tighten the KL and raise the ELBO further.
 """
 from __future__ import annotations
 
@@ -18,12 +23,13 @@ from minivi import plots
 
 NOISE_SIGMA = 0.05   # about the scatter of the toy data around its curve
 HIDDEN = 50
+EPOCHS, LEARNING_RATE, N_SAMPLES = 400, 3e-2, 4   # full batch: one Adam step per epoch
 ON_DATA, OFF_DATA = (0.0, 0.5), ((-0.5, -0.2), (0.8, 1.2))
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m minivi", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=1000, help="training epochs (default 1000)")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"training epochs (default {EPOCHS})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     parser.add_argument("--out", default="figures/demo.png", help="where to write the figure")
     args = parser.parse_args(argv)
@@ -78,7 +84,8 @@ def main(argv=None):
     print(f"minivi demo: a {HIDDEN}-{HIDDEN} ReLU Bayesian network on {len(x)} points of Blundell's toy curve "
           f"(noise_sigma={NOISE_SIGMA}, seed {args.seed})")
     nll = functools.partial(mv.gaussian_nll, noise_sigma=NOISE_SIGMA)
-    history = mv.fit(model, x, y, nll, epochs=args.epochs, batch_size=50, rng=rng, lr=1e-2, n_samples=4)
+    history = mv.fit(model, x, y, nll, epochs=args.epochs, batch_size=len(x), rng=rng, lr=LEARNING_RATE,
+                     n_samples=N_SAMPLES)
     if history.stopped:
         return 1
     for name, value in summarise(model, x, y, x_test, y_test).items():

@@ -11,17 +11,18 @@ estimated next to each test.
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minivi as mv
+from example_counts import Examples
 from gradient_helpers import assert_within, engine_grads
 from minivi import bayes
 from minivi import gaussian as g
 
-FAST = settings(max_examples=30, deadline=None)
-THOROUGH = settings(max_examples=60, deadline=None)   # the core three-way checks; ~5 ms an example
+FAST = Examples(plain=10, slow=30, deadline=None)       # plain run / `pytest -m slow`
+THOROUGH = Examples(plain=15, slow=60, deadline=None)   # the core three-way checks; ~5 ms an example
 H = 1e-6                       # central-difference step (the default of mv.numerical_grad)
 U = np.finfo(np.float64).eps   # 2.2e-16, the float64 rounding unit
 # (a) vs (b): both sum the same few products in float64; each result is off by
@@ -75,8 +76,7 @@ def downstream_numpy(mu, rho, eps, x, c):
     return float(np.sum(np.tanh(x @ (mu + softplus(rho) * eps)) * c))
 
 
-@THOROUGH
-@given(case=weight_cases())
+@THOROUGH.given(case=weight_cases())
 @example(case=dict(mu=np.array([[0.5, -1.0]]), rho=np.array([[-20.0, 20.0]]), eps=np.array([[[1.5, -0.7]]]),
                    x=np.array([[1.0], [-2.0]]), c=np.array([[[1.0, 0.5], [-1.0, 2.0]]])))
 def test_sample_weight_gradient_three_way(case):
@@ -185,8 +185,7 @@ def kl_primitive(mu, rho, prior_mu, prior_sigma):
 priors = st.one_of(st.just((0.0, 1.0)), st.tuples(finite_floats(-2, 2), finite_floats(0.3, 3)))
 
 
-@THOROUGH
-@given(mu=hnp.arrays(np.float64, hnp.array_shapes(max_dims=2, max_side=4), elements=finite_floats(-5, 5)),
+@THOROUGH.given(mu=hnp.arrays(np.float64, hnp.array_shapes(max_dims=2, max_side=4), elements=finite_floats(-5, 5)),
        rho_seed=st.integers(0, 2**32 - 1), prior=priors)
 def test_kl_normal_op_gradient_three_way(mu, rho_seed, prior):
     prior_mu, prior_sigma = prior
@@ -287,8 +286,7 @@ def test_bayes_linear_parameter_gradients_match_central_differences(prior, n_sam
 mixtures = st.tuples(finite_floats(0.05, 0.95), finite_floats(0.5, 3.0), finite_floats(np.exp(-7), 0.5))
 
 
-@FAST
-@given(mu=hnp.arrays(np.float64, st.integers(1, 6), elements=finite_floats(-1, 1)),
+@FAST.given(mu=hnp.arrays(np.float64, st.integers(1, 6), elements=finite_floats(-1, 1)),
        rho_seed=st.integers(0, 2**32 - 1), mixture=mixtures)
 def test_scale_mixture_kl_gradient_at_fixed_eps_matches_central_differences(mu, rho_seed, mixture):
     pi, sigma1, sigma2 = mixture
@@ -315,8 +313,7 @@ def test_scale_mixture_kl_gradient_at_fixed_eps_matches_central_differences(mu, 
         assert_within(explicit[k], numeric[k], fd_atol + 1e-5 * np.abs(numeric[k]), f"{name} vs central differences")
 
 
-@FAST
-@given(w=hnp.arrays(np.float64, st.integers(1, 6), elements=finite_floats(-3, 3)), mixture=mixtures)
+@FAST.given(w=hnp.arrays(np.float64, st.integers(1, 6), elements=finite_floats(-3, 3)), mixture=mixtures)
 def test_log_prior_gradient_matches_central_differences(w, mixture):
     prior = mv.ScaleMixturePrior(*mixture)
     (explicit,) = engine_grads(prior.log_prior, w)
@@ -328,6 +325,9 @@ def test_log_prior_gradient_matches_central_differences(w, mixture):
     assert_within(explicit, numeric, fd_atol + 1e-5 * np.abs(numeric), "d log p/dw vs central differences")
 
 
+# Slow (4000 draws, about 2 s): in the plain run, the fixed-eps test above checks the same prior.kl,
+# value and gradient, against the formula and central differences.
+@pytest.mark.slow
 def test_scale_mixture_kl_averages_to_the_integrated_kl():
     # A small layer whose q overlaps the narrow spike (sigma2 = e^-6 ~ 0.0025) and the wide part.
     prior = mv.ScaleMixturePrior(0.5, 1.0, np.exp(-6))

@@ -4,12 +4,12 @@ log p(D) = ELBO(q) + KL[q || p(w|D)]."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from example_counts import Examples
 from minivi import exact, gaussian
 
-FAST = settings(max_examples=30, deadline=None)
+FAST = Examples(plain=10, slow=30, deadline=None)   # plain run / `pytest -m slow`
 seeds = st.integers(0, 2**32 - 1)
 
 
@@ -38,8 +38,7 @@ def dense_log_gaussian(y, cov):
 # ---------------------------------------------------------------- posterior and evidence
 
 
-@FAST
-@given(seed=seeds)
+@FAST.given(seed=seeds)
 def test_posterior_matches_the_dense_formula(seed):
     Phi, y, prior_sigma, noise_sigma = random_problem(np.random.default_rng(seed))
     cov_dense = np.linalg.inv(Phi.T @ Phi / noise_sigma**2 + np.eye(Phi.shape[1]) / prior_sigma**2)
@@ -52,8 +51,7 @@ def test_posterior_matches_the_dense_formula(seed):
     assert np.array_equal(cov, cov.T)
 
 
-@FAST
-@given(seed=seeds)
+@FAST.given(seed=seeds)
 def test_log_evidence_matches_the_dense_gaussian_density(seed):
     Phi, y, prior_sigma, noise_sigma = random_problem(np.random.default_rng(seed))
     marginal_cov = prior_sigma**2 * Phi @ Phi.T + noise_sigma**2 * np.eye(len(y))
@@ -88,8 +86,7 @@ def random_q(rng, mean, diagonal):
     return mean_q, cov_q
 
 
-@FAST
-@given(seed=seeds, diagonal=st.booleans())
+@FAST.given(seed=seeds, diagonal=st.booleans())
 def test_evidence_is_elbo_plus_kl_to_the_posterior(seed, diagonal):
     rng = np.random.default_rng(seed)
     Phi, y, prior_sigma, noise_sigma = random_problem(rng)
@@ -104,8 +101,7 @@ def test_evidence_is_elbo_plus_kl_to_the_posterior(seed, diagonal):
     assert elbo <= log_evidence
 
 
-@FAST
-@given(seed=seeds)
+@FAST.given(seed=seeds)
 def test_elbo_at_the_exact_posterior_is_the_evidence(seed):
     Phi, y, prior_sigma, noise_sigma = random_problem(np.random.default_rng(seed))
     mean, cov = exact.blr_posterior(Phi, y, prior_sigma, noise_sigma)
@@ -113,8 +109,7 @@ def test_elbo_at_the_exact_posterior_is_the_evidence(seed):
     assert abs(elbo - exact.blr_log_evidence(Phi, y, prior_sigma, noise_sigma)) < 1e-8
 
 
-@FAST
-@given(seed=seeds)
+@FAST.given(seed=seeds)
 def test_kl_gaussians_is_non_negative_and_zero_at_equality(seed):
     rng = np.random.default_rng(seed)
     d = int(rng.integers(1, 6))
@@ -125,8 +120,7 @@ def test_kl_gaussians_is_non_negative_and_zero_at_equality(seed):
     assert abs(exact.kl_gaussians(mean_p, cov_p, mean_p, cov_p)) < 1e-12
 
 
-@FAST
-@given(seed=seeds)
+@FAST.given(seed=seeds)
 def test_kl_gaussians_with_diagonal_covariances_is_the_per_weight_kl(seed):
     rng = np.random.default_rng(seed)
     mu, sigma = rng.normal(size=4), rng.uniform(0.1, 3.0, size=4)
@@ -138,8 +132,7 @@ def test_kl_gaussians_with_diagonal_covariances_is_the_per_weight_kl(seed):
 # ---------------------------------------------------------------- the best mean-field q
 
 
-@FAST
-@given(seed=seeds)
+@FAST.given(seed=seeds)
 def test_mean_field_optimum_beats_every_perturbation(seed):
     rng = np.random.default_rng(seed)
     Phi, y, prior_sigma, noise_sigma = random_problem(rng, d=int(rng.integers(2, 6)))

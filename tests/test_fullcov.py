@@ -9,15 +9,15 @@ The KL's value is checked against exact.kl_gaussians, an independent implementat
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from example_counts import Examples
 import minivi as mv
 from gradient_helpers import assert_within, engine_grads
 from minivi import fullcov as fc
 
-THOROUGH = settings(max_examples=40, deadline=None)
+THOROUGH = Examples(plain=10, slow=40, deadline=None)   # plain run / `pytest -m slow`
 H = 1e-6                      # central-difference step
 SAME_ARITHMETIC = 1e-12       # (a) vs (b): the same float64 products summed in another order
 
@@ -81,8 +81,7 @@ def test_samples_have_covariance_L_Lt():
     assert np.allclose(np.cov(w.T), L @ L.T, atol=5 * np.sqrt(2.0 / n) * np.diag(L @ L.T).max())
 
 
-@THOROUGH
-@given(case=full_cov_cases())
+@THOROUGH.given(case=full_cov_cases())
 def test_kl_full_cov_matches_the_general_gaussian_kl(case):
     L = numpy_scale_tril(case["l_raw"])
     mu, s, d = case["mu"], case["prior_sigma"], case["mu"].size
@@ -106,8 +105,7 @@ def test_kl_full_cov_is_zero_at_the_prior_and_its_gradient_vanishes_there():
     assert np.array_equal(grad_mu, np.zeros(4)) and np.allclose(grad_L, 0.0, atol=1e-15)
 
 
-@THOROUGH
-@given(case=full_cov_cases())
+@THOROUGH.given(case=full_cov_cases())
 def test_kl_full_cov_grads_match_central_differences_on_the_lower_triangle(case):
     mu, s = case["mu"], case["prior_sigma"]
     L = numpy_scale_tril(case["l_raw"])
@@ -128,8 +126,7 @@ def test_kl_full_cov_grads_match_central_differences_on_the_lower_triangle(case)
     assert np.array_equal(np.triu(grad_L, 1), np.zeros(L.shape)), "dKL/dL must be lower-triangular"
 
 
-@THOROUGH
-@given(case=full_cov_cases())
+@THOROUGH.given(case=full_cov_cases())
 def test_reparameterize_full_grads_match_central_differences_in_mu_and_L(case):
     mu, eps, a, c = (case[k] for k in ("mu", "eps", "a", "c"))
     L = numpy_scale_tril(case["l_raw"])
@@ -163,8 +160,7 @@ def downstream_numpy(mu, l_raw, eps, a, c):
     return float(np.sum(np.tanh(w @ a) * c))
 
 
-@THOROUGH
-@given(case=full_cov_cases())
+@THOROUGH.given(case=full_cov_cases())
 def test_sample_full_cov_gradient_three_way(case):
     mu, l_raw, eps, a, c = (case[k] for k in ("mu", "l_raw", "eps", "a", "c"))
     explicit = engine_grads(lambda m, r: downstream(fc.sample_full_cov(m, r, eps), a, c), mu, l_raw)
@@ -186,8 +182,7 @@ def test_sample_full_cov_gradient_three_way(case):
         assert_within(explicit[k], numeric[k], fd_atol + 1e-6 * np.abs(numeric[k]), f"{name} vs central differences")
 
 
-@THOROUGH
-@given(case=full_cov_cases())
+@THOROUGH.given(case=full_cov_cases())
 def test_kl_full_cov_op_gradient_three_way(case):
     mu, l_raw, s = case["mu"], case["l_raw"], case["prior_sigma"]
     d = mu.size

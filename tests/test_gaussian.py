@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from example_counts import Examples
 from minivi import gaussian as g
 
-FAST = settings(max_examples=40, deadline=None)
+FAST = Examples(plain=10, slow=40, deadline=None)   # plain run / `pytest -m slow`
 
 # Central differences with step H in float64: the truncation error is about
 # H^2 |F'''| / 6 ~ 1e-13 for the smooth functions below, the rounding error
@@ -48,23 +48,20 @@ def log_density(w, mean, std):
 # ---------------------------------------------------------------- softplus (step 4)
 
 
-@FAST
-@given(rho=finite_floats(-30, 30))
+@FAST.given(rho=finite_floats(-30, 30))
 def test_softplus_matches_log1p_exp(rho):
     # On [-30, 30] exp(rho) neither overflows nor underflows, so log1p(exp(rho))
     # is accurate to a few ulps; 1e-14 relative allows that.
     assert np.isclose(g.softplus(rho), np.log1p(np.exp(rho)), rtol=1e-14, atol=0)
 
 
-@FAST
-@given(rho=finite_floats(-20, 20))
+@FAST.given(rho=finite_floats(-20, 20))
 def test_softplus_grad_matches_central_difference(rho):
     numeric = central_difference(lambda r: float(g.softplus(r)), rho)
     assert np.isclose(g.softplus_grad(rho), numeric, rtol=1e-6, atol=rounding_tolerance(g.softplus(rho)))
 
 
-@FAST
-@given(rho=finite_floats(-30, 30))
+@FAST.given(rho=finite_floats(-30, 30))
 def test_softplus_grad_is_the_logistic_sigmoid(rho):
     # 1 / (1 + exp(-rho)) is safe on [-30, 30]; both sides are a few ulps accurate.
     assert np.isclose(g.softplus_grad(rho), 1.0 / (1.0 + np.exp(-rho)), rtol=1e-14, atol=0)
@@ -85,15 +82,13 @@ def test_softplus_and_its_grad_are_finite_at_extreme_rho():
     assert g.softplus(0.0) == np.log(2.0) and g.softplus_grad(0.0) == 0.5
 
 
-@FAST
-@given(rho=finite_floats(-30, 30))
+@FAST.given(rho=finite_floats(-30, 30))
 def test_inverse_softplus_undoes_softplus(rho):
     # Both maps are well conditioned in relative terms here: a few ulps of rho.
     assert np.isclose(g.inverse_softplus(g.softplus(rho)), rho, rtol=1e-12, atol=1e-12)
 
 
-@FAST
-@given(sigma=finite_floats(1e-12, 1e3))
+@FAST.given(sigma=finite_floats(1e-12, 1e3))
 def test_softplus_undoes_inverse_softplus(sigma):
     assert np.isclose(g.softplus(g.inverse_softplus(sigma)), sigma, rtol=1e-12, atol=0)
 
@@ -138,8 +133,7 @@ def nonlinear_loss_grad(w, c):
     return c * np.cos(w) + 0.5 * w
 
 
-@FAST
-@given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(0, 3))
+@FAST.given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(0, 3))
 def test_reparameterize_grads_match_central_differences(seed, n_samples):
     rng = np.random.default_rng(seed)
     mu, rho, c = rng.normal(size=4), rng.uniform(-3, 3, size=4), rng.normal(size=4)
@@ -183,8 +177,7 @@ prior_means = finite_floats(-5, 5)
 prior_sigmas = finite_floats(0.5, 5)
 
 
-@FAST
-@given(mu=vectors(-10, 10), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
+@FAST.given(mu=vectors(-10, 10), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
 def test_kl_normal_is_non_negative(mu, rho, prior_mu, prior_sigma):
     assert g.kl_normal(mu, g.softplus(rho), prior_mu, prior_sigma) >= 0.0
 
@@ -200,8 +193,7 @@ def test_kl_normal_is_zero_when_q_is_the_prior():
     assert np.allclose(grad_sigma, 0.0, rtol=0, atol=4 * np.finfo(float).eps / prior_sigma.min())
 
 
-@FAST
-@given(mu=vectors(-10, 10), rho=vectors(-20, 20))
+@FAST.given(mu=vectors(-10, 10), rho=vectors(-20, 20))
 def test_kl_normal_matches_the_derivations_formula(mu, rho):
     sigma = g.softplus(rho)
     derivation = np.sum(-np.log(sigma) + (sigma**2 + mu**2) / 2 - 0.5)
@@ -211,8 +203,7 @@ def test_kl_normal_matches_the_derivations_formula(mu, rho):
     assert np.isclose(g.kl_normal(mu, sigma), derivation, rtol=0, atol=1e-12 * scale)
 
 
-@FAST
-@given(mu=vectors(-10, 10), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
+@FAST.given(mu=vectors(-10, 10), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
 def test_kl_normal_matches_the_general_formula(mu, rho, prior_mu, prior_sigma):
     sigma = g.softplus(rho)
     m, s = prior_mu, prior_sigma
@@ -233,8 +224,7 @@ def test_kl_normal_matches_monte_carlo(prior_mu, prior_sigma):
     assert abs(samples.mean() - g.kl_normal(mu, sigma, prior_mu, prior_sigma)) < 4 * standard_error
 
 
-@FAST
-@given(mu=vectors(-5, 5), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
+@FAST.given(mu=vectors(-5, 5), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
 def test_kl_normal_grads_match_central_differences(mu, rho, prior_mu, prior_sigma):
     sigma = g.softplus(rho)
     grad_mu, grad_sigma = g.kl_normal_grads(mu, sigma, prior_mu, prior_sigma)
@@ -247,8 +237,7 @@ def test_kl_normal_grads_match_central_differences(mu, rho, prior_mu, prior_sigm
     assert np.allclose(g.sigma_grad_to_rho(grad_sigma, rho), numeric_rho, rtol=1e-6, atol=atol)
 
 
-@FAST
-@given(mu=vectors(-5, 5), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
+@FAST.given(mu=vectors(-5, 5), rho=vectors(-20, 20), prior_mu=prior_means, prior_sigma=prior_sigmas)
 def test_kl_normal_grads_with_respect_to_rho_three_ways(mu, rho, prior_mu, prior_sigma):
     """wrt="rho": the explicit formula, the chain rule through sigma (autodiff's route), central differences."""
     sigma = g.softplus(rho)

@@ -147,6 +147,9 @@ def train_curve(seed, epochs=400):
     return model, history
 
 
+# Slow (about 3 s): in the plain run, test_tutorials.py::test_demo_runs_and_prints_its_summary trains the
+# same 1-50-50-1 net on the same toy curve (the demo) and checks the same growth off the data.
+@pytest.mark.slow
 def test_toy_curve_uncertainty_grows_away_from_the_data():
     model, _ = train_curve(seed=0)
     x_data = np.linspace(0.0, 0.5, 51)[:, None]

@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from example_counts import Examples
 import minivi as mv
 
 BOUND = 10.0          # largest |value| a step may produce
@@ -146,8 +147,7 @@ def run(inputs, steps):
     return sum(values[len(inputs) + k].sum() * (1.0 / (k + 1)) for k in range(len(steps)))
 
 
-@settings(max_examples=100, deadline=None)
-@given(programs())
+@Examples(plain=25, slow=100, deadline=None).given(programs())
 def test_random_expression_gradients_match_central_differences(program):
     inputs, steps = program
     assert mv.gradcheck(lambda *xs: run(xs, steps), *inputs)

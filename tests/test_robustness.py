@@ -19,14 +19,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from example_counts import Examples
 import minivi as mv
 from minivi.tensor import make_op
 
-EXTREMES = settings(max_examples=25, deadline=None)
+EXTREMES = Examples(plain=10, slow=25, deadline=None)   # plain run / `pytest -m slow`
 LOG_2PI = np.log(2 * np.pi)
 
 
@@ -269,8 +269,7 @@ mus = lambda shape: hnp.arrays(np.float64, shape, elements=floats(-1e3, 1e3))   
 noise_scales = st.floats(-4, 3).map(lambda e: 10.0 ** e)                        # 1e-4 .. 1e3, log-uniform
 
 
-@EXTREMES
-@given(weight_mu=mus((3, 2)), weight_rho=rhos((3, 2)), bias_mu=mus((2,)), bias_rho=rhos((2,)),
+@EXTREMES.given(weight_mu=mus((3, 2)), weight_rho=rhos((3, 2)), bias_mu=mus((2,)), bias_rho=rhos((2,)),
        noise_sigma=noise_scales, prior_sigma=noise_scales,
        x=hnp.arrays(np.float64, (4, 3), elements=floats(-2, 2)),
        y=hnp.arrays(np.float64, (4, 2), elements=floats(-10, 10)))
@@ -315,8 +314,7 @@ def test_bayes_linear_elbo_is_finite_and_exact_at_extreme_parameters(weight_mu, 
                               "dF/dbias_rho")
 
 
-@EXTREMES
-@given(weight_mu=mus((3, 2)), weight_rho=rhos((3, 2)), bias_rho=rhos((2,)), bias=st.booleans(),
+@EXTREMES.given(weight_mu=mus((3, 2)), weight_rho=rhos((3, 2)), bias_rho=rhos((2,)), bias=st.booleans(),
        zero_row=st.integers(0, 3), x=hnp.arrays(np.float64, (4, 3), elements=floats(-2, 2)),
        upstream=hnp.arrays(np.float64, (4, 2), elements=floats(-1e3, 1e3)))
 def test_local_bayes_linear_is_finite_and_exact_at_extremes_and_on_zero_rows(weight_mu, weight_rho, bias_rho, bias,
@@ -368,8 +366,7 @@ def test_local_bayes_linear_gradient_on_a_zero_row_passes_gradcheck():
     assert mv.gradcheck(f, rng.normal(size=(4, 2)), rng.normal(size=(4, 2)), x)
 
 
-@EXTREMES
-@given(logits=hnp.arrays(np.float64, (3, 4), elements=floats(-1e3, 1e3)),
+@EXTREMES.given(logits=hnp.arrays(np.float64, (3, 4), elements=floats(-1e3, 1e3)),
        labels=hnp.arrays(np.int64, (3,), elements=st.integers(0, 3)))
 def test_categorical_nll_is_exact_for_huge_logits(logits, labels):
     z = mv.Tensor(logits, requires_grad=True)
@@ -389,8 +386,7 @@ def test_categorical_nll_is_exact_for_huge_logits(logits, labels):
     assert np.allclose(z.grad.sum(axis=1), 0.0, atol=1e-12)   # softmax sums to 1, minus one 1
 
 
-@EXTREMES
-@given(pred=hnp.arrays(np.float64, (2, 5, 1), elements=floats(-1e3, 1e3)),
+@EXTREMES.given(pred=hnp.arrays(np.float64, (2, 5, 1), elements=floats(-1e3, 1e3)),
        target=hnp.arrays(np.float64, (5, 1), elements=floats(-1e3, 1e3)),
        rho=floats(-30, 30), noise_sigma=noise_scales)
 def test_gaussian_nll_is_exact_for_tiny_and_huge_noise(pred, target, rho, noise_sigma):
@@ -415,8 +411,7 @@ def test_gaussian_nll_is_exact_for_tiny_and_huge_noise(pred, target, rho, noise_
                               [(r.size / sigma + (r ** 2).sum() / sigma ** 3) * sigmoid_ref(rho)], "d nll / d rho")
 
 
-@EXTREMES
-@given(mu=mus((3, 2)), rho=rhos((3, 2)))
+@EXTREMES.given(mu=mus((3, 2)), rho=rhos((3, 2)))
 def test_scale_mixture_kl_is_finite_at_extreme_parameters(mu, rho):
     layer = mv.BayesLinear(3, 2, rng=np.random.default_rng(0), prior=mv.ScaleMixturePrior(), bias=False)
     layer.weight_mu.data[...], layer.weight_rho.data[...] = mu, rho

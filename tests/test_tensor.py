@@ -13,11 +13,11 @@ unbroadcast) and of the error messages.
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minivi as mv
+from example_counts import Examples
 from minivi import Tensor, make_op, no_grad, unbroadcast
 
 # ------------------------------------------------------------------ tolerances
@@ -36,7 +36,7 @@ VALUE_RTOL, VALUE_ATOL = 1e-12, 1e-12
 # the tolerance. A wrong derivative formula is off by O(0.1) or more.
 GRAD_RTOL, GRAD_ATOL = 1e-6, 1e-6
 
-FEW = settings(max_examples=50)  # per op and case; the whole file must stay fast
+FEW = Examples(plain=10, slow=50)  # per op and case: 10 in the plain run, 50 in `pytest -m slow`
 
 # ------------------------------------------------------------------ domains
 
@@ -127,15 +127,13 @@ UNARY_OPS = [
 
 
 @pytest.mark.parametrize("name, numpy_fn, engine_fn, domain", UNARY_OPS, ids=[op[0] for op in UNARY_OPS])
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_unary_op_value_and_gradient(name, numpy_fn, engine_fn, domain, data):
     x = data.draw(arrays(data.draw(SHAPES), domain), label="x")
     check_op(engine_fn, numpy_fn, x)
 
 
-@FEW
-@given(data=st.data(), p=floats_in(-2.0, 3.0))
+@FEW.given(data=st.data(), p=floats_in(-2.0, 3.0))
 def test_pow_with_any_real_exponent_on_positive_inputs(data, p):
     x = data.draw(arrays(data.draw(SHAPES), POSITIVE), label="x")
     check_op(lambda t: t ** p, lambda x: np.exp(p * np.log(x)), x)
@@ -156,8 +154,7 @@ BINARY_OPS = [
 @pytest.mark.parametrize("tensor_side", ["both", "left", "right"])
 @pytest.mark.parametrize("name, numpy_fn, engine_fn, left_domain, right_domain, shapes", BINARY_OPS,
                          ids=[op[0] for op in BINARY_OPS])
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_binary_op_value_and_gradient(name, numpy_fn, engine_fn, left_domain, right_domain, shapes,
                                       tensor_side, data):
     """tensor_side: which operands are Tensors; the other one is a plain NumPy
@@ -187,8 +184,7 @@ def test_matmul_covers_vector_vector_and_batched_cases():
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", [None, 0, -1, (0, -1)])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_sum_and_mean_over_axes(reduction, axis, keepdims, data):
     x = data.draw(arrays(data.draw(MATRIX_SHAPES)), label="x")
     check_op(lambda t: getattr(t, reduction)(axis=axis, keepdims=keepdims),
@@ -197,8 +193,7 @@ def test_sum_and_mean_over_axes(reduction, axis, keepdims, data):
 
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", [None, 0, -1])
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_logsumexp(axis, keepdims, data):
     x = data.draw(arrays(data.draw(NONEMPTY_SHAPES)), label="x")
     check_op(lambda t: t.logsumexp(axis=axis, keepdims=keepdims),
@@ -206,24 +201,21 @@ def test_logsumexp(axis, keepdims, data):
 
 
 @pytest.mark.parametrize("axis", [0, -1])
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_log_softmax(axis, data):
     x = data.draw(arrays(data.draw(NONEMPTY_SHAPES)), label="x")
     check_op(lambda t: t.log_softmax(axis=axis),
              lambda x: x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True)), x)
 
 
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_reshape(data):
     x = data.draw(arrays(data.draw(SHAPES)), label="x")
     new_shape = data.draw(st.sampled_from([(-1,), (1, -1), (x.size, 1), x.shape[::-1]]), label="new shape")
     check_op(lambda t: t.reshape(new_shape), lambda x: x.reshape(new_shape), x)
 
 
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_transpose_with_axes(data):
     x = data.draw(arrays(data.draw(NONEMPTY_SHAPES)), label="x")
     axes = data.draw(st.permutations(range(x.ndim)), label="axes")
@@ -236,16 +228,14 @@ def test_transpose_with_axes(data):
 # ------------------------------------------------------------------ indexing
 
 
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_index_with_slices_and_integers(data):
     x = data.draw(arrays(data.draw(NONEMPTY_SHAPES)), label="x")
     index = data.draw(hnp.basic_indices(x.shape, allow_newaxis=True), label="index")
     check_op(lambda t: t[index], lambda x: x[index], x)
 
 
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_index_with_integer_arrays(data):
     """Integer arrays may repeat an entry; its gradient must then be added up."""
     x = data.draw(arrays(data.draw(NONEMPTY_SHAPES)), label="x")
@@ -254,8 +244,7 @@ def test_index_with_integer_arrays(data):
     check_op(lambda t: t[index], lambda x: x[index], x)
 
 
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_index_with_boolean_mask(data):
     x = data.draw(arrays(data.draw(NONEMPTY_SHAPES)), label="x")
     mask = data.draw(hnp.arrays(bool, x.shape), label="mask")
@@ -321,8 +310,7 @@ def test_unbroadcast_leaves_a_matching_shape_alone():
     np.testing.assert_array_equal(unbroadcast(grad, (2, 3)), grad)
 
 
-@FEW
-@given(data=st.data())
+@FEW.given(data=st.data())
 def test_unbroadcast_is_the_adjoint_of_broadcasting(data):
     """For broadcasting B, <B(x), g> = <x, unbroadcast(g)> for all x and g."""
     (shape, _), out_shape = data.draw(BROADCASTABLE, label="shapes")

@@ -33,7 +33,7 @@ from minivi import plots
 
 QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 05")
 
-EPOCHS = 150 if QUICK else 400          # (the demo, `python -m minivi`, trains 1000 epochs)
+EPOCHS = 60 if QUICK else 400           # (the demo, `python -m minivi`, trains 400 full-batch epochs)
 N_PREDICT = 50 if QUICK else 200        # weight samples for the predictive
 NOISE_SIGMA = 0.05                      # about the scatter of the data around the curve (see below)
 PRIOR_SIGMA = 1.0                       # the derivation's standard normal prior (step 4)

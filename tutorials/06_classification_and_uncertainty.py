@@ -26,10 +26,10 @@ from minivi import plots
 
 QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 06")
 
-MOONS_EPOCHS = 80 if QUICK else 300
-DIGITS_EPOCHS = 30 if QUICK else 200
-N_PREDICT = 30 if QUICK else 100       # weight samples for the predictive
-GRID_SIZE = (60, 48) if QUICK else (100, 80)
+MOONS_EPOCHS = 30 if QUICK else 300
+DIGITS_EPOCHS = 10 if QUICK else 200
+N_PREDICT = 20 if QUICK else 100       # weight samples for the predictive
+GRID_SIZE = (50, 40) if QUICK else (100, 80)
 
 moons_rng = np.random.default_rng(6)     # one generator per part, so the digits part does not
 digits_rng = np.random.default_rng(7)    # depend on how long the moons part trained

@@ -161,8 +161,8 @@ def make_network(layer_class, seed):
 
 MEASURED_LAYER = 2                                    # index in the Sequential: the H x H layer
 batch_sizes = np.array([2, 8, 32, 128] if QUICK else [2, 8, 32, 128, 512])
-n_repeats = 60 if QUICK else 300
-pretrain_epochs = 10 if QUICK else 100
+n_repeats = 25 if QUICK else 300
+pretrain_epochs = 5 if QUICK else 100
 
 
 def gradient_variance(network, batch_size, repeats, rng):
@@ -245,7 +245,7 @@ plots.save(fig, OUT_DIR / "07_gradient_variance.png")
 # weight-sampling network, all 200 points, many weight samples.
 
 # %%
-epochs = 40 if QUICK else 250
+epochs = 15 if QUICK else 250
 seeds = [0] if QUICK else [0, 1, 2]
 n_eval_chunks, eval_samples_per_chunk = (4, 25) if QUICK else (10, 50)
 

@@ -93,11 +93,11 @@ def log_posterior_linear(w):
 log_posterior_linear.vectorized = True
 
 N_CHAINS = 4
-HMC_WARMUP_LIN, HMC_SAMPLES_LIN = (200, 250) if QUICK else (500, 2000)
+HMC_WARMUP_LIN, HMC_SAMPLES_LIN = (60, 100) if QUICK else (500, 2000)
 hmc_rng = np.random.default_rng(1)
 t0 = time.perf_counter()
 lin = mv.mcmc.hmc(log_posterior_linear, hmc_rng.normal(0.0, 1.0, (N_CHAINS, 2)), n_samples=HMC_SAMPLES_LIN,
-                  n_warmup=HMC_WARMUP_LIN, rng=hmc_rng)
+                  n_warmup=HMC_WARMUP_LIN, rng=hmc_rng, warn=not QUICK)
 print(lin.summary(), f"({time.perf_counter() - t0:.1f} s)")
 
 draws = lin.samples.reshape(-1, 2)
@@ -143,7 +143,7 @@ def log_likelihood_linear(w):
 
 log_likelihood_linear.vectorized = True
 
-VI_STEPS_LIN = 600 if QUICK else 3000
+VI_STEPS_LIN = 200 if QUICK else 3000
 q_lin = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(2), prior_sigma=PRIOR_SIGMA)
 t0 = time.perf_counter()
 mv.fit_full_cov(log_likelihood_linear, q_lin, n_steps=VI_STEPS_LIN, lr=1e-2, n_samples=4, average_last=0.5)
@@ -301,7 +301,7 @@ print(f"network 1-{HIDDEN}-1 (tanh): D = {D} weights; {len(x_net)} training poin
 # trajectory is capped at 128 leapfrog steps (`max_leapfrog`).
 
 # %%
-HMC_WARMUP_NET, HMC_SAMPLES_NET, MAX_LEAPFROG = (30, 30, 32) if QUICK else (400, 400, 128)
+HMC_WARMUP_NET, HMC_SAMPLES_NET, MAX_LEAPFROG = (10, 10, 16) if QUICK else (400, 400, 128)
 chain_rng = np.random.default_rng(12)
 init = np.stack([mv.flat.parameters_to_vector(network(chain_rng)) for _ in range(N_CHAINS)])
 t0, cpu0 = time.perf_counter(), time.process_time()
@@ -340,7 +340,7 @@ print(f"bulk ESS per CPU second (the smallest over the five predictions): {np.mi
 # mean-field one, so its optimum can only be higher.
 
 # %%
-VI_STEPS_MF, VI_STEPS_FC = (300, 150) if QUICK else (4000, 3000)
+VI_STEPS_MF, VI_STEPS_FC = (100, 50) if QUICK else (4000, 3000)
 mf_net = mv.Sequential(mv.BayesLinear(1, HIDDEN, 1.0, rng=np.random.default_rng(13)), mv.Tanh(),
                        mv.BayesLinear(HIDDEN, 1, 1.0, rng=np.random.default_rng(14)))
 t0 = time.perf_counter()
@@ -366,7 +366,10 @@ mv.fit_full_cov(log_likelihood_net, q_net, n_steps=VI_STEPS_FC, lr=1e-3, scale_l
 print(f"full-covariance VI: {VI_STEPS_FC} steps in {time.perf_counter() - t0:.1f} s")
 
 
-def negative_elbo(q, n_samples=4000):
+N_ELBO_SAMPLES = 500 if QUICK else 4000
+
+
+def negative_elbo(q, n_samples=N_ELBO_SAMPLES):
     """F = KL[q || p(w)] - E_q[log p(D|w)] (likelihood constant included), by Monte Carlo over n_samples."""
     constant = len(x_net) * (np.log(NOISE_NET) + 0.5 * np.log(2.0 * np.pi))
     with mv.no_grad():
@@ -390,7 +393,7 @@ for name, q in (("mean-field q", q_mf_flat), ("full-covariance q", q_net)):
 # fraction of held-out $y_n$ inside mean $\pm 1.96$ total std.
 
 # %%
-N_PREDICT = 400
+N_PREDICT = 100 if QUICK else 400
 hmc_weights = chains.samples.reshape(-1, D)
 hmc_weights = hmc_weights[np.linspace(0, len(hmc_weights) - 1, min(N_PREDICT, len(hmc_weights))).astype(int)]
 
