@@ -129,8 +129,7 @@ def sample_cases(draw):
                 c=arr((n_samples, n_rows, n_out), -2, 2))
 
 
-@FAST
-@given(case=sample_cases())
+@FAST.given(case=sample_cases())
 def test_sigma_grad_summed_three_way(case):
     # g.sigma_grad_summed is sample_weight's backward with a sample axis: dF/dsigma = sum_s dF/dw_s * eps_s.
     mu, sigma, eps, x, c = (case[k] for k in ("mu", "sigma", "eps", "x", "c"))
