@@ -19,7 +19,7 @@ import numpy as np
 from .bayes import kl_divergence
 from .likelihoods import gaussian_nll
 from .nn import check_mode
-from .tensor import as_tensor
+from .tensor import Tensor, as_tensor, make_op
 
 
 def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: float | None = None,
@@ -53,16 +53,28 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     elif not np.isfinite(kl_weight) or kl_weight < 0:
         raise ValueError(f"kl_weight must be a finite number >= 0, got {kl_weight}")
     shared_sigma = {}   # sigma = softplus(rho) for this call only, shared by the forward and the KL (bayes.SigmaOfRho)
-    if mode == "mean":
-        data_term = nll(model(x, mode="mean", shared_sigma=shared_sigma), y)
+    if mode == "mean":   # no samples: the data term as it is
+        nll_sum, n_samples = nll(model(x, mode="mean", shared_sigma=shared_sigma), y), 1
     else:
-        data_term = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
-        if n_samples > 1:   # (1/S) Σ_s; for S = 1 the factor is 1 (no op needed)
-            data_term = data_term * (1.0 / n_samples)
+        nll_sum = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
+    if not isinstance(nll_sum, Tensor) or nll_sum.size != 1:
+        raise TypeError(f"nll must return a scalar Tensor (the negative log-likelihood summed over the batch), "
+                        f"got {nll_sum!r:.60}; sum it, e.g. return per_example.sum()")
     kl = kl_divergence(model, shared_sigma=shared_sigma)
-    loss = kl * kl_weight + data_term
-    info = {"kl": kl.item(), "nll": data_term.item(), "kl_weight": float(kl_weight), "loss": loss.item()}
+    loss = _negative_elbo(kl, nll_sum, float(kl_weight), n_samples)
+    info = {"kl": kl.item(), "nll": float(nll_sum.data * (1.0 / n_samples)), "kl_weight": float(kl_weight),
+            "loss": loss.item()}
     return loss, info
+
+
+def _negative_elbo(kl: Tensor, nll_sum: Tensor, kl_weight: float, n_samples: int) -> Tensor:
+    """F_i = π_i · KL + (1/S) · Σ_s nll(f(x; w_s), y) as one op (step 8), from the KL and the summed NLL.
+
+    Its VJPs: dF_i/dKL = π_i and dF_i/d(Σ_s nll) = 1/S.
+    """
+    per_sample = 1.0 / n_samples
+    return make_op("negative_elbo", kl.data * kl_weight + nll_sum.data * per_sample, (kl, nll_sum),
+                   (lambda g: g * kl_weight, lambda g: g * per_sample))
 
 
 def kl_weights(n_batches: int, schedule: str = "uniform") -> np.ndarray:

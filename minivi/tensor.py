@@ -458,6 +458,37 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     When a matrix B meets a stack A of shape (..., N, k), the sum over the stack
     Σ_s A_sᵀ G_s is the one product Aᵀ G with the stack's rows laid end to end.
     """
+    out, vjp_a, vjp_b = _matmul_and_vjps(a, b)
+    return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+
+
+def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x @ w + b as ONE op: a layer's pre-activation (the same numbers as `x @ w + b`, one node instead of two).
+
+    The VJPs are those of the two ops it joins: dF/dx = G wᵀ and dF/dw = xᵀ G
+    (`matmul`), and dF/db = G summed over the axes b was broadcast along
+    (`unbroadcast`, as for `+`). If b broadcast the product to a larger
+    shape, G is first summed back to the product's shape.
+    """
+    b = as_tensor(b)
+    product, vjp_x, vjp_w = _matmul_and_vjps(x, w)
+    try:
+        out = product + b.data
+    except ValueError:
+        raise ValueError(f"x @ w + b: the product of shape {product.shape} and b of shape {b.shape} do not "
+                         "broadcast; b needs one entry per output (shape (out,))") from None
+    if out.shape != product.shape:
+        vjp_x, vjp_w = _after_unbroadcast(vjp_x, product.shape), _after_unbroadcast(vjp_w, product.shape)
+    return make_op("affine", out, (x, w, b), (vjp_x, vjp_w, lambda g: unbroadcast(g, b.shape)))
+
+
+def _after_unbroadcast(vjp, shape: tuple):
+    """The VJP of an input of an op whose result was then broadcast: sum G back to `shape` first."""
+    return lambda g: vjp(unbroadcast(g, shape))
+
+
+def _matmul_and_vjps(a: Tensor, b: Tensor) -> tuple:
+    """a.data @ b.data and the two VJPs of `matmul` (see there), after checking the shapes."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("@ needs arrays with at least one axis; use * to multiply by a number")
     k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
@@ -487,7 +518,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         g_b = np.swapaxes(a2, -1, -2) @ as_matrix_grad(g)
         return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
 
-    return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+    return out, vjp_a, vjp_b
 
 
 def _is_basic_index(index) -> bool:
