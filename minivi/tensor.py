@@ -156,9 +156,9 @@ class Tensor:
         self._version += 1
 
     data = property(attrgetter("_data"), _set_data, doc="The values, a float64 NumPy array.")
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
+    shape = property(attrgetter("_data.shape"), doc="The shape of the values (a tuple).")
+    ndim = property(attrgetter("_data.ndim"), doc="The number of axes.")
+    size = property(attrgetter("_data.size"), doc="The number of entries.")
 
     def item(self) -> float:
         """The value of a one-element Tensor as a Python float."""
@@ -432,13 +432,16 @@ def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tens
     out._version = 0
     out.grad = None
     out.name = name
-    out.requires_grad = _grad_enabled and any([t.requires_grad for t in inputs])
+    out.requires_grad = _grad_enabled and any(map(_requires_grad, inputs))
     if out.requires_grad:
         out._parents, out._vjps = inputs, vjps
-        out._input_versions = tuple([t._version for t in inputs])  # checked by backward
+        out._input_versions = tuple(map(_version, inputs))  # checked by backward
     else:
         out._parents = out._vjps = out._input_versions = ()
     return out
+
+
+_requires_grad, _version = attrgetter("requires_grad"), attrgetter("_version")   # t -> t.requires_grad, t._version
 
 
 def as_tensor(value) -> Tensor:
@@ -603,7 +606,7 @@ def _check_unchanged(order: list) -> None:
             raise RuntimeError(
                 f"backward: the result of op '{node.name}' (shape {node.shape}) had its .data assigned after "
                 "the forward pass, so its gradient would not match its values; compute it again instead")
-        if tuple([parent._version for parent in node._parents]) == node._input_versions:   # the common case
+        if tuple(map(_version, node._parents)) == node._input_versions:   # the common case
             continue
         for i, (parent, version) in enumerate(zip(node._parents, node._input_versions)):
             if parent._version != version:
