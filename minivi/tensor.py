@@ -42,6 +42,7 @@ in dicts and sets (compare values with `t.data == other`).
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from operator import attrgetter
 
@@ -103,6 +104,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.shape == shape:
         return grad
     n_leading = grad.ndim - len(shape)
+    if grad.shape[n_leading:] == shape and grad.size == math.prod(shape):   # only leading axes of size 1
+        return grad.reshape(shape)                                          # were added: a sum over one copy
     if n_leading > 0:
         grad = grad.sum(axis=tuple(range(n_leading)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
