@@ -45,7 +45,8 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     """
     check_mode(mode, None)
     _check_nll(nll)
-    n_data, batch = _check_sizes(x, y, n_data)
+    x, y, n_data = _check_sizes(x, y, n_data)   # x, y as Tensors from here on (checked once, not copied again)
+    batch = x.shape[0]
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
     if kl_weight is None:
@@ -110,7 +111,7 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
 
 
 def _check_sizes(x, y, n_data):
-    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf."""
+    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf. Returns (x, y, n_data), x and y as Tensors."""
     x, y = as_tensor(x), as_tensor(y)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"the minibatch is empty (inputs of shape {x.shape}); pass at least one example")
@@ -121,11 +122,11 @@ def _check_sizes(x, y, n_data):
         raise ValueError(f"n_data must be the whole training set's size, a whole number >= the minibatch "
                          f"size {x.shape[0]}, got {n_data!r}")
     for name, t in (("inputs x", x), ("targets y", y)):
-        if not np.all(np.isfinite(t.data)):
+        if not np.isfinite(t.data).all():
             row = np.argwhere(~np.isfinite(t.data))[0][0]
             raise ValueError(f"elbo_loss: the {name} contain NaN or inf (first at row {row}), which would make "
                              "the loss NaN; clean or drop those rows before training")
-    return int(n_data), x.shape[0]
+    return x, y, int(n_data)
 
 
 def _check_nll(nll):
