@@ -45,7 +45,7 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     """
     check_mode(mode, None)
     _check_nll(nll)
-    x, y, n_data = _check_sizes(x, y, n_data)   # x, y as Tensors from here on (checked once, not copied again)
+    x, n_data = _check_sizes(x, y, n_data)   # x as a Tensor from here on (checked once, not copied again)
     batch = x.shape[0]
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
@@ -111,7 +111,7 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
 
 
 def _check_sizes(x, y, n_data):
-    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf. Returns (x, y, n_data), x and y as Tensors."""
+    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf. Returns (x as a Tensor, n_data)."""
     x, y = as_tensor(x), as_tensor(y)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"the minibatch is empty (inputs of shape {x.shape}); pass at least one example")
@@ -126,7 +126,7 @@ def _check_sizes(x, y, n_data):
             row = np.argwhere(~np.isfinite(t.data))[0][0]
             raise ValueError(f"elbo_loss: the {name} contain NaN or inf (first at row {row}), which would make "
                              "the loss NaN; clean or drop those rows before training")
-    return x, y, int(n_data)
+    return x, int(n_data)
 
 
 def _check_nll(nll):
