@@ -157,15 +157,22 @@ class Module:
     def modules(self) -> list:
         """This module and every module inside it, depth first, each once (a layer used twice is one layer).
 
-        The same modules in the same order as `named_modules()`, without building their names.
+        The same modules in the same order as `named_modules()`, found without building their names
+        (`kl_divergence` walks the model at every training step).
         """
         found, seen = [], set()
 
-        def visit(module):
-            seen.add(id(module))
-            found.append(module)
-            for _, item in _members(module):
-                if isinstance(item, Module) and id(item) not in seen:
+        def visit(value):   # a Module, or a list, tuple or dict that may hold some; each opened once
+            if id(value) in seen:
+                return
+            seen.add(id(value))
+            if isinstance(value, Module):
+                found.append(value)
+                items = vars(value).values()
+            else:
+                items = value.values() if isinstance(value, dict) else value
+            for item in items:
+                if isinstance(item, (Module, list, tuple, dict)):
                     visit(item)
 
         visit(self)
