@@ -25,7 +25,7 @@ import numpy as np
 from . import gaussian as g
 from .nn import (BayesianModule, Module, Parameter, check_features, check_generator, check_sizes,
                  takes_keyword)
-from .tensor import Tensor, as_tensor, is_grad_enabled, make_op, unbroadcast
+from .tensor import Tensor, affine, as_tensor, is_grad_enabled, make_op, unbroadcast
 
 
 class SigmaOfRho:
@@ -95,7 +95,7 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray, *, shared_sigma: dic
     return make_op("sample_weight", w, (mu, rho), (vjp_mu, vjp_rho))
 
 
-def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict | None = None) -> Tensor:
+def kl_normal_op(mu, rho, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict | None = None) -> Tensor:
     """KL[q || p] summed over the weights, closed form (step 5), as one engine op.
 
     Value: Σ log(s/sigma) + (sigma² + (mu - m)²)/(2s²) - 1/2, with sigma = softplus(rho).
@@ -104,10 +104,23 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0, *, shar
     about -1 per weight for rho far below -709, where 1/sigma overflows.
     The gradients are computed only when a backward needs them (never for a KL
     that is only read, nor under `no_grad`), and then once for both inputs.
+    mu, rho: one Tensor each, or tuples of Tensors, mu[k] paired with rho[k]
+    (a layer's weights and biases): the KL is then summed over every pair, still
+    as ONE op (inputs mu[0], rho[0], mu[1], rho[1], ...).
     shared_sigma: the per-call dict of `elbo_loss` (see SigmaOfRho), or None.
     """
-    mu_data, s = mu.data, sigma_of(rho, shared_sigma)
-    value = np.asarray(g.kl_normal(mu_data, s.sigma, prior_mu, prior_sigma, validate=False))
+    mus, rhos = (mu, rho) if isinstance(mu, tuple) else ((mu,), (rho,))
+    inputs, vjps, value = [], [], 0.0
+    for mu_k, rho_k in zip(mus, rhos, strict=True):
+        s = sigma_of(rho_k, shared_sigma)
+        value += g.kl_normal(mu_k.data, s.sigma, prior_mu, prior_sigma, validate=False)
+        inputs += (mu_k, rho_k)
+        vjps += _kl_normal_vjps(mu_k.data, s, prior_mu, prior_sigma)
+    return make_op("kl_normal", np.asarray(value), tuple(inputs), tuple(vjps))
+
+
+def _kl_normal_vjps(mu_data, s: SigmaOfRho, prior_mu, prior_sigma) -> tuple:
+    """The VJPs of one (mu, rho) pair of the KL op: dKL/dmu and dKL/drho, times the output's gradient."""
     saved = {}   # the two gradients: computed together for the first VJP that asks, each handed out once
 
     def kl_grad(which):   # 0: dKL/dmu, 1: dKL/drho, at the forward's mu and rho
@@ -122,7 +135,7 @@ def kl_normal_op(mu: Tensor, rho: Tensor, prior_mu=0.0, prior_sigma=1.0, *, shar
     def vjp_rho(grad_out):
         return grad_out * kl_grad(1)                  # dKL/drho = (sigma/s² - 1/sigma) * sigmoid(rho)
 
-    return make_op("kl_normal", value, (mu, rho), (vjp_mu, vjp_rho))
+    return vjp_mu, vjp_rho
 
 
 class GaussianPrior:
@@ -134,8 +147,8 @@ class GaussianPrior:
         self.prior_sigma = _positive_scale(prior_sigma, "prior_sigma")
         self.prior_mu = float(prior_mu)
 
-    def kl(self, mu: Tensor, rho: Tensor, rng: np.random.Generator, *, shared_sigma: dict | None = None) -> Tensor:
-        """Closed form: no random numbers needed (rng is unused)."""
+    def kl(self, mu, rho, rng: np.random.Generator, *, shared_sigma: dict | None = None) -> Tensor:
+        """Closed form: no random numbers needed (rng is unused). mu and rho may be tuples (see kl_normal_op)."""
         return kl_normal_op(mu, rho, self.prior_mu, self.prior_sigma, shared_sigma=shared_sigma)
 
     def config(self) -> dict:
@@ -248,12 +261,11 @@ class BayesLinear(BayesianModule):
                           shared_sigma=shared_sigma)
         if n_samples is not None and x.ndim > 3:   # (S, 1, ..., in, out): one matrix per sample, shared by the other axes
             w = w.reshape((n_samples,) + (1,) * (x.ndim - 3) + self.weight_mu.shape)
-        h = x @ w
         if self.bias_mu is None:
-            return h
-        bias_shape = self.bias_mu.shape if n_samples is None else (n_samples,) + (1,) * (h.ndim - 2) + self.bias_mu.shape
-        return h + sample_weight(self.bias_mu, self.bias_rho, self.rng.standard_normal(bias_shape),
-                                 shared_sigma=shared_sigma)
+            return x @ w
+        bias_shape = self.bias_mu.shape if n_samples is None else (n_samples,) + (1,) * (x.ndim - 2) + self.bias_mu.shape
+        b = sample_weight(self.bias_mu, self.bias_rho, self.rng.standard_normal(bias_shape), shared_sigma=shared_sigma)
+        return affine(x, w, b)                                               # x @ W + b, one op
 
     def _check_input(self, x, n_samples) -> Tensor:
         """Inputs are (..., in_features); with n_samples they carry the sample axis first and one data axis."""
@@ -274,7 +286,7 @@ class BayesLinear(BayesianModule):
 
     @staticmethod
     def _affine(x, w, b):
-        return x @ w if b is None else x @ w + b
+        return x @ w if b is None else affine(x, w, b)
 
     def variational_parameters(self):
         """(mu, rho) pairs of the weights and (if present) the biases."""
@@ -289,6 +301,9 @@ class BayesLinear(BayesianModule):
         shared_sigma: `elbo_loss`'s per-call dict (see SigmaOfRho), passed to a
         prior whose kl takes it; None computes sigma here.
         """
+        if isinstance(self.prior, GaussianPrior):   # closed form: weights and biases in ONE op
+            mus, rhos = zip(*self.variational_parameters())
+            return self.prior.kl(mus, rhos, None, shared_sigma=shared_sigma)
         needs_draws = getattr(self.prior, "draws_random", True)
         if needs_draws and self._kl_seed is None:
             raise ValueError(f"{type(self).__name__}: the prior {self.prior!r} was set after construction; run the "

@@ -19,7 +19,7 @@ import numpy as np
 from .bayes import kl_divergence
 from .likelihoods import gaussian_nll
 from .nn import check_mode
-from .tensor import as_tensor
+from .tensor import Tensor, as_tensor, make_op
 
 
 def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: float | None = None,
@@ -45,7 +45,8 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     """
     check_mode(mode, None)
     _check_nll(nll)
-    n_data, batch = _check_sizes(x, y, n_data)
+    x, n_data = _check_sizes(x, y, n_data)   # x as a Tensor from here on (checked once, not copied again)
+    batch = x.shape[0]
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
     if kl_weight is None:
@@ -53,16 +54,28 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     elif not np.isfinite(kl_weight) or kl_weight < 0:
         raise ValueError(f"kl_weight must be a finite number >= 0, got {kl_weight}")
     shared_sigma = {}   # sigma = softplus(rho) for this call only, shared by the forward and the KL (bayes.SigmaOfRho)
-    if mode == "mean":
-        data_term = nll(model(x, mode="mean", shared_sigma=shared_sigma), y)
+    if mode == "mean":   # no samples: the data term as it is
+        nll_sum, n_samples = nll(model(x, mode="mean", shared_sigma=shared_sigma), y), 1
     else:
-        data_term = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
-        if n_samples > 1:   # (1/S) Σ_s; for S = 1 the factor is 1 (no op needed)
-            data_term = data_term * (1.0 / n_samples)
+        nll_sum = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
+    if not isinstance(nll_sum, Tensor) or nll_sum.size != 1:
+        raise TypeError(f"nll must return a scalar Tensor (the negative log-likelihood summed over the batch), "
+                        f"got {nll_sum!r:.60}; sum it, e.g. return per_example.sum()")
     kl = kl_divergence(model, shared_sigma=shared_sigma)
-    loss = kl * kl_weight + data_term
-    info = {"kl": kl.item(), "nll": data_term.item(), "kl_weight": float(kl_weight), "loss": loss.item()}
+    loss = _negative_elbo(kl, nll_sum, float(kl_weight), n_samples)
+    info = {"kl": kl.item(), "nll": float(nll_sum.data * (1.0 / n_samples)), "kl_weight": float(kl_weight),
+            "loss": loss.item()}
     return loss, info
+
+
+def _negative_elbo(kl: Tensor, nll_sum: Tensor, kl_weight: float, n_samples: int) -> Tensor:
+    """F_i = π_i · KL + (1/S) · Σ_s nll(f(x; w_s), y) as one op (step 8), from the KL and the summed NLL.
+
+    Its VJPs: dF_i/dKL = π_i and dF_i/d(Σ_s nll) = 1/S.
+    """
+    per_sample = 1.0 / n_samples
+    return make_op("negative_elbo", kl.data * kl_weight + nll_sum.data * per_sample, (kl, nll_sum),
+                   (lambda g: g * kl_weight, lambda g: g * per_sample))
 
 
 def kl_weights(n_batches: int, schedule: str = "uniform") -> np.ndarray:
@@ -98,7 +111,7 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
 
 
 def _check_sizes(x, y, n_data):
-    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf."""
+    """Same number of rows in x and y, at least one, and at most n_data; no NaN or inf. Returns (x as a Tensor, n_data)."""
     x, y = as_tensor(x), as_tensor(y)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"the minibatch is empty (inputs of shape {x.shape}); pass at least one example")
@@ -109,11 +122,11 @@ def _check_sizes(x, y, n_data):
         raise ValueError(f"n_data must be the whole training set's size, a whole number >= the minibatch "
                          f"size {x.shape[0]}, got {n_data!r}")
     for name, t in (("inputs x", x), ("targets y", y)):
-        if not np.all(np.isfinite(t.data)):
+        if not np.isfinite(t.data).all():
             row = np.argwhere(~np.isfinite(t.data))[0][0]
             raise ValueError(f"elbo_loss: the {name} contain NaN or inf (first at row {row}), which would make "
                              "the loss NaN; clean or drop those rows before training")
-    return int(n_data), x.shape[0]
+    return x, int(n_data)
 
 
 def _check_nll(nll):

@@ -56,7 +56,7 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
         noise_sigma = as_tensor(_positive(noise_sigma, "noise_sigma"))
     s, r = noise_sigma.data, pred.data - target.data
     per_entry = r * r / (2.0 * s * s) + np.log(s) + 0.5 * LOG_2PI
-    return make_op("gaussian_nll", np.sum(per_entry), (pred, target, noise_sigma),
+    return make_op("gaussian_nll", per_entry.sum(), (pred, target, noise_sigma),
                    (lambda g: g * r / (s * s),
                     lambda g: unbroadcast(-g * r / (s * s), target.shape),
                     lambda g: unbroadcast(g * (1.0 / s - r * r / s ** 3), s.shape)))
@@ -127,7 +127,7 @@ def checked_labels(labels, logits_shape: tuple, who: str) -> np.ndarray:
 
 def _checked_target(target) -> Tensor:
     target = as_tensor(target)
-    if not np.all(np.isfinite(target.data)):
+    if not np.isfinite(target.data).all():
         raise ValueError("the targets contain NaN or inf; clean or drop those rows before training")
     return target
 

@@ -154,10 +154,29 @@ class Module:
 
         yield from visit(self, "")
 
-    def modules(self):
-        """This module and every module inside it, depth first, each once (a layer used twice is one layer)."""
-        for _, module in self.named_modules():
-            yield module
+    def modules(self) -> list:
+        """This module and every module inside it, depth first, each once (a layer used twice is one layer).
+
+        The same modules in the same order as `named_modules()`, found without building their names
+        (`kl_divergence` walks the model at every training step).
+        """
+        found, seen = [], set()
+
+        def visit(value):   # a Module, or a list, tuple or dict that may hold some; each opened once
+            if id(value) in seen:
+                return
+            seen.add(id(value))
+            if isinstance(value, Module):
+                found.append(value)
+                items = vars(value).values()
+            else:
+                items = value.values() if isinstance(value, dict) else value
+            for item in items:
+                if isinstance(item, (Module, list, tuple, dict)):
+                    visit(item)
+
+        visit(self)
+        return found
 
     def named_parameters(self) -> list:
         """[(name, Parameter)] for every declared parameter, frozen ones included, each once (first name found)."""
@@ -374,9 +393,9 @@ def _check_member(value, where: str) -> None:
                 _check_member(item, f"{where}[{key!r}]")
 
 
-def _members(module: Module):
-    """(dotted name, item) for every item held by the module's attributes, lists, tuples and dicts opened."""
-    seen = set()
+def _members(module: Module) -> list:
+    """[(dotted name, item)] for every item held by the module's attributes, lists, tuples and dicts opened."""
+    found, seen = [], set()
 
     def walk(name, value):   # value: a list, tuple or dict, opened once however often it is held
         if id(value) in seen:
@@ -387,15 +406,16 @@ def _members(module: Module):
                 raise TypeError(f"{type(module).__name__}.{name}: modules and parameters in a dict need string "
                                 f"keys without dots, got {key!r}")
             if isinstance(item, (list, tuple, dict)):
-                yield from walk(f"{name}.{key}", item)
+                walk(f"{name}.{key}", item)
             else:
-                yield f"{name}.{key}", item
+                found.append((f"{name}.{key}", item))
 
     for attr, value in vars(module).items():
         if isinstance(value, (list, tuple, dict)):
-            yield from walk(attr, value)
+            walk(attr, value)
         else:
-            yield attr, value
+            found.append((attr, value))
+    return found
 
 
 def _join(prefix: str, name: str) -> str:

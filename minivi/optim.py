@@ -3,6 +3,16 @@
 Each optimiser updates `p.data` of the Tensors it was given, in place, from
 their `.grad`; a parameter whose `.grad` is None (unused this step) is left as
 it is. A Tensor listed twice is refused (it would be updated twice per step).
+
+All parameters at once. An optimiser's state (SGD's velocity, Adam's m and v)
+has one entry per parameter entry, so it is kept as ONE flat array, every
+parameter's entries end to end (`new_state`), and each formula runs once on
+the whole flat array: the gradients are laid end to end the same way, and the
+resulting step is subtracted from each parameter through its slice. Entry by
+entry it is the same arithmetic as one update per parameter (the same bits),
+in one NumPy call per line of the formula instead of one per line and
+parameter, which on a small network is most of an update's cost. When only
+some parameters have a gradient, the same formula runs on each of them alone.
 """
 from __future__ import annotations
 
@@ -12,7 +22,12 @@ from .tensor import Tensor
 
 
 class Optimizer:
-    """Holds the parameters; `step()` updates them, `zero_grad()` clears their gradients."""
+    """Holds the parameters; `step()` updates them, `zero_grad()` clears their gradients.
+
+    A subclass writes `update(part, g, t)`: the step to subtract from the
+    parameter entries `part` (a slice of the flat state: all of them, or one
+    parameter's), given their gradient g (flat, the same entries) at their t-th update.
+    """
 
     def __init__(self, params, lr: float):
         if callable(params):  # the model itself, or model.parameters without the call
@@ -30,15 +45,38 @@ class Optimizer:
         if not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"the learning rate must be a positive number, got lr={lr}")
         self.lr = float(lr)
+        ends = np.cumsum([p.size for p in self.params]).tolist()
+        self._parts = [slice(end - p.size, end) for p, end in zip(self.params, ends)]   # parameter i's entries
+        self._all = slice(0, ends[-1])
+        self._grad = self.new_state()   # the gradients laid end to end (reused every step)
+        self.t = [0] * len(self.params)   # the number of updates each parameter has had
+
+    def new_state(self) -> np.ndarray:
+        """Zeros with one entry per parameter entry, all parameters end to end (for m, v, velocity...)."""
+        return np.zeros(self._all.stop)
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
     def step(self) -> None:
-        for i, p in enumerate(self.params):
+        """Update every parameter that has a gradient: all at once if all have one (and the same
+        number of past updates, which Adam's bias correction uses), else one by one."""
+        params, t = self.params, self.t
+        if all([p.grad is not None for p in params]) and t.count(t[0]) == len(t):
+            np.concatenate([p.grad.ravel() for p in params], out=self._grad)
+            self.t = [n + 1 for n in t]
+            delta = self.update(self._all, self._grad, self.t[0])
+            for p, part in zip(params, self._parts):
+                p.data -= delta[part].reshape(p.shape)
+            return
+        for i, p in enumerate(params):
             if p.grad is not None:
-                self.update(i, p)
+                t[i] += 1
+                p.data -= self.update(self._parts[i], p.grad.ravel(), t[i]).reshape(p.shape)
+
+    def update(self, part: slice, g: np.ndarray, t: int) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define update(part, g, t)")
 
 
 class SGD(Optimizer):
@@ -55,19 +93,19 @@ class SGD(Optimizer):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = float(momentum)
-        self.velocity = [np.zeros(p.shape) for p in self.params]
+        self.velocity = self.new_state()
 
-    def update(self, i, p):
-        v = self.velocity[i]
-        v *= self.momentum
-        v += p.grad
-        p.data -= self.lr * v
+    def update(self, part, g, t):
+        v = self.velocity[part]
+        v *= self.momentum                 # v ← momentum · v
+        v += g                             #     + g
+        return self.lr * v                 # θ ← θ − lr · v
 
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization").
 
-    With gradient g at step t:
+    With gradient g at step t (counted per parameter):
         m ← β1 m + (1 − β1) g            (running mean of g)
         v ← β2 v + (1 − β2) g²           (running mean of g²)
         m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)   (bias corrections: m, v start at 0)
@@ -80,15 +118,12 @@ class Adam(Optimizer):
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
             raise ValueError(f"Adam's betas must be in [0, 1), got {betas}")
         self.eps = float(eps)
-        self.m = [np.zeros(p.shape) for p in self.params]
-        self.v = [np.zeros(p.shape) for p in self.params]
-        self.t = [0] * len(self.params)
+        self.m, self.v = self.new_state(), self.new_state()
+        self._work = self.new_state()   # scratch space: every line below updates in place
 
-    def update(self, i, p):
-        g, m, v = p.grad, self.m[i], self.v[i]
-        self.t[i] += 1
-        bias1, bias2 = 1.0 - self.beta1 ** self.t[i], 1.0 - self.beta2 ** self.t[i]
-        work = np.empty_like(p.data)   # one scratch array: every line below updates in place
+    def update(self, part, g, t):
+        m, v, work = self.m[part], self.v[part], self._work[part]
+        bias1, bias2 = 1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t
         m *= self.beta1                                          # m ← β1 m
         m += np.multiply(g, 1.0 - self.beta1, out=work)          #     + (1 − β1) g
         v *= self.beta2                                          # v ← β2 v
@@ -100,7 +135,7 @@ class Adam(Optimizer):
         work += self.eps                                         # √v̂ + ε
         np.divide(m, work, out=work)                             # m / (√v̂ + ε)
         work *= self.lr / bias1                                  # lr · m̂ / (√v̂ + ε),  m̂ = m / (1 − β1^t)
-        p.data -= work                                           # θ ← θ − lr · m̂ / (√v̂ + ε)
+        return work                                              # θ ← θ − lr · m̂ / (√v̂ + ε)
 
 
 def _refuse_repeats(params: list, who: str) -> None:

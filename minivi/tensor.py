@@ -42,6 +42,7 @@ in dicts and sets (compare values with `t.data == other`).
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from operator import attrgetter
 
@@ -103,6 +104,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.shape == shape:
         return grad
     n_leading = grad.ndim - len(shape)
+    if grad.shape[n_leading:] == shape and grad.size == math.prod(shape):   # only leading axes of size 1
+        return grad.reshape(shape)                                          # were added: a sum over one copy
     if n_leading > 0:
         grad = grad.sum(axis=tuple(range(n_leading)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -156,9 +159,9 @@ class Tensor:
         self._version += 1
 
     data = property(attrgetter("_data"), _set_data, doc="The values, a float64 NumPy array.")
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
+    shape = property(attrgetter("_data.shape"), doc="The shape of the values (a tuple).")
+    ndim = property(attrgetter("_data.ndim"), doc="The number of axes.")
+    size = property(attrgetter("_data.size"), doc="The number of entries.")
 
     def item(self) -> float:
         """The value of a one-element Tensor as a Python float."""
@@ -432,13 +435,16 @@ def make_op(name: str, out_data: np.ndarray, inputs: tuple, vjps: tuple) -> Tens
     out._version = 0
     out.grad = None
     out.name = name
-    out.requires_grad = _grad_enabled and any([t.requires_grad for t in inputs])
+    out.requires_grad = _grad_enabled and any(map(_requires_grad, inputs))
     if out.requires_grad:
         out._parents, out._vjps = inputs, vjps
-        out._input_versions = tuple([t._version for t in inputs])  # checked by backward
+        out._input_versions = tuple(map(_version, inputs))  # checked by backward
     else:
         out._parents = out._vjps = out._input_versions = ()
     return out
+
+
+_requires_grad, _version = attrgetter("requires_grad"), attrgetter("_version")   # t -> t.requires_grad, t._version
 
 
 def as_tensor(value) -> Tensor:
@@ -458,6 +464,37 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     When a matrix B meets a stack A of shape (..., N, k), the sum over the stack
     Σ_s A_sᵀ G_s is the one product Aᵀ G with the stack's rows laid end to end.
     """
+    out, vjp_a, vjp_b = _matmul_and_vjps(a, b)
+    return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+
+
+def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x @ w + b as ONE op: a layer's pre-activation (the same numbers as `x @ w + b`, one node instead of two).
+
+    The VJPs are those of the two ops it joins: dF/dx = G wᵀ and dF/dw = xᵀ G
+    (`matmul`), and dF/db = G summed over the axes b was broadcast along
+    (`unbroadcast`, as for `+`). If b broadcast the product to a larger
+    shape, G is first summed back to the product's shape.
+    """
+    b = as_tensor(b)
+    product, vjp_x, vjp_w = _matmul_and_vjps(x, w)
+    try:
+        out = product + b.data
+    except ValueError:
+        raise ValueError(f"x @ w + b: the product of shape {product.shape} and b of shape {b.shape} do not "
+                         "broadcast; b needs one entry per output (shape (out,))") from None
+    if out.shape != product.shape:
+        vjp_x, vjp_w = _after_unbroadcast(vjp_x, product.shape), _after_unbroadcast(vjp_w, product.shape)
+    return make_op("affine", out, (x, w, b), (vjp_x, vjp_w, lambda g: unbroadcast(g, b.shape)))
+
+
+def _after_unbroadcast(vjp, shape: tuple):
+    """The VJP of an input of an op whose result was then broadcast: sum G back to `shape` first."""
+    return lambda g: vjp(unbroadcast(g, shape))
+
+
+def _matmul_and_vjps(a: Tensor, b: Tensor) -> tuple:
+    """a.data @ b.data and the two VJPs of `matmul` (see there), after checking the shapes."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("@ needs arrays with at least one axis; use * to multiply by a number")
     k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
@@ -487,7 +524,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         g_b = np.swapaxes(a2, -1, -2) @ as_matrix_grad(g)
         return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
 
-    return make_op("matmul", out, (a, b), (vjp_a, vjp_b))
+    return out, vjp_a, vjp_b
 
 
 def _is_basic_index(index) -> bool:
@@ -572,7 +609,7 @@ def _check_unchanged(order: list) -> None:
             raise RuntimeError(
                 f"backward: the result of op '{node.name}' (shape {node.shape}) had its .data assigned after "
                 "the forward pass, so its gradient would not match its values; compute it again instead")
-        if tuple([parent._version for parent in node._parents]) == node._input_versions:   # the common case
+        if tuple(map(_version, node._parents)) == node._input_versions:   # the common case
             continue
         for i, (parent, version) in enumerate(zip(node._parents, node._input_versions)):
             if parent._version != version:

@@ -327,3 +327,18 @@ def test_a_single_input_row_without_a_row_axis_is_refused_when_sampling_many():
     assert layer(np.ones(2)).shape == (1,)                   # one sample: a single input is fine
     with pytest.raises(ValueError, match=r"needs inputs with rows.*x.reshape\(1, -1\)"):
         layer(np.ones(2), n_samples=3)
+
+
+def test_modules_finds_what_named_modules_finds_in_the_same_order():
+    """modules() walks without names (it runs at every training step, in kl_divergence); it must
+    list the same modules, in the same order, as named_modules(): nested lists, tuples, dicts,
+    a layer held twice, a list held by two modules, and a reference back to the parent."""
+    model = Heads()
+    shared = mv.Tanh()
+    model.extra = [{"a": shared, "b": (model.trunk[0][0], mv.ReLU())}, shared]
+    model.more = mv.Sequential(mv.Tanh(), shared)
+    model.more.again = model.extra          # the same list, held by a second module
+    model.more.parent = model               # a cycle
+    named = [m for _, m in model.named_modules()]
+    assert len(named) == 9
+    assert [id(m) for m in model.modules()] == [id(m) for m in named]

@@ -210,3 +210,54 @@ def test_fit_updates_a_learned_noise_held_by_the_model_and_passed_as_nll_once():
         return noise.rho.data.copy()
 
     assert np.array_equal(one_step(True), one_step(False))   # one Adam step of lr, not two
+
+
+# ---------------------------------------------------------------- all parameters at once (issue 14)
+
+
+def _three_parameters(seed):
+    rng = np.random.default_rng(seed)
+    return [Tensor(rng.normal(size=shape), requires_grad=True) for shape in ((4, 3), (3,), ())]
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                            lambda ps: Adam(ps, lr=0.01, betas=(0.8, 0.99))], ids=["SGD", "Adam"])
+def test_the_update_of_all_parameters_at_once_equals_one_optimiser_per_parameter(make_optimizer):
+    """The flat update over all parameters end to end gives each parameter the same bits as
+    an optimiser of its own, step after step (the same arithmetic, entry by entry)."""
+    together, alone = _three_parameters(0), _three_parameters(0)
+    optimizer, separate = make_optimizer(together), [make_optimizer([p]) for p in alone]
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        for p, q in zip(together, alone):
+            p.grad = rng.normal(size=p.shape)
+            q.grad = p.grad.copy()
+        optimizer.step()
+        for opt in separate:
+            opt.step()
+        for p, q in zip(together, alone):
+            np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_adam_counts_the_steps_of_each_parameter_after_one_was_skipped():
+    """A parameter without a gradient for one step keeps its own step count t: its first
+    update, a step later, is lr · sign(g) (bias correction at t = 1), and from then on
+    every parameter follows its own formula (the one-by-one path)."""
+    lr = 0.01
+    together, alone = _three_parameters(2), _three_parameters(2)
+    optimizer, separate = Adam(together, lr=lr), [Adam([p], lr=lr) for p in alone]
+    rng = np.random.default_rng(3)
+    for step in range(4):
+        for k, (p, q) in enumerate(zip(together, alone)):
+            g = None if (step == 0 and k == 1) else rng.normal(size=p.shape)
+            p.grad, q.grad = g, None if g is None else g.copy()
+        before = together[1].data.copy()
+        optimizer.step()
+        for opt in separate:
+            opt.step()
+        if step == 1:   # the first update of the skipped parameter: lr · g/(|g| + eps)
+            g = together[1].grad
+            np.testing.assert_allclose(together[1].data, before - lr * g / (np.abs(g) + 1e-8), rtol=1e-12)
+        for p, q in zip(together, alone):
+            np.testing.assert_array_equal(p.data, q.data)
+    assert optimizer.t == [4, 3, 4]
