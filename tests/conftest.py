@@ -2,7 +2,9 @@
 
 Hypothesis: no per-example deadline (a shared 2-core CI machine has uneven
 timing, and a slow example is not a wrong one). Example counts are set per
-test with @settings(max_examples=...) to keep the suite fast.
+test: with `tests/example_counts.py` (`FEW.given(...)`: a few examples in the plain
+`pytest`, the full count under `pytest -m slow`), or with @settings(max_examples=...)
+where the full count is already fast.
 """
 from hypothesis import settings
 
