@@ -85,9 +85,9 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray, *, shared_sigma: dic
         return unbroadcast(grad_w, mu.shape)       # dF/dmu = dF/dw: g.reparameterize_grads' first half
 
     def vjp_rho(grad_w):
-        if eps.ndim > rho.ndim:   # S samples of one sigma: dF/dsigma = Σ_s dF/dw_s * eps_s, no (S, ...) products stored
-            grad_sigma = g.sigma_grad_summed(grad_w, eps, validate=False)
-        else:
+        if eps.ndim > rho.ndim and len(eps) > 1:   # S samples of one sigma: dF/dsigma = Σ_s dF/dw_s * eps_s,
+            grad_sigma = g.sigma_grad_summed(grad_w, eps, validate=False)            # no (S, ...) products stored
+        else:                     # one sample (a sample axis of length 1 is dropped by unbroadcast below)
             _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
         grad_sigma = unbroadcast(grad_sigma, rho.shape)      # (a bias's eps (S, 1, n): the size-1 axis too)
         return grad_sigma * s.sigmoid()                                       # dF/drho = dF/dsigma * sigmoid(rho)
