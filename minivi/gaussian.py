@@ -314,6 +314,7 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
         return grad_mu, -1.0 / sigma + sigma / prior_var
     if sigmoid_rho is None:
         sigmoid_rho = softplus_grad_from_sigma(sigma)
+    sigma = np.asarray(sigma)
     if sigma.all():                                  # every sigma > 0 (softplus is never negative)
         ratio = sigmoid_rho / sigma                  # sigmoid(rho) / sigma
     else:                                            # its limit 1 at sigma = 0, divided only where sigma > 0 (no 0/0)
