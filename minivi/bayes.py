@@ -385,15 +385,32 @@ def kl_divergence(model: Module, *, shared_sigma: dict | None = None) -> Tensor:
     """
     if not isinstance(model, Module):
         raise TypeError(f"kl_divergence takes a minivi Module, got {type(model).__name__}")
-    total = None
+    terms = []
     for module in model.modules():
         if isinstance(module, BayesianModule):
             term = module.kl(shared_sigma=shared_sigma) if takes_keyword(type(module).kl, "shared_sigma") else module.kl()
             if not isinstance(term, Tensor) or term.shape != ():
                 raise TypeError(f"{type(module).__name__}.kl() must return a scalar Tensor (the KL summed over "
                                 f"its weights), got {term!r:.60}")
-            total = term if total is None else total + term
-    return Tensor(0.0) if total is None else total
+            terms.append(term)
+    if len(terms) < 2:
+        return terms[0] if terms else Tensor(0.0)
+    return _sum_of_scalars(terms)
+
+
+def _sum_of_scalars(terms: list) -> Tensor:
+    """t_1 + t_2 + ... + t_n of scalar Tensors as ONE op (the same number as the chain of n - 1 `+`).
+
+    d(sum)/dt_k = 1, so every term's VJP passes the output's gradient on unchanged.
+    """
+    total = terms[0].data
+    for term in terms[1:]:
+        total = total + term.data
+    return make_op("add", total, tuple(terms), (_unchanged,) * len(terms))
+
+
+def _unchanged(grad):
+    return grad
 
 
 def signal_to_noise(model: Module) -> np.ndarray:
