@@ -85,9 +85,9 @@ def sample_weight(mu: Tensor, rho: Tensor, eps: np.ndarray, *, shared_sigma: dic
         return unbroadcast(grad_w, mu.shape)       # dF/dmu = dF/dw: g.reparameterize_grads' first half
 
     def vjp_rho(grad_w):
-        if eps.ndim > rho.ndim:   # S samples of one sigma: dF/dsigma = Σ_s dF/dw_s * eps_s, no (S, ...) products stored
-            grad_sigma = g.sigma_grad_summed(grad_w, eps, validate=False)
-        else:
+        if eps.ndim > rho.ndim and len(eps) > 1:   # S samples of one sigma: dF/dsigma = Σ_s dF/dw_s * eps_s,
+            grad_sigma = g.sigma_grad_summed(grad_w, eps, validate=False)            # no (S, ...) products stored
+        else:                     # one sample (a sample axis of length 1 is dropped by unbroadcast below)
             _, grad_sigma = g.reparameterize_grads(grad_w, eps, validate=False)   # dF/dsigma = dF/dw * eps
         grad_sigma = unbroadcast(grad_sigma, rho.shape)      # (a bias's eps (S, 1, n): the size-1 axis too)
         return grad_sigma * s.sigmoid()                                       # dF/drho = dF/dsigma * sigmoid(rho)
@@ -385,15 +385,32 @@ def kl_divergence(model: Module, *, shared_sigma: dict | None = None) -> Tensor:
     """
     if not isinstance(model, Module):
         raise TypeError(f"kl_divergence takes a minivi Module, got {type(model).__name__}")
-    total = None
+    terms = []
     for module in model.modules():
         if isinstance(module, BayesianModule):
             term = module.kl(shared_sigma=shared_sigma) if takes_keyword(type(module).kl, "shared_sigma") else module.kl()
             if not isinstance(term, Tensor) or term.shape != ():
                 raise TypeError(f"{type(module).__name__}.kl() must return a scalar Tensor (the KL summed over "
                                 f"its weights), got {term!r:.60}")
-            total = term if total is None else total + term
-    return Tensor(0.0) if total is None else total
+            terms.append(term)
+    if len(terms) < 2:
+        return terms[0] if terms else Tensor(0.0)
+    return _sum_of_scalars(terms)
+
+
+def _sum_of_scalars(terms: list) -> Tensor:
+    """t_1 + t_2 + ... + t_n of scalar Tensors as ONE op (the same number as the chain of n - 1 `+`).
+
+    d(sum)/dt_k = 1, so every term's VJP passes the output's gradient on unchanged.
+    """
+    total = terms[0].data
+    for term in terms[1:]:
+        total = total + term.data
+    return make_op("add", total, tuple(terms), (_unchanged,) * len(terms))
+
+
+def _unchanged(grad):
+    return grad
 
 
 def signal_to_noise(model: Module) -> np.ndarray:

@@ -252,13 +252,28 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     if validate:
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
     u = np.log(sigma)                       # u = log(sigma / s); arrays below are updated in place
-    u -= np.log(prior_sigma)
+    if not _is_number(prior_sigma, 1.0):    # (log 1 = 0: nothing to subtract for s = 1)
+        u -= np.log(prior_sigma)
     per_weight = np.expm1(2.0 * u)
     per_weight *= 0.5
     per_weight -= u                         # (e^{2u} - 1) / 2 - u  >= 0
+    z = _standardized(mu, prior_mu, prior_sigma)   # z = (mu - m) / s
+    return float(per_weight.sum() + 0.5 * np.vdot(z, z))
+
+
+def _is_number(value, number) -> bool:
+    """True only for a Python number equal to `number` (an array, even of that value, gives False)."""
+    return type(value) in (float, int) and value == number
+
+
+def _standardized(mu, prior_mu, prior_sigma):
+    """z = (mu - m) / s; for the standard prior (m = 0, s = 1) mu itself, not a copy, since
+    mu - 0 = mu and mu / 1 = mu exactly."""
+    if _is_number(prior_mu, 0.0) and _is_number(prior_sigma, 1.0):
+        return mu
     z = mu - prior_mu
-    z /= prior_sigma                        # z = (mu - m) / s
-    return float(np.sum(per_weight) + 0.5 * np.vdot(z, z))
+    z /= prior_sigma
+    return z
 
 
 def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, wrt="sigma", sigmoid_rho=None):
@@ -291,14 +306,24 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
                                                               prior_mu, prior_sigma)
         sigma = np.where(underflowed, 0.0, sigma)
     prior_var = prior_sigma**2
-    grad_mu = (mu - prior_mu) / prior_var
+    if _is_number(prior_sigma, 1.0):
+        grad_mu = np.array(_standardized(mu, prior_mu, prior_sigma))   # (mu - m) / 1, a new array
+    else:
+        grad_mu = (mu - prior_mu) / prior_var
     if wrt == "sigma":
         return grad_mu, -1.0 / sigma + sigma / prior_var
     if sigmoid_rho is None:
         sigmoid_rho = softplus_grad_from_sigma(sigma)
-    ratio = np.divide(sigmoid_rho, sigma, out=np.ones_like(sigma),   # sigmoid(rho) / sigma, its limit 1 at sigma = 0
-                      where=sigma > 0)                                # (only divided where sigma > 0: no 0/0)
-    return grad_mu, sigma * sigmoid_rho / prior_var - ratio
+    sigma = np.asarray(sigma)
+    if sigma.all():                                  # every sigma > 0 (softplus is never negative)
+        ratio = sigmoid_rho / sigma                  # sigmoid(rho) / sigma
+    else:                                            # its limit 1 at sigma = 0, divided only where sigma > 0 (no 0/0)
+        ratio = np.divide(sigmoid_rho, sigma, out=np.ones(sigma.shape), where=sigma > 0)
+    grad_rho = sigma * sigmoid_rho                   # sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma
+    if not _is_number(prior_var, 1.0):
+        grad_rho /= prior_var
+    grad_rho -= ratio
+    return grad_mu, grad_rho
 
 
 # ---------------------------------------------------------------- scale-mixture prior

@@ -224,12 +224,13 @@ class Tensor:
                 if not parent.requires_grad:
                     continue
                 g_parent = vjp(g)
-                if g_parent.shape != parent.shape:  # a real check: `python -O` would remove an assert
+                if g_parent.shape != parent._data.shape:  # a real check: `python -O` would remove an assert
                     raise RuntimeError(
                         f"op '{node.name}' returned a gradient of shape {g_parent.shape} for an input of "
                         f"shape {parent.shape}; its VJP must return the input's shape (call "
                         "unbroadcast(g, x.shape) if the input was broadcast)")
-                grads[parent] = grads[parent] + g_parent if parent in grads else g_parent
+                earlier = grads.get(parent)   # gradients from several uses of one input add up
+                grads[parent] = g_parent if earlier is None else earlier + g_parent
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----
     def __add__(self, other):
@@ -502,7 +503,7 @@ def _matmul_and_vjps(a: Tensor, b: Tensor) -> tuple:
         raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape}: the last axis of the left "
                          f"({k_a}) must equal the second-to-last of the right ({k_b})")
     try:
-        out = a.data @ b.data
+        out = _product(a.data, b.data)
     except ValueError as err:
         raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape}: leading (batch) axes "
                          f"do not broadcast ({err})") from None
@@ -525,6 +526,17 @@ def _matmul_and_vjps(a: Tensor, b: Tensor) -> tuple:
         return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
 
     return out, vjp_a, vjp_b
+
+
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b. With one shared axis, (..., N, 1) @ (..., 1, n), each entry is a single product, so this is
+    a * b (broadcast), which NumPy computes several times faster than matmul on small stacks; adding 0.0
+    turns -0.0 into 0.0, as matmul's sum 0 + a_i b_j does, so the bits are those of a @ b."""
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != 1:
+        return a @ b
+    out = a * b
+    out += 0.0
+    return out
 
 
 def _is_basic_index(index) -> bool:

@@ -441,6 +441,23 @@ def test_kl_divergence_sums_the_layers_kl():
     assert mv.kl_divergence(mv.Sequential(mv.Linear(2, 2, rng=rng))).item() == 0.0
 
 
+def test_kl_divergence_of_three_layers_is_one_sum_with_each_layers_gradient():
+    """Three or more layers' KLs are added as one op: the value of (kl_1 + kl_2) + kl_3, bit for bit, and
+    every parameter gets the gradient its own layer's kl() gives it (d(sum)/d kl_k = 1)."""
+    layers = [make_layer(seed=s) for s in (1, 2, 3)]
+    model = mv.Sequential(*layers)
+    total = mv.kl_divergence(model)
+    kls = [layer.kl() for layer in layers]
+    assert total.item() == (kls[0] + kls[1] + kls[2]).item()
+    (2.5 * total).backward()
+    for layer in layers:
+        got = [p.grad.copy() for p in layer.parameters()]
+        layer.zero_grad()
+        (2.5 * layer.kl()).backward()
+        for g_sum, p in zip(got, layer.parameters(), strict=True):
+            assert np.array_equal(g_sum, p.grad)
+
+
 def test_layer_kl_uses_its_prior_sigma():
     layer = mv.BayesLinear(3, 2, prior_sigma=0.5, rng=np.random.default_rng(0))
     expected = sum(kl_numpy(mu.data, rho.data, 0.0, 0.5) for mu, rho in layer.variational_parameters())

@@ -174,8 +174,22 @@ def test_matmul_covers_vector_vector_and_batched_cases():
     """Hypothesis draws these shapes at random; pin the special ones so they always run."""
     rng = np.random.default_rng(0)
     for left, right in [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((4, 2, 3), (3, 2)),
-                        ((1, 2, 3), (5, 3, 2)), ((3,), (4, 3, 2)), ((2, 3, 2, 4), (4, 3))]:
+                        ((1, 2, 3), (5, 3, 2)), ((3,), (4, 3, 2)), ((2, 3, 2, 4), (4, 3)),
+                        ((4, 1), (3, 1, 5)), ((2, 4, 1), (1, 5)), ((1,), (1, 3)), ((3, 1), (1,))]:
         check_op(lambda a, b: a @ b, np.matmul, rng.normal(size=left), rng.normal(size=right))
+
+
+def test_matmul_over_one_shared_axis_equals_numpys_bit_for_bit():
+    """With k = 1 (a (..., N, 1) @ (..., 1, n)) each entry is one product, computed as a * b: the same bits
+    as np.matmul, signed zeros included, and batch axes that do not broadcast still name both shapes."""
+    rng = np.random.default_rng(1)
+    for left, right in [((32, 1), (8, 1, 50)), ((3, 1), (1, 4)), ((2, 1, 3, 1), (5, 1, 2))]:
+        a, b = rng.normal(size=left), rng.normal(size=right)
+        a.flat[0], b.flat[0] = 0.0, -1.0   # a signed zero: 0 * -1 = -0.0
+        out = (Tensor(a) @ Tensor(b)).data
+        assert out.tobytes() == np.matmul(a, b).tobytes()
+    with pytest.raises(ValueError, match=r"\(2, 3, 1\).*\(4, 1, 5\)"):
+        Tensor(np.ones((2, 3, 1))) @ Tensor(np.ones((4, 1, 5)))
 
 
 # ------------------------------------------------------------------ reductions and shape ops with arguments
