@@ -90,21 +90,33 @@ class NumpyBNN:
         self.v = [np.zeros_like(p) for p in self.params]
         self.t = 0
 
+    def forward(self, x, n_samples, sigmas):
+        """The output for S weight samples at once (n_samples=S: a leading sample axis, as
+        minivi's model(x, n_samples=S)) or for one (None: no sample axis, as model(x));
+        eps drawn in minivi's order. Returns it and what the backward reads."""
+        lead, cache, h = () if n_samples is None else (n_samples,), [], x
+        for k in range(len(self.params) // 4):
+            w_mu, b_mu = self.params[4 * k], self.params[4 * k + 2]
+            w_sigma, b_sigma = sigmas[2 * k], sigmas[2 * k + 1]
+            eps_w = self.rng.standard_normal(lead + w_mu.shape)
+            w = w_mu + w_sigma * eps_w
+            a = h @ w
+            eps_b = self.rng.standard_normal((lead + (1,) * (a.ndim - 2) if lead else ()) + b_mu.shape)
+            a = a + (b_mu + b_sigma * eps_b)
+            cache.append((h, w, eps_w, eps_b))
+            h = np.maximum(a, 0.0) if k < len(self.params) // 4 - 1 else a
+        return h, cache
+
+    def sampled_output(self, x, n_samples=None):
+        """What minivi's model(x, n_samples=...) computes: sigma = softplus(rho), then the forward."""
+        return self.forward(x, n_samples, [softplus(rho) for rho in self.params[1::2]])[0]
+
     def loss_and_grads(self, x, y, n_samples):
         S, n_layers = n_samples, len(self.params) // 4
         kl_weight = len(x) / N_DATA
-        grads, cache, h = [None] * len(self.params), [], x
+        grads = [None] * len(self.params)
         sigmas = [softplus(rho) for rho in self.params[1::2]]     # one softplus per rho, reused below
-        for k in range(n_layers):                                  # forward, eps in minivi's order
-            w_mu, b_mu = self.params[4 * k], self.params[4 * k + 2]
-            w_sigma, b_sigma = sigmas[2 * k], sigmas[2 * k + 1]
-            eps_w = self.rng.standard_normal((S,) + w_mu.shape)
-            w = w_mu + w_sigma * eps_w
-            a = h @ w
-            eps_b = self.rng.standard_normal((S,) + (1,) * (a.ndim - 2) + b_mu.shape)
-            a = a + (b_mu + b_sigma * eps_b)
-            cache.append((h, w, eps_w, eps_b))
-            h = np.maximum(a, 0.0) if k < n_layers - 1 else a
+        h, cache = self.forward(x, S, sigmas)
         if y.ndim == 2:                                            # Gaussian NLL, summed, / S
             r = h - y
             nll = (np.sum(r * r) / (2 * NOISE_SIGMA ** 2) + r.size * np.log(NOISE_SIGMA * np.sqrt(2 * np.pi))) / S
@@ -235,14 +247,35 @@ def time_case(sizes, batch, n_samples, repeats, which=("minivi", "numpy", "torch
     return times["minivi"], times["numpy"], times["torch"]
 
 
-def vectorised_speedup(repeats):
-    """Small case: one forward with n_samples=8 against 8 single-sample forwards (graph recorded)."""
+def forward_pairs():
+    """Small case, 8 samples: (8 sequential forwards, one vectorised forward) of minivi (graph
+    recorded) and of the hand-written NumPy network, each as a function to time."""
     sizes, batch = CASES[0][1], CASES[0][2]
     x, _ = make_data(sizes, batch)
-    model = minivi_model(sizes, seed=1)
-    ms_vector = median_ms(lambda: model(x, n_samples=8), repeats)
-    ms_loop = median_ms(lambda: [model(x) for _ in range(8)], repeats)
-    return ms_loop, ms_vector
+    model, baseline = minivi_model(sizes, seed=1), NumpyBNN(minivi_model(sizes, seed=1))
+    return {"minivi": (lambda: [model(x) for _ in range(8)], lambda: model(x, n_samples=8)),
+            "NumPy": (lambda: [baseline.sampled_output(x) for _ in range(8)], lambda: baseline.sampled_output(x, 8))}
+
+
+def check_forward_agreement():
+    """The forwards timed by `forward_pairs` compute the same numbers: minivi's and NumPy's outputs,
+    sequential and vectorised, agree entry by entry to GRAD_TOL relative to the largest output (both
+    draw the same eps in the same order). Returns the largest difference (0.0 here: the same bits)."""
+    pairs = forward_pairs()
+    outputs = [(m.data, n) for m, n in zip(pairs["minivi"][0](), pairs["NumPy"][0]())]
+    outputs.append((pairs["minivi"][1]().data, pairs["NumPy"][1]()))
+    worst = max(np.max(np.abs(m - n)) for m, n in outputs)
+    if worst > GRAD_TOL * max(np.max(np.abs(n)) for _, n in outputs):
+        raise SystemExit(f"minivi's and NumPy's forwards differ by up to {worst:.2e}; the timing would compare "
+                         "different computations")
+    return worst
+
+
+def vectorised_speedup(repeats):
+    """Small case: one forward with n_samples=8 against 8 single-sample forwards, minivi and NumPy
+    (the allocator warmed first, as in the interleaved mode)."""
+    np.ones(WARM_UP_FLOATS).sum()
+    return {name: tuple(median_ms(f, repeats) for f in pair) for name, pair in forward_pairs().items()}
 
 
 def cpu_name() -> str:
@@ -372,17 +405,17 @@ def peak_memory(case_index=2, repeats=3):
 
 
 def vectorised_rounds(rounds, steps=50, clock=time.perf_counter):
-    """Small case, graph recorded: one forward with n_samples=8 against 8 single-sample
-    forwards, interleaved like the training steps; per-round ms of both."""
-    sizes, batch = CASES[0][1], CASES[0][2]
-    x, _ = make_data(sizes, batch)
-    model = minivi_model(sizes, seed=1)
-    vector, loop = (lambda: model(x, n_samples=8)), (lambda: [model(x) for _ in range(8)])
-    vector(), loop()
-    ms = np.zeros((rounds, 2))
+    """Small case: one forward with n_samples=8 against 8 single-sample forwards, minivi's
+    and hand-written NumPy's, interleaved like the training steps. Returns {name: per-round
+    ms, shape (rounds, 2): sequential, vectorised}."""
+    pairs = forward_pairs()
+    timed = [(name, k, fn) for name, pair in pairs.items() for k, fn in enumerate(pair)]
+    for _, _, fn in timed:
+        fn()
+    ms = {name: np.zeros((rounds, 2)) for name in pairs}
     for r in range(rounds):
-        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
-            ms[r, which] = 1e3 * block_seconds((loop, vector)[which], steps, clock)
+        for name, k, fn in (timed if r % 2 == 0 else timed[::-1]):
+            ms[name][r, k] = 1e3 * block_seconds(fn, steps, clock)
     return ms
 
 
@@ -416,11 +449,12 @@ def run_interleaved(quick, cpu_time=False, case_indices=(0, 1, 2, 3)):
               f"minivi {minivi_mb:.1f} MB, NumPy {numpy_mb:.1f} MB, ratio {minivi_mb / numpy_mb:.2f}")
     if 0 not in case_indices:
         return
-    fwd = vectorised_rounds(rounds, clock=clock)
-    speedups = fwd[:, 0] / fwd[:, 1]
-    print(f"\nsmall case forward, 8 samples, interleaved: 8 sequential {np.median(fwd[:, 0]):.3f} ms, "
-          f"vectorised {np.median(fwd[:, 1]):.3f} ms, speed-up median {np.median(speedups):.2f}x "
-          f"(range {speedups.min():.2f}-{speedups.max():.2f})")
+    print(f"\nsmall case forward, 8 samples, interleaved: 8 sequential forwards against one vectorised "
+          f"(minivi's and NumPy's outputs checked equal: largest difference {check_forward_agreement():.1e})")
+    for name, fwd in vectorised_rounds(rounds, clock=clock).items():
+        speedups = fwd[:, 0] / fwd[:, 1]
+        print(f"  {name:6}  8 sequential {np.median(fwd[:, 0]):.3f} ms, vectorised {np.median(fwd[:, 1]):.3f} ms, "
+              f"speed-up median {np.median(speedups):.2f}x (range {speedups.min():.2f}-{speedups.max():.2f})")
 
 
 def main():
@@ -466,9 +500,10 @@ def main():
         cold = [in_new_process(*flags, "--only", name)[i] for i, name in enumerate(("minivi", "numpy", "torch"))]
         results.append((case, cold, in_new_process(*flags, "--warm")))
     print_table(results)
-    ms_loop, ms_vector = vectorised_speedup(repeats["small"])
-    print(f"\nsmall case forward, 8 samples: 8 sequential {ms_loop:.3f} ms, vectorised {ms_vector:.3f} ms, "
-          f"speed-up {ms_loop / ms_vector:.2f}x")
+    print("\nsmall case forward, 8 samples: 8 sequential forwards against one vectorised")
+    for name, (ms_loop, ms_vector) in vectorised_speedup(repeats["small"]).items():
+        print(f"  {name:6}  8 sequential {ms_loop:.3f} ms, vectorised {ms_vector:.3f} ms, "
+              f"speed-up {ms_loop / ms_vector:.2f}x")
     print(f"mv.fit on the large case, S=1, 10 minibatches of 128, new process: "
           f"{in_new_process('--one-fit'):.2f} ms per step (with fit's minibatching and NaN checks)")
 

@@ -214,10 +214,12 @@ class Tensor:
         order = _topological_order(self)
         _check_unchanged(order)
         grads = {self: grad}  # Tensors hash by identity: one entry per node
+        summed = set()        # the nodes whose entry is a sum made below: a new array that nothing else holds
         for node in reversed(order):
             g = grads.pop(node)
             if not node._parents:
-                g = np.array(g, dtype=np.float64)  # a fresh array, even for 0-d results (NumPy returns scalars)
+                if node not in summed or type(g) is not np.ndarray or g.dtype != np.float64:
+                    g = np.array(g, dtype=np.float64)  # a fresh array: a VJP may return one it keeps
                 node.grad = g if node.grad is None else node.grad + g
                 continue
             for parent, vjp in zip(node._parents, node._vjps):
@@ -230,7 +232,11 @@ class Tensor:
                         f"shape {parent.shape}; its VJP must return the input's shape (call "
                         "unbroadcast(g, x.shape) if the input was broadcast)")
                 earlier = grads.get(parent)   # gradients from several uses of one input add up
-                grads[parent] = g_parent if earlier is None else earlier + g_parent
+                if earlier is None:
+                    grads[parent] = g_parent
+                else:
+                    grads[parent] = earlier + g_parent
+                    summed.add(parent)
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----
     def __add__(self, other):
@@ -516,13 +522,13 @@ def _matmul_and_vjps(a: Tensor, b: Tensor) -> tuple:
         return np.expand_dims(g, -2) if a.ndim == 1 else g
 
     def vjp_a(g):
-        g_a = as_matrix_grad(g) @ np.swapaxes(b2, -1, -2)
+        g_a = _product(as_matrix_grad(g), np.swapaxes(b2, -1, -2))
         return unbroadcast(g_a[..., 0, :] if a.ndim == 1 else g_a, a.shape)
 
     def vjp_b(g):
         if a.ndim > 2 and b.ndim == 2:   # (..., N, k) @ (k, n): the batch axes are rows too, one 2-D product
             return a2.reshape(-1, a.shape[-1]).T @ g.reshape(-1, b.shape[-1])
-        g_b = np.swapaxes(a2, -1, -2) @ as_matrix_grad(g)
+        g_b = _product(np.swapaxes(a2, -1, -2), as_matrix_grad(g))
         return unbroadcast(g_b[..., 0] if b.ndim == 1 else g_b, b.shape)
 
     return out, vjp_a, vjp_b

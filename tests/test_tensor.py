@@ -410,6 +410,31 @@ def test_make_op_skips_the_vjp_of_an_input_without_gradient():
     np.testing.assert_array_equal(x.grad, c.data)
 
 
+@pytest.mark.parametrize("uses", [1, 2, 3])
+def test_a_leaf_gradient_owns_its_memory(uses):
+    """A VJP may return an array it keeps (here `kept`, once per use of x); x.grad must
+    still be a new float64 array, so changing it changes nothing else, and a second
+    backward adds to x.grad without touching `kept`."""
+    kept = np.array([1.0, 2.0])
+    x = Tensor([5.0, 6.0], requires_grad=True)
+    out = make_op("keeps", np.float64(0.0), (x,) * uses, (lambda g: kept,) * uses)
+    out.backward()
+    assert not np.shares_memory(x.grad, kept) and x.grad.dtype == np.float64
+    x.grad *= 10.0
+    np.testing.assert_array_equal(kept, [1.0, 2.0])
+    out.backward()
+    np.testing.assert_array_equal(x.grad, 10.0 * uses * kept + uses * kept)
+    np.testing.assert_array_equal(kept, [1.0, 2.0])
+
+
+def test_two_leaves_fed_the_same_gradient_get_separate_arrays():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad += 1.0
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
 def test_backward_checks_that_a_vjp_returns_the_input_shape():
     """A real check (RuntimeError), not an assert that `python -O` would remove."""
     x = Tensor([1.0, 2.0], requires_grad=True)
