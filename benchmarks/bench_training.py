@@ -94,8 +94,8 @@ class NumpyBNN:
         """The output for S weight samples at once (n_samples=S: a leading sample axis, as
         minivi's model(x, n_samples=S)) or for one (None: no sample axis, as model(x));
         eps drawn in minivi's order. Returns it and what the backward reads."""
-        lead, cache, h = () if n_samples is None else (n_samples,), [], x
-        for k in range(len(self.params) // 4):
+        lead, cache, h, n_layers = () if n_samples is None else (n_samples,), [], x, len(self.params) // 4
+        for k in range(n_layers):
             w_mu, b_mu = self.params[4 * k], self.params[4 * k + 2]
             w_sigma, b_sigma = sigmas[2 * k], sigmas[2 * k + 1]
             eps_w = self.rng.standard_normal(lead + w_mu.shape)
@@ -104,7 +104,7 @@ class NumpyBNN:
             eps_b = self.rng.standard_normal((lead + (1,) * (a.ndim - 2) if lead else ()) + b_mu.shape)
             a = a + (b_mu + b_sigma * eps_b)
             cache.append((h, w, eps_w, eps_b))
-            h = np.maximum(a, 0.0) if k < len(self.params) // 4 - 1 else a
+            h = np.maximum(a, 0.0) if k < n_layers - 1 else a
         return h, cache
 
     def sampled_output(self, x, n_samples=None):

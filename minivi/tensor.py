@@ -214,12 +214,10 @@ class Tensor:
         order = _topological_order(self)
         _check_unchanged(order)
         grads = {self: grad}  # Tensors hash by identity: one entry per node
-        summed = set()        # the nodes whose entry is a sum made below: a new array that nothing else holds
         for node in reversed(order):
             g = grads.pop(node)
             if not node._parents:
-                if node not in summed or type(g) is not np.ndarray or g.dtype != np.float64:
-                    g = np.array(g, dtype=np.float64)  # a fresh array: a VJP may return one it keeps
+                g = np.array(g, dtype=np.float64)  # a fresh array, even for 0-d results (NumPy returns scalars)
                 node.grad = g if node.grad is None else node.grad + g
                 continue
             for parent, vjp in zip(node._parents, node._vjps):
@@ -232,11 +230,7 @@ class Tensor:
                         f"shape {parent.shape}; its VJP must return the input's shape (call "
                         "unbroadcast(g, x.shape) if the input was broadcast)")
                 earlier = grads.get(parent)   # gradients from several uses of one input add up
-                if earlier is None:
-                    grads[parent] = g_parent
-                else:
-                    grads[parent] = earlier + g_parent
-                    summed.add(parent)
+                grads[parent] = g_parent if earlier is None else earlier + g_parent
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----
     def __add__(self, other):
