@@ -56,6 +56,8 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     shared_sigma = {}   # sigma = softplus(rho) for this call only, shared by the forward and the KL (bayes.SigmaOfRho)
     if mode == "mean":   # no samples: the data term as it is
         nll_sum, n_samples = nll(model(x, mode="mean", shared_sigma=shared_sigma), y), 1
+    elif n_samples == 1:   # one network drawn: model(x) needs no sample axis (the same numbers as n_samples=1)
+        nll_sum = nll(model(x, mode=mode, shared_sigma=shared_sigma), y)
     else:
         nll_sum = nll(model(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma), y)
     if not isinstance(nll_sum, Tensor) or nll_sum.size != 1:

@@ -211,15 +211,11 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape} but this Tensor has shape "
                                  f"{self.shape}; pass a gradient of the output's shape")
-        order = _topological_order(self)
+        order = _topological_order(self)   # the ops, inputs before outputs (leaves are not ops)
         _check_unchanged(order)
         grads = {self: grad}  # Tensors hash by identity: one entry per node
         for node in reversed(order):
             g = grads.pop(node)
-            if not node._parents:
-                g = np.array(g, dtype=np.float64)  # a fresh array, even for 0-d results (NumPy returns scalars)
-                node.grad = g if node.grad is None else node.grad + g
-                continue
             for parent, vjp in zip(node._parents, node._vjps):
                 if not parent.requires_grad:
                     continue
@@ -231,6 +227,9 @@ class Tensor:
                         "unbroadcast(g, x.shape) if the input was broadcast)")
                 earlier = grads.get(parent)   # gradients from several uses of one input add up
                 grads[parent] = g_parent if earlier is None else earlier + g_parent
+        for leaf, g in grads.items():   # what is left: the leaves' gradients, complete
+            g = np.array(g, dtype=np.float64)   # a fresh array, even for 0-d results (NumPy returns scalars)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----
     def __add__(self, other):
@@ -615,8 +614,6 @@ def _check_unchanged(order: list) -> None:
     leaves every `.grad` as it was.
     """
     for node in order:
-        if not node._parents:   # a leaf: nothing recorded
-            continue
         if node._version:
             raise RuntimeError(
                 f"backward: the result of op '{node.name}' (shape {node.shape}) had its .data assigned after "
@@ -633,8 +630,9 @@ def _check_unchanged(order: list) -> None:
 
 
 def _topological_order(root: Tensor) -> list:
-    """Every node `root` depends on, inputs before outputs; iterative, so deep graphs are fine."""
-    order, visited, stack = [], set(), [(root, False)]
+    """Every op (a node with inputs) that `root` depends on, inputs before outputs; iterative, so deep
+    graphs are fine. Leaves are left out: they have no VJP to call, only a gradient to receive."""
+    order, visited, stack = [], set(), [(root, False)] if root._parents else []
     while stack:
         node, finished = stack.pop()
         if finished:
@@ -645,6 +643,6 @@ def _topological_order(root: Tensor) -> list:
         visited.add(node)
         stack.append((node, True))
         for parent in node._parents:
-            if parent.requires_grad and parent not in visited:
+            if parent._parents and parent.requires_grad and parent not in visited:
                 stack.append((parent, False))
     return order
