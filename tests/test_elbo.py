@@ -318,6 +318,34 @@ def test_sampling_mode_loss_is_the_hand_computed_elbo(n_samples):
     assert loss.item() == info["loss"]
 
 
+@pytest.mark.parametrize("layer, prior, classes", [(mv.BayesLinear, None, 0), (mv.LocalBayesLinear, None, 0),
+                                                    (mv.BayesLinear, mv.ScaleMixturePrior(), 0),
+                                                    (mv.BayesLinear, None, 3)])
+def test_one_sample_loss_and_gradients_equal_those_with_a_sample_axis_of_one(layer, prior, classes):
+    """elbo_loss(n_samples=1) runs model(x) without a sample axis; it must give the loss, the KL and every
+    gradient of the same step built with model(x, n_samples=1), to the last bit (the same eps drawn)."""
+    def model():
+        rng = np.random.default_rng(4)
+        return mv.Sequential(layer(3, 5, rng=rng, prior=prior), mv.ReLU(), layer(5, classes or 2, rng=rng, prior=prior))
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(7, 3))
+    y = rng.integers(0, classes, size=7) if classes else rng.normal(size=(7, 2))
+    nll = mv.categorical_nll if classes else functools.partial(mv.gaussian_nll, noise_sigma=0.5)
+    fast = model()
+    loss, info = mv.elbo_loss(fast, x, y, nll, n_data=21, n_samples=1)
+    loss.backward()
+    axis = model()
+    pred = axis(x, n_samples=1)
+    assert pred.shape[0] == 1
+    kl = mv.kl_divergence(axis)
+    loss_with_axis = kl * (7 / 21) + nll(pred, y) * 1.0
+    loss_with_axis.backward()
+    assert loss.item() == loss_with_axis.item() and info["kl"] == kl.item()
+    for p, q in zip(fast.parameters(), axis.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+
+
 def test_elbo_loss_rejects_bad_arguments():
     model = small_model()
     x, y = np.zeros((4, 3)), np.zeros((4, 2))
