@@ -11,14 +11,20 @@ the whole flat array: the gradients are laid end to end the same way, and the
 resulting step is subtracted from each parameter through its slice. Entry by
 entry it is the same arithmetic as one update per parameter (the same bits),
 in one NumPy call per line of the formula instead of one per line and
-parameter, which on a small network is most of an update's cost. When only
-some parameters have a gradient, the same formula runs on each of them alone.
+parameter, which on a small network is most of an update's cost. Laying the
+gradients end to end costs one more pass over them, which is what counts on a
+large network instead: from FLAT_LIMIT entries on (a 784-400-400-10 network has
+477,000 pairs of mu and rho; measured there, 3.65 ms a step against 3.93 ms), and
+when only some parameters have a gradient, the same formula runs on each
+parameter alone.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .tensor import Tensor
+
+FLAT_LIMIT = 100_000   # parameter entries in all: below, one update over all of them; from here on, one per parameter
 
 
 class Optimizer:
@@ -48,7 +54,7 @@ class Optimizer:
         ends = np.cumsum([p.size for p in self.params]).tolist()
         self._parts = [slice(end - p.size, end) for p, end in zip(self.params, ends)]   # parameter i's entries
         self._all = slice(0, ends[-1])
-        self._grad = self.new_state()   # the gradients laid end to end (reused every step)
+        self._grad = self.new_state() if self._all.stop < FLAT_LIMIT else None   # the gradients end to end
         self.t = [0] * len(self.params)   # the number of updates each parameter has had
 
     def new_state(self) -> np.ndarray:
@@ -61,9 +67,10 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient: all at once if all have one (and the same
-        number of past updates, which Adam's bias correction uses), else one by one."""
+        number of past updates, which Adam's bias correction uses) and they are small together
+        (fewer than FLAT_LIMIT entries), else one by one."""
         params, t = self.params, self.t
-        if all([p.grad is not None for p in params]) and t.count(t[0]) == len(t):
+        if self._all.stop < FLAT_LIMIT and all([p.grad is not None for p in params]) and t.count(t[0]) == len(t):
             np.concatenate([p.grad.ravel() for p in params], out=self._grad)
             self.t = [n + 1 for n in t]
             delta = self.update(self._all, self._grad, self.t[0])

@@ -214,6 +214,7 @@ class Tensor:
         order = _topological_order(self)   # the ops, inputs before outputs (leaves are not ops)
         _check_unchanged(order)
         grads = {self: grad}  # Tensors hash by identity: one entry per node
+        summed = set()        # the nodes whose gradient is a sum made below: an array of backward's own
         for node in reversed(order):
             g = grads.pop(node)
             for parent, vjp in zip(node._parents, node._vjps):
@@ -226,9 +227,15 @@ class Tensor:
                         f"shape {parent.shape}; its VJP must return the input's shape (call "
                         "unbroadcast(g, x.shape) if the input was broadcast)")
                 earlier = grads.get(parent)   # gradients from several uses of one input add up
-                grads[parent] = g_parent if earlier is None else earlier + g_parent
+                if earlier is None:
+                    grads[parent] = g_parent
+                else:
+                    grads[parent] = earlier + g_parent
+                    summed.add(parent)
         for leaf, g in grads.items():   # what is left: the leaves' gradients, complete
-            g = np.array(g, dtype=np.float64)   # a fresh array, even for 0-d results (NumPy returns scalars)
+            # The leaf gets an array of its own: a sum made above already is one (asarray only turns a NumPy
+            # scalar into a 0-d array); a VJP's result may be shared with other gradients, so it is copied.
+            g = np.asarray(g) if leaf in summed else np.array(g, dtype=np.float64)
             leaf.grad = g if leaf.grad is None else leaf.grad + g
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----

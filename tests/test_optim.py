@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from minivi import Linear, Sequential, Tanh, Tensor
+from minivi import optim
 from minivi.optim import SGD, Adam
 
 START = np.array([1.0, -2.0, 0.25])
@@ -237,6 +238,30 @@ def test_the_update_of_all_parameters_at_once_equals_one_optimiser_per_parameter
             opt.step()
         for p, q in zip(together, alone):
             np.testing.assert_array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                            lambda ps: Adam(ps, lr=0.01, betas=(0.8, 0.99))], ids=["SGD", "Adam"])
+def test_large_networks_update_each_parameter_alone_with_the_same_bits(make_optimizer, monkeypatch):
+    """From FLAT_LIMIT entries on, step() runs the formula on each parameter alone (no pass laying
+    the gradients end to end); the parameters get the bits of the update over all at once."""
+    flat, alone = _three_parameters(4), _three_parameters(4)
+    flat_optimizer, default = make_optimizer(flat), optim.FLAT_LIMIT
+    monkeypatch.setattr(optim, "FLAT_LIMIT", 5)   # the three parameters have 16 entries
+    one_by_one = make_optimizer(alone)
+    assert flat_optimizer._grad is not None and one_by_one._grad is None
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        for p, q in zip(flat, alone):
+            p.grad = rng.normal(size=p.shape)
+            q.grad = p.grad.copy()
+        monkeypatch.setattr(optim, "FLAT_LIMIT", default)
+        flat_optimizer.step()
+        monkeypatch.setattr(optim, "FLAT_LIMIT", 5)
+        one_by_one.step()
+        for p, q in zip(flat, alone):
+            np.testing.assert_array_equal(p.data, q.data)
+    assert flat_optimizer.t == one_by_one.t == [4, 4, 4]
 
 
 def test_adam_counts_the_steps_of_each_parameter_after_one_was_skipped():

@@ -427,6 +427,17 @@ def test_a_leaf_gradient_owns_its_memory(uses):
     np.testing.assert_array_equal(kept, [1.0, 2.0])
 
 
+@pytest.mark.parametrize("uses", [1, 2])
+def test_a_scalar_leaf_gets_a_0d_array_as_its_gradient(uses):
+    """NumPy gives 0-d results as scalars (np.float64), also for the sum of two uses' gradients;
+    a leaf's .grad is still a float64 ndarray of shape () that += updates in place."""
+    x = Tensor(3.0, requires_grad=True)
+    out = make_op("twice", np.float64(0.0), (x,) * uses, (lambda g: g * 2.0,) * uses)
+    out.backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.dtype == np.float64
+    assert x.grad == 2.0 * uses
+
+
 def test_two_leaves_fed_the_same_gradient_get_separate_arrays():
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
