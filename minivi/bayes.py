@@ -102,8 +102,8 @@ def kl_normal_op(mu, rho, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict |
     Backward: dKL/dmu = (mu - m)/s², dKL/drho = (sigma/s² - 1/sigma) * sigmoid(rho),
     with sigmoid(rho)/sigma computed stably (`g.kl_normal_grads(..., wrt="rho")`):
     about -1 per weight for rho far below -709, where 1/sigma overflows.
-    The gradients are computed only when a backward needs them (never for a KL
-    that is only read, nor under `no_grad`), and then once for both inputs.
+    Each gradient is computed only when a backward asks for it (never for a KL
+    that is only read, nor under `no_grad`).
     mu, rho: one Tensor each, or tuples of Tensors, mu[k] paired with rho[k]
     (a layer's weights and biases): the KL is then summed over every pair, still
     as ONE op (inputs mu[0], rho[0], mu[1], rho[1], ...).
@@ -121,19 +121,12 @@ def kl_normal_op(mu, rho, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict |
 
 def _kl_normal_vjps(mu_data, s: SigmaOfRho, prior_mu, prior_sigma) -> tuple:
     """The VJPs of one (mu, rho) pair of the KL op: dKL/dmu and dKL/drho, times the output's gradient."""
-    saved = {}   # the two gradients: computed together for the first VJP that asks, each handed out once
-
-    def kl_grad(which):   # 0: dKL/dmu, 1: dKL/drho, at the forward's mu and rho
-        if which not in saved:
-            saved.update(enumerate(g.kl_normal_grads(mu_data, s.sigma, prior_mu, prior_sigma, validate=False,
-                                                     wrt="rho", sigmoid_rho=s.sigmoid())))
-        return saved.pop(which)
 
     def vjp_mu(grad_out):
-        return grad_out * kl_grad(0)                                           # dKL/dmu = (mu - m)/s²
+        return grad_out * g.kl_normal_grad_mu(mu_data, prior_mu, prior_sigma)             # dKL/dmu = (mu - m)/s²
 
     def vjp_rho(grad_out):
-        return grad_out * kl_grad(1)                  # dKL/drho = (sigma/s² - 1/sigma) * sigmoid(rho)
+        return grad_out * g.kl_normal_grad_rho(s.sigma, s.sigmoid(), prior_sigma)   # (sigma/s² - 1/sigma) sigmoid(rho)
 
     return vjp_mu, vjp_rho
 

@@ -286,16 +286,11 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
     mu's shape; the KL's minimum (zero gradient) is at mu = m, sigma = s.
 
     wrt="rho" gives the gradient for the parameter the optimiser updates,
-    sigma = softplus(rho) (step 4), by the chain rule with dsigma/drho = sigmoid(rho):
-        dKL/drho = (sigma / s^2 - 1/sigma) sigmoid(rho)
-                 = sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma.
-    The ratio is computed from sigma alone, sigmoid(rho) / sigma = -expm1(-sigma) / sigma
-    (see ``softplus_grad_from_sigma``), which tends to 1 as sigma -> 0. So for
-    rho below about -709, where 1/sigma overflows (and below -745, where sigma
-    itself rounds to 0.0), dKL/drho is still the true value, about -1, instead
-    of -inf or NaN. Pass sigma = softplus(rho); it may be 0.0 here. A caller
+    sigma = softplus(rho) (step 4), by the chain rule with dsigma/drho = sigmoid(rho)
+    (``kl_normal_grad_rho``). Pass sigma = softplus(rho); it may be 0.0 there. A caller
     that already holds sigmoid(rho) = softplus_grad_from_sigma(sigma) may pass
     it as sigmoid_rho (it is not checked) instead of having it computed again.
+    Both results are new arrays.
     """
     if wrt not in ("sigma", "rho"):
         raise ValueError(f"wrt must be 'sigma' or 'rho', got {wrt!r}")
@@ -305,25 +300,47 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, np.where(underflowed, 1.0, sigma),
                                                               prior_mu, prior_sigma)
         sigma = np.where(underflowed, 0.0, sigma)
-    prior_var = prior_sigma**2
-    if _is_number(prior_sigma, 1.0):
-        grad_mu = np.array(_standardized(mu, prior_mu, prior_sigma))   # (mu - m) / 1, a new array
-    else:
-        grad_mu = (mu - prior_mu) / prior_var
+    grad_mu = np.array(kl_normal_grad_mu(mu, prior_mu, prior_sigma))   # a new array, even where it is mu itself
     if wrt == "sigma":
-        return grad_mu, -1.0 / sigma + sigma / prior_var
+        return grad_mu, -1.0 / sigma + sigma / prior_sigma**2
     if sigmoid_rho is None:
         sigmoid_rho = softplus_grad_from_sigma(sigma)
+    return grad_mu, kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma)
+
+
+def kl_normal_grad_mu(mu, prior_mu=0.0, prior_sigma=1.0):
+    """dKL/dmu = (mu - m) / s^2   (step 5), unchecked (see ``kl_normal_grads``).
+
+    For the standard prior (m = 0, s = 1) this is mu itself, not a copy: a caller
+    that keeps the result multiplies it into a new array first (as the KL op's VJP does).
+    """
+    if _is_number(prior_sigma, 1.0):
+        return _standardized(mu, prior_mu, prior_sigma)   # (mu - m) / 1
+    return (mu - prior_mu) / prior_sigma**2
+
+
+def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0):
+    """dKL/drho = (sigma / s^2 - 1/sigma) sigmoid(rho)   (steps 4-5), unchecked (see ``kl_normal_grads``).
+
+    dKL/dsigma times dsigma/drho = sigmoid(rho), written as
+        sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma.
+    The ratio is computed from sigma alone, sigmoid(rho) / sigma = -expm1(-sigma) / sigma
+    (see ``softplus_grad_from_sigma``), which tends to 1 as sigma -> 0. So for
+    rho below about -709, where 1/sigma overflows (and below -745, where sigma
+    itself rounds to 0.0), dKL/drho is still the true value, about -1, instead
+    of -inf or NaN. sigma = softplus(rho) may hold 0.0; sigmoid_rho is
+    softplus_grad_from_sigma(sigma). Returns a new array.
+    """
     sigma = np.asarray(sigma)
     if sigma.all():                                  # every sigma > 0 (softplus is never negative)
         ratio = sigmoid_rho / sigma                  # sigmoid(rho) / sigma
     else:                                            # its limit 1 at sigma = 0, divided only where sigma > 0 (no 0/0)
         ratio = np.divide(sigmoid_rho, sigma, out=np.ones(sigma.shape), where=sigma > 0)
     grad_rho = sigma * sigmoid_rho                   # sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma
-    if not _is_number(prior_var, 1.0):
-        grad_rho /= prior_var
+    if not _is_number(prior_sigma, 1.0):
+        grad_rho /= prior_sigma**2
     grad_rho -= ratio
-    return grad_mu, grad_rho
+    return grad_rho
 
 
 # ---------------------------------------------------------------- scale-mixture prior

@@ -575,11 +575,12 @@ def test_priors_and_layers_reject_bad_settings():
 
 
 def test_kl_gradients_are_computed_only_by_a_backward(monkeypatch):
-    """kl_normal_op computes dKL/dmu, dKL/dsigma when a backward needs them, once for both inputs:
+    """kl_normal_op computes dKL/dmu and dKL/drho when a backward needs them, each once:
     never under no_grad, never for a KL that is only read."""
     calls = []
-    real = g.kl_normal_grads
-    monkeypatch.setattr(g, "kl_normal_grads", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("kl_normal_grad_mu", "kl_normal_grad_rho"):
+        real = getattr(g, name)
+        monkeypatch.setattr(g, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
     mu = mv.Tensor(np.array([0.3, -1.0]), requires_grad=True)
     rho = mv.Tensor(np.array([-2.0, 0.5]), requires_grad=True)
     with mv.no_grad():
@@ -588,10 +589,21 @@ def test_kl_gradients_are_computed_only_by_a_backward(monkeypatch):
     kl.item()
     assert calls == []
     kl.backward()
-    assert calls == [1]
+    assert sorted(calls) == ["kl_normal_grad_mu", "kl_normal_grad_rho"]
     sigma = g.softplus(rho.data)
     np.testing.assert_allclose(mu.grad, mu.data, rtol=1e-15)
     np.testing.assert_allclose(rho.grad, (sigma - 1 / sigma) * g.softplus_grad(rho.data), rtol=1e-14)
+
+
+def test_the_kl_gradient_of_mu_is_not_the_parameter_itself():
+    """For the standard prior dKL/dmu = mu, which kl_normal_grad_mu returns without a copy; the
+    KL op's VJP multiplies it into a new array, so mu.grad never shares memory with mu."""
+    mu = mv.Tensor(np.array([0.3, -1.0]), requires_grad=True)
+    rho = mv.Tensor(np.array([-2.0, 0.5]), requires_grad=True)
+    bayes.kl_normal_op(mu, rho).backward()
+    assert not np.shares_memory(mu.grad, mu.data)
+    grad_mu, _ = g.kl_normal_grads(mu.data, g.softplus(rho.data), wrt="rho")
+    assert not np.shares_memory(grad_mu, mu.data)
 
 
 @pytest.mark.parametrize("rho_learned", [True, False])
