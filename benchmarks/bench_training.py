@@ -331,13 +331,15 @@ GRAD_TOL = 1e-12     # the interleaved mode refuses to time two steps that disag
 
 
 def step_functions(sizes, batch, n_samples):
-    """(minivi step, NumPy step) for one case, each a fresh model from the same seed."""
+    """(minivi step, NumPy step, PyTorch step or None if PyTorch is not installed) for one case,
+    each a fresh model from the same seed."""
     x, y = make_data(sizes, batch)
     model, nll = minivi_model(sizes, seed=1), minivi_nll(sizes)
     optimizer = mv.optim.Adam(model.parameters(), lr=LR)
     baseline = NumpyBNN(minivi_model(sizes, seed=1))
     return (lambda: minivi_step(model, optimizer, nll, x, y, n_samples),
-            lambda: baseline.step(x, y, n_samples))
+            lambda: baseline.step(x, y, n_samples),
+            torch_step_factory(minivi_model(sizes, seed=1), x, y, n_samples))
 
 
 def block_seconds(fn, steps, clock=time.perf_counter):
@@ -351,34 +353,42 @@ def block_seconds(fn, steps, clock=time.perf_counter):
 
 def interleaved_ratios(rounds, steps, clock=time.perf_counter, chosen=CASES):
     """The `chosen` cases (all four by default) in this process: every round times a block of
-    `steps` steps of each implementation of each case, minivi first in even rounds and NumPy
-    first in odd ones, so that drift in the machine's load hits both alike. Returns, per case,
-    the arrays of per-round ms per step (minivi, numpy) and of their ratios."""
+    `steps` steps of each implementation of each case (minivi, NumPy, and PyTorch if installed),
+    in rotated order from round to round, so that drift in the machine's load hits all alike.
+    Returns, per case and round, the ms per step of each (NaN for PyTorch if not installed),
+    an array of shape (cases, rounds, 3)."""
     cases = []
     for name, sizes, batch, n_samples in chosen:
-        minivi_fn, numpy_fn = step_functions(sizes, batch, n_samples)
-        minivi_fn(), numpy_fn()                                   # warm-up
-        cases.append((minivi_fn, numpy_fn, steps[name]))
-    ms = np.zeros((len(chosen), rounds, 2))
+        fns = step_functions(sizes, batch, n_samples)
+        for fn in fns:
+            if fn is not None:
+                fn()                                               # warm-up
+        cases.append((fns, steps[name]))
+    ms = np.full((len(chosen), rounds, 3), np.nan)
     for r in range(rounds):
-        for k, (minivi_fn, numpy_fn, n) in enumerate(cases):
-            order = (0, 1) if r % 2 == 0 else (1, 0)
-            for which in order:
-                ms[k, r, which] = 1e3 * block_seconds((minivi_fn, numpy_fn)[which], n, clock)
+        for k, (fns, n) in enumerate(cases):
+            for which in np.roll(np.arange(3), -r):
+                if fns[which] is not None:
+                    ms[k, r, which] = 1e3 * block_seconds(fns[which], n, clock)
     return ms
 
 
 def print_interleaved(ms, clock_name, chosen=CASES):
+    with_torch = not np.isnan(ms[..., 2]).all()
     print(f"\nONE process, rounds interleaved, {clock_name}: ms per training step (elbo_loss + backward + Adam.step "
-          "against the hand-written step), median over rounds;")
-    print("ratio = minivi / NumPy within each round: its median, quartiles and range over the rounds")
-    print(f"{'case':<31}{'minivi':>8}{'numpy':>8}{'ratio':>7}   {'quartiles':<13}{'range':<13}")
+          f"against the hand-written step{' and PyTorch' if with_torch else ''}), median over rounds;")
+    print("ratio = minivi / NumPy within each round: its median, quartiles and range over the rounds"
+          + ("; torch/np = PyTorch / NumPy, its median" if with_torch else ""))
+    print(f"{'case':<31}{'minivi':>8}{'numpy':>8}{'ratio':>7}   {'quartiles':<13}{'range':<13}"
+          + (f"{'torch':>8}{'torch/np':>9}" if with_torch else ""))
     for (name, sizes, batch, n_samples), case in zip(chosen, ms):
         ratios = case[:, 0] / case[:, 1]
         q1, q3 = np.percentile(ratios, [25, 75])
         label = f"{name} {'-'.join(map(str, sizes))} b{batch} S={n_samples}"
+        torch_part = (f"{np.median(case[:, 2]):>8.2f}{np.median(case[:, 2] / case[:, 1]):>9.2f}"
+                      if with_torch else "")
         print(f"{label:<31}{np.median(case[:, 0]):>8.2f}{np.median(case[:, 1]):>8.2f}{np.median(ratios):>7.2f}"
-              f"   {q1:.2f}-{q3:.2f}    {ratios.min():.2f}-{ratios.max():.2f}")
+              f"   {q1:.2f}-{q3:.2f}    {ratios.min():.2f}-{ratios.max():.2f} {torch_part}")
 
 
 def peak_memory(case_index=2, repeats=3):
@@ -389,7 +399,7 @@ def peak_memory(case_index=2, repeats=3):
     import tracemalloc
     _, sizes, batch, n_samples = CASES[case_index]
     peaks = []
-    for fn in step_functions(sizes, batch, n_samples):
+    for fn in step_functions(sizes, batch, n_samples)[:2]:
         fn()
         tracemalloc.start()
         step_peaks = []
