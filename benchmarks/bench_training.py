@@ -461,10 +461,24 @@ def run_interleaved(quick, cpu_time=False, case_indices=(0, 1, 2, 3)):
         return
     print(f"\nsmall case forward, 8 samples, interleaved: 8 sequential forwards against one vectorised "
           f"(minivi's and NumPy's outputs checked equal: largest difference {check_forward_agreement():.1e})")
-    for name, fwd in vectorised_rounds(rounds, clock=clock).items():
+    forwards = vectorised_rounds(rounds, clock=clock)
+    for name, fwd in forwards.items():
         speedups = fwd[:, 0] / fwd[:, 1]
         print(f"  {name:6}  8 sequential {np.median(fwd[:, 0]):.3f} ms, vectorised {np.median(fwd[:, 1]):.3f} ms, "
               f"speed-up median {np.median(speedups):.2f}x (range {speedups.min():.2f}-{speedups.max():.2f})")
+    draws_ms = eps_draws_ms(rounds, clock)
+    print(f"  of the vectorised forward, the eps draws alone take {draws_ms:.3f} ms (both sides draw the same "
+          f"normals); a vectorised minivi forward as fast as the hand-written NumPy one would give "
+          f"{np.median(forwards['minivi'][:, 0]) / np.median(forwards['NumPy'][:, 1]):.2f}x")
+
+
+def eps_draws_ms(rounds, clock=time.perf_counter, steps=50):
+    """Median ms of drawing every eps of the small net's 8-sample forward (`rng.standard_normal`,
+    weights and biases of each layer, in the forward's order), the part no forward can skip."""
+    sizes, rng = CASES[0][1], np.random.default_rng(0)
+    shapes = [shape for n_in, n_out in zip(sizes[:-1], sizes[1:]) for shape in ((8, n_in, n_out), (8, 1, n_out))]
+    return float(np.median([1e3 * block_seconds(lambda: [rng.standard_normal(s) for s in shapes], steps, clock)
+                            for _ in range(rounds)]))
 
 
 def main():
