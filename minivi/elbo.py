@@ -31,7 +31,9 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     nll:       callable (pred, target) -> scalar Tensor summed over the batch, e.g.
                functools.partial(mv.gaussian_nll, noise_sigma=0.1).
     n_data:    the size N of the whole training set.
-    n_samples: S, the Monte Carlo samples, drawn in one vectorised forward.
+    n_samples: S, the Monte Carlo samples, drawn in one vectorised forward
+               (model(x, n_samples=S), outputs (S, N, ...)); S = 1 is model(x), one
+               network, outputs (N, ...): the same numbers without the sample axis.
     kl_weight: π_i; by default len(x) / n_data, which sums to 1 over any
                partition of the data into minibatches (see `kl_weights` for others).
     mode:      "sample" (the ELBO), or "mean" (every weight at mu: no sampling,
