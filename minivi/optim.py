@@ -13,10 +13,10 @@ entry it is the same arithmetic as one update per parameter (the same bits),
 in one NumPy call per line of the formula instead of one per line and
 parameter, which on a small network is most of an update's cost. Laying the
 gradients end to end costs one more pass over them, which is what counts on a
-large network instead: from FLAT_LIMIT entries on (a 784-400-400-10 network has
-477,000 pairs of mu and rho; measured there, 3.65 ms a step against 3.93 ms), and
-when only some parameters have a gradient, the same formula runs on each
-parameter alone.
+large network instead: from FLAT_LIMIT entries on (a 784-400-400-10 Bayesian network
+has 956,820: 478,410 pairs of mu and rho; its Adam step measured 3.65 ms one parameter
+at a time against 3.93 ms end to end, on a 2-core AMD EPYC), and when only some
+parameters have a gradient, the same formula runs on each parameter alone.
 """
 from __future__ import annotations
 
