@@ -438,6 +438,18 @@ def test_a_scalar_leaf_gets_a_0d_array_as_its_gradient(uses):
     assert x.grad == 2.0 * uses
 
 
+def test_backward_on_a_leaf_itself_gives_it_the_gradient_passed():
+    """d leaf / d leaf = 1: a leaf is not an op (the topological order holds none), yet backward on it
+    still fills its .grad, with a copy of the gradient passed in."""
+    x = Tensor(3.0, requires_grad=True)
+    x.backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 1.0
+    y, g = Tensor([1.0, 2.0], requires_grad=True), np.array([3.0, 4.0])
+    y.backward(g)
+    g[0] = 100.0
+    np.testing.assert_array_equal(y.grad, [3.0, 4.0])
+
+
 def test_two_leaves_fed_the_same_gradient_get_separate_arrays():
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
