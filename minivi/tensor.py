@@ -233,9 +233,9 @@ class Tensor:
                     grads[parent] = earlier + g_parent
                     summed.add(parent)
         for leaf, g in grads.items():   # what is left: the leaves' gradients, complete
-            # The leaf gets an array of its own: a sum made above already is one (asarray only turns a NumPy
-            # scalar into a 0-d array); a VJP's result may be shared with other gradients, so it is copied.
-            g = np.asarray(g) if leaf in summed else np.array(g, dtype=np.float64)
+            # The leaf gets a float64 array of its own: a sum made above already is one (asarray only turns a
+            # NumPy scalar into a 0-d array); a VJP's result may be shared with other gradients, so it is copied.
+            g = np.asarray(g, dtype=np.float64) if leaf in summed else np.array(g, dtype=np.float64)
             leaf.grad = g if leaf.grad is None else leaf.grad + g
 
     # ---- arithmetic (numbers and arrays mix in on either side) ----

@@ -450,6 +450,16 @@ def test_backward_on_a_leaf_itself_gives_it_the_gradient_passed():
     np.testing.assert_array_equal(y.grad, [3.0, 4.0])
 
 
+@pytest.mark.parametrize("uses", [1, 2])
+def test_a_leaf_gradient_is_float64_even_from_integer_vjps(uses):
+    """A hand-written VJP may return integers; the leaf's gradient is float64 all the same."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    out = make_op("count", np.float64(0.0), (x,) * uses, (lambda g: np.ones(2, dtype=np.int64),) * uses)
+    out.backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad, [uses, uses])
+
+
 def test_two_leaves_fed_the_same_gradient_get_separate_arrays():
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
