@@ -122,11 +122,11 @@ def kl_normal_op(mu, rho, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict |
 def _kl_normal_vjps(mu_data, s: SigmaOfRho, prior_mu, prior_sigma) -> tuple:
     """The VJPs of one (mu, rho) pair of the KL op: dKL/dmu and dKL/drho, times the output's gradient."""
 
-    def vjp_mu(grad_out):
-        return grad_out * g.kl_normal_grad_mu(mu_data, prior_mu, prior_sigma)             # dKL/dmu = (mu - m)/s²
+    def vjp_mu(grad_out):   # dKL/dmu = (mu - m)/s²
+        return grad_out * g.kl_normal_grad_mu(mu_data, prior_mu, prior_sigma, validate=False)
 
-    def vjp_rho(grad_out):
-        return grad_out * g.kl_normal_grad_rho(s.sigma, s.sigmoid(), prior_sigma)   # (sigma/s² - 1/sigma) sigmoid(rho)
+    def vjp_rho(grad_out):  # dKL/drho = (sigma/s² - 1/sigma) * sigmoid(rho)
+        return grad_out * g.kl_normal_grad_rho(s.sigma, s.sigmoid(), prior_sigma, validate=False)
 
     return vjp_mu, vjp_rho
 

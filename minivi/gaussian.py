@@ -300,27 +300,33 @@ def kl_normal_grads(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, 
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, np.where(underflowed, 1.0, sigma),
                                                               prior_mu, prior_sigma)
         sigma = np.where(underflowed, 0.0, sigma)
-    grad_mu = np.array(kl_normal_grad_mu(mu, prior_mu, prior_sigma))   # a new array, even where it is mu itself
+    grad_mu = np.array(kl_normal_grad_mu(mu, prior_mu, prior_sigma, validate=False))   # new, even if mu itself
     if wrt == "sigma":
         return grad_mu, -1.0 / sigma + sigma / prior_sigma**2
     if sigmoid_rho is None:
         sigmoid_rho = softplus_grad_from_sigma(sigma)
-    return grad_mu, kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma)
+    return grad_mu, kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma, validate=False)
 
 
-def kl_normal_grad_mu(mu, prior_mu=0.0, prior_sigma=1.0):
-    """dKL/dmu = (mu - m) / s^2   (step 5), unchecked (see ``kl_normal_grads``).
+def kl_normal_grad_mu(mu, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
+    """dKL/dmu = (mu - m) / s^2   (step 5), the first half of ``kl_normal_grads``.
 
-    For the standard prior (m = 0, s = 1) this is mu itself, not a copy: a caller
-    that keeps the result multiplies it into a new array first (as the KL op's VJP does).
+    For the standard prior (m = 0, s = 1) with validate=False this is mu itself,
+    not a copy: a caller that keeps the result multiplies it into a new array
+    first (as the KL op's VJP does). validate=True checks mu, m and s (and copies mu).
     """
+    if validate:
+        mu = _as_real_array(mu, "mu")
+        prior_mu, prior_sigma = _as_real_array(prior_mu, "prior_mu"), _as_positive_array(prior_sigma, "prior_sigma")
+        _check_broadcasts_to(prior_mu, mu.shape, "prior_mu")
+        _check_broadcasts_to(prior_sigma, mu.shape, "prior_sigma")
     if _is_number(prior_sigma, 1.0):
         return _standardized(mu, prior_mu, prior_sigma)   # (mu - m) / 1
     return (mu - prior_mu) / prior_sigma**2
 
 
-def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0):
-    """dKL/drho = (sigma / s^2 - 1/sigma) sigmoid(rho)   (steps 4-5), unchecked (see ``kl_normal_grads``).
+def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0, *, validate=True):
+    """dKL/drho = (sigma / s^2 - 1/sigma) sigmoid(rho)   (steps 4-5), the second half of ``kl_normal_grads``.
 
     dKL/dsigma times dsigma/drho = sigmoid(rho), written as
         sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma.
@@ -329,8 +335,16 @@ def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0):
     rho below about -709, where 1/sigma overflows (and below -745, where sigma
     itself rounds to 0.0), dKL/drho is still the true value, about -1, instead
     of -inf or NaN. sigma = softplus(rho) may hold 0.0; sigmoid_rho is
-    softplus_grad_from_sigma(sigma). Returns a new array.
+    softplus_grad_from_sigma(sigma). Returns a new array. validate=True checks that
+    sigma >= 0 and sigmoid_rho are finite arrays of one shape and that s > 0.
     """
+    if validate:
+        sigma, sigmoid_rho = _as_real_array(sigma, "sigma"), _as_real_array(sigmoid_rho, "sigmoid_rho")
+        if np.any(sigma < 0):
+            raise ValueError(f"sigma must be >= 0 (sigma = softplus(rho)), got minimum {sigma.min()}")
+        _check_same_shape(sigma, sigmoid_rho, "sigma", "sigmoid_rho", "sigmoid_rho = softplus_grad_from_sigma(sigma)")
+        prior_sigma = _as_positive_array(prior_sigma, "prior_sigma")
+        _check_broadcasts_to(prior_sigma, sigma.shape, "prior_sigma")
     sigma = np.asarray(sigma)
     if sigma.all():                                  # every sigma > 0 (softplus is never negative)
         ratio = sigmoid_rho / sigma                  # sigmoid(rho) / sigma

@@ -274,6 +274,45 @@ def test_kl_normal_grads_refuses_an_unknown_wrt_and_a_zero_sigma_for_sigma():
         g.kl_normal_grads(np.zeros(2), np.array([1.0, -1.0]), wrt="rho")
 
 
+@pytest.mark.parametrize("prior_mu, prior_sigma", [(0.0, 1.0), (0.3, 0.5), (np.array([0.1, -0.2, 0.0]), 2.0)])
+def test_the_two_halves_of_kl_normal_grads_match_finite_differences_of_the_kl(prior_mu, prior_sigma):
+    """kl_normal_grad_mu and kl_normal_grad_rho (what the KL op's VJPs call) give kl_normal_grads' results
+    bit for bit, and central finite differences of kl_normal in mu and in rho (sigma = softplus(rho))."""
+    mu, rho = np.array([0.4, -1.2, 0.05]), np.array([-1.5, 0.3, -4.0])
+    sigma = g.softplus(rho)
+    sigmoid_rho = g.softplus_grad_from_sigma(sigma)
+    grad_mu, grad_rho = g.kl_normal_grad_mu(mu, prior_mu, prior_sigma), g.kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma)
+    both = g.kl_normal_grads(mu, sigma, prior_mu, prior_sigma, wrt="rho")
+    assert np.array_equal(grad_mu, both[0]) and np.array_equal(grad_rho, both[1])
+    h = 1e-6
+    for i in range(3):
+        e = np.eye(3)[i] * h
+        fd_mu = (g.kl_normal(mu + e, sigma, prior_mu, prior_sigma) - g.kl_normal(mu - e, sigma, prior_mu, prior_sigma)) / (2 * h)
+        fd_rho = (g.kl_normal(mu, g.softplus(rho + e), prior_mu, prior_sigma)
+                  - g.kl_normal(mu, g.softplus(rho - e), prior_mu, prior_sigma)) / (2 * h)
+        assert grad_mu[i] == pytest.approx(fd_mu, rel=1e-7, abs=1e-9)
+        assert grad_rho[i] == pytest.approx(fd_rho, rel=1e-7, abs=1e-9)
+
+
+def test_the_two_halves_of_kl_normal_grads_refuse_bad_input():
+    with pytest.raises(ValueError, match="mu contains NaN"):
+        g.kl_normal_grad_mu(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="prior_sigma must be > 0"):
+        g.kl_normal_grad_mu(np.zeros(2), prior_sigma=0.0)
+    with pytest.raises(ValueError, match=r"prior_mu has shape \(3,\)"):
+        g.kl_normal_grad_mu(np.zeros(2), prior_mu=np.zeros(3))
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        g.kl_normal_grad_rho(np.array([1.0, -1.0]), np.ones(2))
+    with pytest.raises(ValueError, match=r"sigma has shape \(2,\) but sigmoid_rho has shape \(3,\)"):
+        g.kl_normal_grad_rho(np.ones(2), np.ones(3))
+    with pytest.raises(TypeError, match="real numbers"):
+        g.kl_normal_grad_rho(np.array(["a", "b"]), np.ones(2))
+    mu = np.array([0.5, -1.0])
+    assert not np.shares_memory(g.kl_normal_grad_mu(mu), mu)       # checked: a copy, unlike validate=False
+    assert g.kl_normal_grad_mu(mu, validate=False) is mu            # the VJP's path: mu itself, multiplied later
+    assert np.array_equal(g.kl_normal_grad_rho(np.array([0.0]), np.array([0.0])), [-1.0])   # the limit at sigma = 0
+
+
 def test_kl_normal_grads_default_prior_is_the_standard_normal():
     mu, sigma = np.array([0.5, -2.0]), np.array([0.25, 2.0])
     grad_mu, grad_sigma = g.kl_normal_grads(mu, sigma)
