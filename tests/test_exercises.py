@@ -417,7 +417,7 @@ def test_leapfrog_without_the_last_half_step():
         p_half = p + 0.5 * step_size * grad_log_prob(w)
         return w + step_size * p_half, p_half
 
-    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-forgot-half-step")
+    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-last-half-missing")
 
 
 def test_leapfrog_with_the_force_of_the_wrong_sign():

@@ -192,7 +192,7 @@ def _kl_monte_carlo(m):
 def _diagnose_kl_grads(m, mu, sigma, s, which):
     """Hints for a wrong dKL/dmu (which=0) or dKL/dsigma (which=1)."""
     if which == 0:
-        wrong = {"kl-prior-ignored": [mu], "kl-grad-mu": [mu / s]}
+        wrong = {"kl-prior-ignored": [mu], "kl-grad-s-not-squared": [mu / s]}
     else:
         wrong = {"kl-grad-missing-log-sigma": [sigma / s ** 2], "kl-log-sign": [1 / sigma + sigma / s ** 2],
                  "kl-log-twice": [-2 / sigma + sigma / s ** 2], "kl-prior-ignored": [sigma - 1 / sigma],
