@@ -29,11 +29,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:   # the checker package sits beside this script
     sys.path.insert(0, str(HERE))
 
-from exercise_checker import (EXERCISES, HINTS, ExerciseResult, check_exercise, failed_to_load,  # noqa: E402
+from exercise_checker import (EXERCISES, GENERIC_HINTS, HINTS, ExerciseResult, check_exercise, failed_to_load,  # noqa: E402
                               find_exercise)
 
 __all__ = ["check_exercise", "check_file", "format_result", "gradescope_results", "json_results", "load_module",
-           "main", "EXERCISES", "HINTS"]
+           "main", "EXERCISES", "GENERIC_HINTS", "HINTS"]
 
 REFERENCE_NAMES = ("minivi", "reference")
 WIDTH = 92
