@@ -365,6 +365,15 @@ def test_the_student_copy_has_the_stubs_and_the_checker_but_no_solutions(tmp_pat
         make_student_copy.build(dest, [check.EXERCISES[1]])
 
 
+def test_the_student_copy_readme_names_only_the_exercises_copied(tmp_path):
+    import re
+    make_student_copy.build(tmp_path / "week5", [check.EXERCISES[9], check.EXERCISES[8]])
+    readme = (tmp_path / "week5" / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"ex\d+_\w+\.py", readme)) | set(re.findall(r"check\.py (\d+)", readme))
+    assert named == {"ex8_leapfrog.py", "ex9_fullcov_kl.py", "8"}, readme
+    assert "Start with `ex8_leapfrog.py` and `python check.py 8`" in readme and "2 exercises" in readme
+
+
 def test_the_student_copy_refuses_stubs_that_hold_solutions(tmp_path, monkeypatch):
     solved = tmp_path / "solved"
     solved.mkdir()
@@ -739,3 +748,25 @@ def test_the_json_of_a_failed_check_names_its_diagnosis_or_null(tmp_path):
     ex8 = [c for c in checks.values() if c["exercise"] == 8 and not c["passed"]]
     assert ex8 and ex8[0]["diagnosis"] is None and "hint: " + check.HINTS["leapfrog-formula"] in ex8[0]["message"]
     json.dumps(report)   # serialisable as written by --json
+
+
+# ---------------------------------------------------------------- the stated number of exercises (issue 22, item 7)
+
+NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                "sixteen seventeen eighteen nineteen twenty").split()
+
+
+def test_the_number_of_exercises_stated_on_the_site_and_in_the_guide_is_the_number_there_are():
+    """A new exR_*.py must come with its registry entry, its learning goal and the new count in the text."""
+    import re
+    files = sorted(EXERCISES_DIR.glob("ex[0-9]*_*.py"))
+    assert len(files) == len(NUMBERS), [f.name for f in files]
+    word = NUMBER_WORDS[len(files)]
+    index = (EXERCISES_DIR.parent.parent / "docs" / "index.md").read_text(encoding="utf-8")
+    guide = (EXERCISES_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"[Exercises](exercises.md): {word} classroom exercises" in index
+    assert guide.startswith(f"# minivi classroom exercises\n\n{word.capitalize()} exercises ")
+    goals = guide.split("**Learning goals**", 1)[1].split("**Prerequisites.**", 1)[0]
+    assert re.findall(r"^(\d+)\. ", goals, flags=re.M) == [str(n) for n in NUMBERS], goals
+    table = re.findall(r"^\| (\d+) \| `(ex\d+_\w+\.py)` \|", guide, flags=re.M)
+    assert table == [(str(n), check.EXERCISES[n].file) for n in NUMBERS]
