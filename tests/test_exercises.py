@@ -555,6 +555,17 @@ def _step_size_twice(w, p, step_size, grad_log_prob):
     return w_new, p_half + 0.5 * step_size * grad_log_prob(w_new)
 
 
+def _last_kick_from_old_p(w, p, step_size, grad_log_prob):
+    p_half = p + 0.5 * step_size * grad_log_prob(w)
+    w_new = w + step_size * p_half
+    return w_new, p + 0.5 * step_size * grad_log_prob(w_new)   # p where p_half belongs
+
+
+def _swapped(w, p, step_size, grad_log_prob):
+    w_new, p_new = reference.leapfrog_step(w, p, step_size, grad_log_prob)
+    return p_new, w_new
+
+
 def _step_size_missing(w, p, step_size, grad_log_prob):
     p_half = p + 0.5 * step_size * grad_log_prob(w)
     w_new = w + step_size * p_half
@@ -577,6 +588,8 @@ LEAPFROG_MISTAKES = {
     "leapfrog-kicks": _kick_drift_kick(first=0.25, last=0.75),
     "leapfrog-step-size-twice": _step_size_twice,
     "leapfrog-step-size-missing": _step_size_missing,
+    "leapfrog-last-kick-from-old-p": _last_kick_from_old_p,
+    "leapfrog-swapped-outputs": _swapped,
 }
 
 
@@ -587,7 +600,7 @@ def test_each_leapfrog_mistake_is_named(diagnosis):
     result = check.check_exercise(8, module)
     failed = [c for c in result.checks if c.status == "FAIL"]
     assert failed and all(c.diagnosis == diagnosis for c in failed), report
-    assert "your step, fitted exactly on 12 random (w, p, ε)" in report   # what the numbers showed
+    assert "your step" in report   # what the numbers showed: the fitted step, or the swapped pair
 
 
 def _kl(trace=lambda L, s: np.sum(L ** 2) / s ** 2, mean=lambda mu, s: mu @ mu / s ** 2, minus_d=lambda d: -d,
@@ -617,7 +630,29 @@ FULL_COV_KL_MISTAKES = {
     "fullkl-prior-logdet": _kl(prior=lambda d, s: -d * np.log(s ** 2)),                   # the prior's log det, sign
     "fullkl-constant": _kl(extra=-0.5 * np.log(2 * np.pi)),
     "fullkl-prior-ignored": lambda mu, L, prior_sigma=1.0: _kl()(mu, L, 1.0),
+    "fullkl-trace-all-entries": _kl(trace=lambda L, s: np.sum(L @ L.T) / s ** 2),              # np.sum for np.trace
 }
+
+
+def _kl_mean_in_q_metric(mu, L, prior_sigma=1.0):   # μᵀΣ⁻¹μ: q's covariance where the prior's belongs
+    cov, s, d = L @ L.T, prior_sigma, len(mu)
+    return 0.5 * (np.trace(cov) / s ** 2 + mu @ np.linalg.solve(cov, mu) - d + d * np.log(s ** 2)
+                  - np.linalg.slogdet(cov)[1])
+
+
+def _kl_with_d_from_L(mu, L, prior_sigma=1.0):   # d = L.size: D² where D belongs
+    cov, s, d = L @ L.T, prior_sigma, L.size
+    return 0.5 * (np.trace(cov) / s ** 2 + mu @ mu / s ** 2 - d + d * np.log(s ** 2) - np.linalg.slogdet(cov)[1])
+
+
+def _kl_p_to_q(mu, L, prior_sigma=1.0):   # KL[p ‖ q], the other direction
+    cov, s, d = L @ L.T, prior_sigma, len(mu)
+    return 0.5 * (s ** 2 * np.trace(np.linalg.inv(cov)) + mu @ np.linalg.solve(cov, mu) - d
+                  + np.linalg.slogdet(cov)[1] - d * np.log(s ** 2))
+
+
+FULL_COV_KL_MISTAKES |= {"fullkl-mean-uses-q-covariance": _kl_mean_in_q_metric, "fullkl-d-wrong": _kl_with_d_from_L,
+                         "fullkl-reversed": _kl_p_to_q}
 
 
 @pytest.mark.parametrize("diagnosis", sorted(FULL_COV_KL_MISTAKES))
@@ -664,6 +699,8 @@ FULL_COV_GRAD_MISTAKES = {
     "fullkl-grad-mu-factor": _grads(grad_mu=lambda mu, s: 2 * mu / s ** 2),
     "fullkl-mean-no-prior-precision": _grads(grad_mu=lambda mu, s: mu),
     "fullkl-prior-sigma-not-squared": _grads(grad_mu=lambda mu, s: mu / s),
+    "fullkl-grad-logdet-every-entry": _grads(   # d(−log L_ij)/dL_ij taken on every entry of the lower triangle
+        grad_L=lambda L, s: L / s ** 2 - np.tril(1 / np.where(L == 0, np.inf, L))),
 }
 
 

@@ -73,11 +73,14 @@ def _kl_number(m, mu, L, s) -> float:
 def kl_terms(mu, L, s) -> dict:
     """The terms a wrong KL is fitted with: the right ones, and what students write in their place."""
     cov, d = L @ L.T, mu.size
+    cov_inv = np.linalg.inv(cov)
     return {"tr(Σ)/s²": np.trace(cov) / s ** 2, "tr(Σ)": np.trace(cov), "tr(Σ)/s": np.trace(cov) / s,
             "Σ_i L_ii²/s²": np.sum(np.diag(L) ** 2) / s ** 2, "tr(L)/s²": np.trace(L) / s ** 2,
-            "μᵀμ/s²": mu @ mu / s ** 2, "μᵀμ": mu @ mu, "μᵀμ/s": mu @ mu / s, "D": d, "D log s": d * np.log(s),
-            "log s": np.log(s), "Σ_i log L_ii": np.sum(np.log(np.diag(L))),
-            "Σ_i log (L Lᵀ)_ii": np.sum(np.log(np.diag(cov))), "1": 1.0}
+            "Σ_ij Σ_ij/s²": np.sum(cov) / s ** 2, "s² tr(Σ⁻¹)": s ** 2 * np.trace(cov_inv),
+            "μᵀμ/s²": mu @ mu / s ** 2, "μᵀμ": mu @ mu, "μᵀμ/s": mu @ mu / s, "μᵀΣ⁻¹μ": mu @ cov_inv @ mu,
+            "D": d, "D log s": d * np.log(s), "log s": np.log(s), "D²": d ** 2, "D² log s": d ** 2 * np.log(s),
+            "Σ_i log L_ii": np.sum(np.log(np.diag(L))), "Σ_i log (L Lᵀ)_ii": np.sum(np.log(np.diag(cov))),
+            "1": 1.0}
 
 
 LOGDET_KEYS = {1.0: "fullkl-missing-logdet", 0.5: "fullkl-logdet-half", -1.0: "fullkl-logdet-twice",
@@ -89,16 +92,22 @@ def classify_kl(error: dict) -> list:
     """The hint keys of the mistakes that (student's KL − closed form) = Σ factor·term shows, term by term."""
     if error == KL_PRIOR_IGNORED:
         return ["fullkl-prior-ignored"]
-    keys = []
+    if "s² tr(Σ⁻¹)" in error and "μᵀΣ⁻¹μ" in error:   # the prior's covariance and q's swapped everywhere
+        return ["fullkl-reversed"]
+    keys = ["fullkl-d-wrong"] if "D²" in error or "D² log s" in error else []
     trace_keys = [key for term, key in (("Σ_i L_ii²/s²", "fullkl-trace-diagonal-only"), ("tr(L)/s²", "fullkl-trace-of-L"),
                                         ("tr(Σ)", "fullkl-trace-no-prior-precision"),
-                                        ("tr(Σ)/s", "fullkl-prior-sigma-not-squared")) if term in error]
+                                        ("tr(Σ)/s", "fullkl-prior-sigma-not-squared"),
+                                        ("Σ_ij Σ_ij/s²", "fullkl-trace-all-entries"),
+                                        ("s² tr(Σ⁻¹)", "fullkl-reversed")) if term in error]
     keys += trace_keys or (["fullkl-trace-factor"] if "tr(Σ)/s²" in error else [])
     mean_keys = [key for term, key in (("μᵀμ", "fullkl-mean-no-prior-precision"),
-                                       ("μᵀμ/s", "fullkl-prior-sigma-not-squared")) if term in error]
+                                       ("μᵀμ/s", "fullkl-prior-sigma-not-squared"),
+                                       ("μᵀΣ⁻¹μ", "fullkl-mean-uses-q-covariance")) if term in error]
     keys += mean_keys or (["fullkl-mean-factor"] if "μᵀμ/s²" in error else [])
-    keys += ["fullkl-minus-d"] if "D" in error else []
-    keys += ["fullkl-prior-logdet"] if "D log s" in error or "log s" in error else []
+    if "fullkl-d-wrong" not in keys:   # a wrong D shows in these terms too
+        keys += ["fullkl-minus-d"] if "D" in error else []
+        keys += ["fullkl-prior-logdet"] if "D log s" in error or "log s" in error else []
     if "Σ_i log (L Lᵀ)_ii" in error:
         keys.append("fullkl-logdet-diag-of-cov")
     elif "Σ_i log L_ii" in error:
@@ -123,7 +132,8 @@ def grad_L_terms(L, s) -> dict:
     cov = L @ L.T
     return {"L/s²": L / s ** 2, "L": L, "L/s": L / s, "(L below the diagonal)/s²": np.tril(L, -1) / s ** 2,
             "I/s²": np.eye(len(L)) / s ** 2, "diag(1/L_ii)": np.diag(1.0 / np.diag(L)),
-            "L_ij/(L Lᵀ)_ii": np.tril(L / np.diag(cov)[:, None])}
+            "L_ij/(L Lᵀ)_ii": np.tril(L / np.diag(cov)[:, None]),
+            "1/L_ij below the diagonal": np.tril(1.0 / np.where(L == 0, np.inf, L), -1)}
 
 
 def classify_grad_L(error: dict) -> list:
@@ -136,6 +146,7 @@ def classify_grad_L(error: dict) -> list:
                                   ("I/s²", "fullkl-trace-of-L"), ("L", "fullkl-trace-no-prior-precision"),
                                   ("L/s", "fullkl-prior-sigma-not-squared")) if term in error]
     keys += [] if keys or "L/s²" not in error else ["fullkl-grad-trace-factor"]
+    keys += ["fullkl-grad-logdet-every-entry"] if "1/L_ij below the diagonal" in error else []
     if "L_ij/(L Lᵀ)_ii" in error:
         keys.append("fullkl-logdet-diag-of-cov")
     elif "diag(1/L_ii)" in error:

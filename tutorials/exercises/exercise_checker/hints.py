@@ -318,6 +318,13 @@ HINTS = {
         "Your step has a term with a LOWER power of ε than leapfrog has (e.g. p or ∇log p(w) added "
         "without a factor ε): the step size is missing from an update, so the step does not shrink as ε "
         "does. Check that every update is multiplied by ε (or ε/2)."),
+    "leapfrog-last-kick-from-old-p": (
+        "Your first half step and your position step are right, but your returned momentum holds only "
+        "the half kick at the new position, added to the OLD p: the first half kick is lost from it. The "
+        "second half step starts from the momentum after the first."),
+    "leapfrog-swapped-outputs": (
+        "Your step returns (p_new, w_new): its two arrays are leapfrog's, in the wrong order. Return "
+        "(w_new, p_new)."),
     "leapfrog-old-values": (
         "Your updates all use the old w and p (w' = w + ε p, p' = p + ε∇log p(w)): Euler's method, "
         "which neither keeps the energy nor runs backwards. Each update must use the result of the one "
@@ -405,6 +412,23 @@ HINTS = {
     "fullkl-mean-factor": (
         "Your mean term μᵀμ/s² has the wrong factor (the line above shows how far off): missing, not "
         "halved, or doubled. Check it against the 1/2 in front of the bracket."),
+    "fullkl-trace-all-entries": (
+        "Your trace term adds up ALL the entries of Σ = L Lᵀ (np.sum of the matrix): the off-diagonal "
+        "covariances do not belong in it. The trace is the sum of the DIAGONAL of Σ, the variances only."),
+    "fullkl-mean-uses-q-covariance": (
+        "Your mean term weighs μ with q's covariance, μᵀ Σ⁻¹ μ. In KL[q ‖ p] the mean term measures μ "
+        "(q's mean minus the prior's, 0) in the PRIOR's metric: μᵀ Σ_p⁻¹ μ with Σ_p = s² I."),
+    "fullkl-reversed": (
+        "Your numbers are those of KL[p ‖ q], the other direction: your terms use the inverse of q's "
+        "covariance (tr(Σ⁻¹)·s², μᵀΣ⁻¹μ) where KL[q ‖ p] uses the prior's, 1/s². The KL is not symmetric; "
+        "exercise 9 asks for the one with q first, the one in the ELBO."),
+    "fullkl-d-wrong": (
+        "Your result changes with D², not D: you counted the entries of L (D·D, e.g. L.size) where D, "
+        "the number of weights (the length of μ), belongs."),
+    "fullkl-grad-logdet-every-entry": (
+        "Your dKL/dL has −1/L_ij on the entries BELOW the diagonal too: the derivative of the "
+        "log-determinant was taken entry by entry over the whole of L. log det(L Lᵀ) depends on the "
+        "diagonal of L only, so that part of the gradient is 0 off the diagonal."),
     "fullkl-prior-ignored": (
         "Your result is the one for prior_sigma = 1, whatever prior_sigma is passed: use s in tr Σ/s², "
         "μᵀμ/s² and D log s²."),

@@ -19,8 +19,8 @@ import textwrap
 
 import numpy as np
 
-from .core import (Diagnosis, Failure, as_tuple, describe_terms, exercise, expect_close, fit_terms, function, number,
-                   safe_diagnose)
+from .core import (Diagnosis, Failure, as_tuple, describe_terms, exercise, expect_close, fit_terms, function, matches,
+                   number, safe_diagnose)
 
 # One step is a few products and sums: a correct step differs from ours by rounding (~1e-16), so rtol 1e-10.
 VALUE_RTOL = 1e-10
@@ -124,6 +124,7 @@ def classify_step(fit_w: dict, fit_p: dict) -> list:
     known = {(1.0, 1.0, 0.0): "leapfrog-forgot-half-step", (0.5, 0.5, 0.0): "leapfrog-last-half-missing",
              (0.0, 0.0, 0.5): "leapfrog-first-half-missing", (0.0, 0.0, 1.0): "leapfrog-first-half-missing",
              (0.5, 0.5, 1.0): "leapfrog-full-last-kick", (0.5, 1.0, 0.0): "leapfrog-old-gradient",
+             (0.5, 0.0, 0.5): "leapfrog-last-kick-from-old-p",
              (0.0, 1.0, 0.0): "leapfrog-old-values"}
     if (c, d, k) in known:
         return [known[c, d, k]]
@@ -136,6 +137,9 @@ def classify_step(fit_w: dict, fit_p: dict) -> list:
 
 def _diagnose(m) -> Diagnosis:
     """The mistake the student's step shows on the probes, and the step as the fit sees it."""
+    if all(matches(got[::-1], true_step(w, p, eps)) for w, p, eps in PROBES[:3]
+           for got in [np.array(_step(m, w, p, eps))]):
+        return Diagnosis(["leapfrog-swapped-outputs"], ["your step's two arrays are leapfrog's (p', w'), in that order"])
     fit = fit_step(m)
     if fit is None:
         return Diagnosis()
