@@ -807,3 +807,13 @@ def test_the_number_of_exercises_stated_on_the_site_and_in_the_guide_is_the_numb
     assert re.findall(r"^(\d+)\. ", goals, flags=re.M) == [str(n) for n in NUMBERS], goals
     table = re.findall(r"^\| (\d+) \| `(ex\d+_\w+\.py)` \|", guide, flags=re.M)
     assert table == [(str(n), check.EXERCISES[n].file) for n in NUMBERS]
+
+
+@pytest.mark.parametrize("diagnosis, softplus", [
+    ("softplus-sign", lambda rho: np.logaddexp(0, -rho)), ("softplus-is-relu", lambda rho: np.maximum(rho, 0.0)),
+    ("softplus-missing-one", lambda rho: np.log(np.exp(rho))), ("softplus-log-base", lambda rho: np.log10(1 + np.exp(rho))),
+    ("softplus-is-exp", np.exp)])
+def test_each_softplus_mistake_is_named(diagnosis, softplus):
+    module = with_mistake(softplus=softplus)
+    assert_caught(1, module, diagnosis)
+    assert check.check_exercise(1, module).checks[0].diagnosis == diagnosis

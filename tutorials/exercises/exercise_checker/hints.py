@@ -26,6 +26,21 @@ HINTS = {
     "softplus-formula": (
         "softplus(ρ) = log(1 + e^ρ). Three values to test by hand: softplus(0) = log 2 ≈ 0.6931, "
         "softplus(ρ) → ρ for large ρ, and softplus(ρ) ≈ e^ρ (tiny but > 0) for very negative ρ."),
+    "softplus-sign": (
+        "Your values are softplus(−ρ): they DEcrease as ρ grows. σ = log(1 + e^ρ) must grow with ρ "
+        "(and approach ρ for large ρ). Check the sign in the exponent."),
+    "softplus-is-relu": (
+        "Your values are max(ρ, 0): zero for every negative ρ, so σ = 0 there. softplus is the smooth "
+        "version, log(1 + e^ρ), which stays above 0 for every ρ (log 2 at ρ = 0)."),
+    "softplus-missing-one": (
+        "Your values equal ρ itself, as log(e^ρ) would: the 1 inside the log is missing, and σ = ρ "
+        "would be negative for negative ρ."),
+    "softplus-log-base": (
+        "Your values are the right ones divided by log 10 or log 2: use the natural logarithm (np.log, "
+        "np.log1p, np.logaddexp), not np.log10 or np.log2."),
+    "softplus-is-exp": (
+        "Your values are e^ρ: positive, but not softplus; for large ρ they grow far faster than ρ. "
+        "softplus(ρ) = log(1 + e^ρ)."),
     "softplus-overflow": (
         "np.exp(ρ) overflows to inf for ρ > 709, so log(1 + e^ρ) computed as written breaks exactly "
         "where σ ≈ ρ. Use np.logaddexp(0, rho) = log(e^0 + e^ρ), which factors out the larger "
