@@ -365,6 +365,15 @@ def test_the_student_copy_has_the_stubs_and_the_checker_but_no_solutions(tmp_pat
         make_student_copy.build(dest, [check.EXERCISES[1]])
 
 
+def test_the_student_copy_readme_names_only_the_exercises_copied(tmp_path):
+    import re
+    make_student_copy.build(tmp_path / "week5", [check.EXERCISES[9], check.EXERCISES[8]])
+    readme = (tmp_path / "week5" / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"ex\d+_\w+\.py", readme)) | set(re.findall(r"check\.py (\d+)", readme))
+    assert named == {"ex8_leapfrog.py", "ex9_fullcov_kl.py", "8"}, readme
+    assert "Start with `ex8_leapfrog.py` and `python check.py 8`" in readme and "2 exercises" in readme
+
+
 def test_the_student_copy_refuses_stubs_that_hold_solutions(tmp_path, monkeypatch):
     solved = tmp_path / "solved"
     solved.mkdir()
@@ -417,7 +426,7 @@ def test_leapfrog_without_the_last_half_step():
         p_half = p + 0.5 * step_size * grad_log_prob(w)
         return w + step_size * p_half, p_half
 
-    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-forgot-half-step")
+    assert_caught("leapfrog", with_mistake(leapfrog_step=leapfrog_step), "leapfrog-last-half-missing")
 
 
 def test_leapfrog_with_the_force_of_the_wrong_sign():
@@ -506,3 +515,305 @@ def test_full_cov_kl_gradient_missing_the_log_determinant():
         return mu / prior_sigma ** 2, L / prior_sigma ** 2
 
     assert_caught("fullcov", with_mistake(kl_full_cov_grads=kl_full_cov_grads), "fullkl-grad-missing-logdet")
+
+
+# ---------------------------------------------------------------- every diagnosis of exercises 8 and 9, planted (issue 22)
+# Each mistake is written the way a student would write it. The checker must name it (the
+# diagnosis, also in --json) and print its hint; the diagnosis is found by fitting the student's
+# numbers on random probes, so a mistake is recognised whatever its inputs.
+
+
+def _kick_drift_kick(first=0.5, last=0.5, drift=1.0, sign=1.0, last_at_old_w=False, negate=False):
+    """A leapfrog-like step with the factors a student may get wrong."""
+    def leapfrog_step(w, p, step_size, grad_log_prob):
+        g = grad_log_prob(w)
+        p_first = p + sign * first * step_size * g
+        w_new = w + drift * step_size * p_first
+        g_last = g if last_at_old_w else grad_log_prob(w_new)
+        p_new = p_first + sign * last * step_size * g_last
+        return w_new, -p_new if negate else p_new
+    return leapfrog_step
+
+
+def _position_with_old_momentum(w, p, step_size, grad_log_prob):
+    w_new = w + step_size * p
+    return w_new, p + 0.5 * step_size * grad_log_prob(w) + 0.5 * step_size * grad_log_prob(w_new)
+
+
+def _first_half_left_out(w, p, step_size, grad_log_prob):
+    w_new = w + step_size * p
+    return w_new, p + 0.5 * step_size * grad_log_prob(w_new)
+
+
+def _euler(w, p, step_size, grad_log_prob):
+    return w + step_size * p, p + step_size * grad_log_prob(w)
+
+
+def _step_size_twice(w, p, step_size, grad_log_prob):
+    p_half = p + 0.5 * step_size * grad_log_prob(w)
+    w_new = w + step_size * step_size * p_half         # ε applied twice
+    return w_new, p_half + 0.5 * step_size * grad_log_prob(w_new)
+
+
+def _last_kick_from_old_p(w, p, step_size, grad_log_prob):
+    p_half = p + 0.5 * step_size * grad_log_prob(w)
+    w_new = w + step_size * p_half
+    return w_new, p + 0.5 * step_size * grad_log_prob(w_new)   # p where p_half belongs
+
+
+def _swapped(w, p, step_size, grad_log_prob):
+    w_new, p_new = reference.leapfrog_step(w, p, step_size, grad_log_prob)
+    return p_new, w_new
+
+
+def _step_size_missing(w, p, step_size, grad_log_prob):
+    p_half = p + 0.5 * step_size * grad_log_prob(w)
+    w_new = w + step_size * p_half
+    return w_new, p_half + 0.5 * grad_log_prob(w_new)  # no ε
+
+
+LEAPFROG_MISTAKES = {
+    "leapfrog-full-first-kick": _kick_drift_kick(first=1.0),           # the issue's student
+    "leapfrog-forgot-half-step": _kick_drift_kick(first=1.0, last=0.0),  # symplectic Euler
+    "leapfrog-last-half-missing": _kick_drift_kick(last=0.0),
+    "leapfrog-first-half-missing": _first_half_left_out,
+    "leapfrog-full-last-kick": _kick_drift_kick(last=1.0),
+    "leapfrog-old-gradient": _kick_drift_kick(last_at_old_w=True),
+    "leapfrog-old-values": _euler,
+    "leapfrog-position-old-momentum": _position_with_old_momentum,
+    "leapfrog-force-sign": _kick_drift_kick(sign=-1.0),
+    "leapfrog-momentum-negated": _kick_drift_kick(negate=True),
+    "leapfrog-position-half": _kick_drift_kick(drift=0.5),
+    "leapfrog-position-step": _kick_drift_kick(drift=2.0),
+    "leapfrog-kicks": _kick_drift_kick(first=0.25, last=0.75),
+    "leapfrog-step-size-twice": _step_size_twice,
+    "leapfrog-step-size-missing": _step_size_missing,
+    "leapfrog-last-kick-from-old-p": _last_kick_from_old_p,
+    "leapfrog-swapped-outputs": _swapped,
+}
+
+
+@pytest.mark.parametrize("diagnosis", sorted(LEAPFROG_MISTAKES))
+def test_each_leapfrog_mistake_is_named(diagnosis):
+    module = with_mistake(leapfrog_step=LEAPFROG_MISTAKES[diagnosis])
+    report = assert_caught(8, module, diagnosis)
+    result = check.check_exercise(8, module)
+    failed = [c for c in result.checks if c.status == "FAIL"]
+    assert failed and all(c.diagnosis == diagnosis for c in failed), report
+    assert "your step" in report   # what the numbers showed: the fitted step, or the swapped pair
+
+
+def _kl(trace=lambda L, s: np.sum(L ** 2) / s ** 2, mean=lambda mu, s: mu @ mu / s ** 2, minus_d=lambda d: -d,
+        prior=lambda d, s: d * np.log(s ** 2), log_det=lambda L: 2 * np.sum(np.log(np.diag(L))), extra=0.0):
+    """1/2 [tr Σ/s² + μᵀμ/s² − D + D log s² − log det Σ] with any term replaced, as a student may write it."""
+    def kl_full_cov(mu, L, prior_sigma=1.0):
+        s, d = prior_sigma, len(mu)
+        return 0.5 * (trace(L, s) + mean(mu, s) + minus_d(d) + prior(d, s) - log_det(L)) + extra
+    return kl_full_cov
+
+
+FULL_COV_KL_MISTAKES = {
+    "fullkl-logdet-half": _kl(log_det=lambda L: np.sum(np.log(np.diag(L)))),          # no factor 2 (the issue's)
+    "fullkl-logdet-diag-of-cov": _kl(log_det=lambda L: np.sum(np.log(np.diag(L @ L.T)))),  # the issue's
+    "fullkl-missing-logdet": _kl(log_det=lambda L: 0.0),
+    "fullkl-logdet-twice": _kl(log_det=lambda L: 4 * np.sum(np.log(np.diag(L)))),
+    "fullkl-logdet-sign": _kl(log_det=lambda L: -2 * np.sum(np.log(np.diag(L)))),
+    "fullkl-logdet-factor": _kl(log_det=lambda L: 3 * np.sum(np.log(np.diag(L)))),
+    "fullkl-trace-no-prior-precision": _kl(trace=lambda L, s: np.sum(L ** 2)),           # tr(Σ), not tr(Σ_p⁻¹Σ)
+    "fullkl-trace-diagonal-only": _kl(trace=lambda L, s: np.sum(np.diag(L) ** 2) / s ** 2),   # off-diagonals ignored
+    "fullkl-trace-of-L": _kl(trace=lambda L, s: np.trace(L) / s ** 2),                    # L where L Lᵀ belongs
+    "fullkl-trace-factor": _kl(trace=lambda L, s: 2 * np.sum(L ** 2) / s ** 2),
+    "fullkl-mean-no-prior-precision": _kl(mean=lambda mu, s: mu @ mu),
+    "fullkl-mean-factor": _kl(mean=lambda mu, s: 0.0),
+    "fullkl-prior-sigma-not-squared": _kl(trace=lambda L, s: np.sum(L ** 2) / s, mean=lambda mu, s: mu @ mu / s),
+    "fullkl-minus-d": _kl(minus_d=lambda d: 0.0),                                          # −D missing
+    "fullkl-prior-logdet": _kl(prior=lambda d, s: -d * np.log(s ** 2)),                   # the prior's log det, sign
+    "fullkl-constant": _kl(extra=-0.5 * np.log(2 * np.pi)),
+    "fullkl-prior-ignored": lambda mu, L, prior_sigma=1.0: _kl()(mu, L, 1.0),
+    "fullkl-trace-all-entries": _kl(trace=lambda L, s: np.sum(L @ L.T) / s ** 2),              # np.sum for np.trace
+}
+
+
+def _kl_mean_in_q_metric(mu, L, prior_sigma=1.0):   # μᵀΣ⁻¹μ: q's covariance where the prior's belongs
+    cov, s, d = L @ L.T, prior_sigma, len(mu)
+    return 0.5 * (np.trace(cov) / s ** 2 + mu @ np.linalg.solve(cov, mu) - d + d * np.log(s ** 2)
+                  - np.linalg.slogdet(cov)[1])
+
+
+def _kl_with_d_from_L(mu, L, prior_sigma=1.0):   # d = L.size: D² where D belongs
+    cov, s, d = L @ L.T, prior_sigma, L.size
+    return 0.5 * (np.trace(cov) / s ** 2 + mu @ mu / s ** 2 - d + d * np.log(s ** 2) - np.linalg.slogdet(cov)[1])
+
+
+def _kl_p_to_q(mu, L, prior_sigma=1.0):   # KL[p ‖ q], the other direction
+    cov, s, d = L @ L.T, prior_sigma, len(mu)
+    return 0.5 * (s ** 2 * np.trace(np.linalg.inv(cov)) + mu @ np.linalg.solve(cov, mu) - d
+                  + np.linalg.slogdet(cov)[1] - d * np.log(s ** 2))
+
+
+FULL_COV_KL_MISTAKES |= {"fullkl-mean-uses-q-covariance": _kl_mean_in_q_metric, "fullkl-d-wrong": _kl_with_d_from_L,
+                         "fullkl-reversed": _kl_p_to_q}
+
+
+@pytest.mark.parametrize("diagnosis", sorted(FULL_COV_KL_MISTAKES))
+def test_each_full_cov_kl_mistake_is_named(diagnosis):
+    module = with_mistake(kl_full_cov=FULL_COV_KL_MISTAKES[diagnosis])
+    report = assert_caught(9, module, diagnosis)
+    assert "your KL − the closed form = " in report and "on 24 random (μ, L, s)" in report, report
+    result = check.check_exercise(9, module)
+    assert {c.diagnosis for c in result.checks if c.status == "FAIL"} == {diagnosis}, report
+
+
+def test_the_students_full_cov_kl_mistakes_show_the_term_they_leave_behind():
+    """The issue's two: log det Σ written Σ log L_ii (factor 2 lost), and log of diag(L Lᵀ)."""
+    report = assert_caught(9, with_mistake(kl_full_cov=FULL_COV_KL_MISTAKES["fullkl-logdet-half"]),
+                           "fullkl-logdet-half")
+    assert "your KL − the closed form = 0.5·Σ_i log L_ii" in report
+    assert "a constant is wrong" not in report   # the old misleading hint: the missing term depends on L
+    report = assert_caught(9, with_mistake(kl_full_cov=FULL_COV_KL_MISTAKES["fullkl-logdet-diag-of-cov"]),
+                           "fullkl-logdet-diag-of-cov")
+    assert "your KL − the closed form = 1·Σ_i log L_ii − 0.5·Σ_i log (L Lᵀ)_ii" in report
+    assert "ok    kl_full_cov with a diagonal L" in report   # right for a diagonal L, as its hint says
+
+
+def test_two_full_cov_kl_mistakes_at_once_are_both_named():
+    kl = _kl(minus_d=lambda d: 0.0, log_det=lambda L: np.sum(np.log(np.diag(L))))
+    result = check.check_exercise(9, with_mistake(kl_full_cov=kl))
+    assert {"fullkl-minus-d", "fullkl-logdet-half"} <= set(result.hints), check.format_result(result)
+
+
+def _grads(grad_mu=lambda mu, s: mu / s ** 2, grad_L=lambda L, s: L / s ** 2 - np.diag(1 / np.diag(L))):
+    return lambda mu, L, prior_sigma=1.0: (grad_mu(mu, prior_sigma), grad_L(L, prior_sigma))
+
+
+FULL_COV_GRAD_MISTAKES = {
+    "fullkl-grad-missing-logdet": _grads(grad_L=lambda L, s: L / s ** 2),
+    "fullkl-logdet-half": _grads(grad_L=lambda L, s: L / s ** 2 - 0.5 * np.diag(1 / np.diag(L))),
+    "fullkl-logdet-twice": _grads(grad_L=lambda L, s: L / s ** 2 - 2 * np.diag(1 / np.diag(L))),
+    "fullkl-logdet-sign": _grads(grad_L=lambda L, s: L / s ** 2 + np.diag(1 / np.diag(L))),
+    "fullkl-logdet-diag-of-cov": _grads(grad_L=lambda L, s: L / s ** 2 - np.tril(L / np.diag(L @ L.T)[:, None])),
+    "fullkl-grad-trace-factor": _grads(grad_L=lambda L, s: 2 * L / s ** 2 - np.diag(1 / np.diag(L))),
+    "fullkl-trace-no-prior-precision": _grads(grad_L=lambda L, s: L - np.diag(1 / np.diag(L))),
+    "fullkl-trace-diagonal-only": _grads(grad_L=lambda L, s: np.diag(np.diag(L) - s ** 2 / np.diag(L)) / s ** 2),
+    "fullkl-grad-not-lower": _grads(grad_L=lambda L, s: L / s ** 2 - np.linalg.inv(L).T),
+    "fullkl-grad-mu-factor": _grads(grad_mu=lambda mu, s: 2 * mu / s ** 2),
+    "fullkl-mean-no-prior-precision": _grads(grad_mu=lambda mu, s: mu),
+    "fullkl-prior-sigma-not-squared": _grads(grad_mu=lambda mu, s: mu / s),
+    "fullkl-grad-logdet-every-entry": _grads(   # d(−log L_ij)/dL_ij taken on every entry of the lower triangle
+        grad_L=lambda L, s: L / s ** 2 - np.tril(1 / np.where(L == 0, np.inf, L))),
+}
+
+
+@pytest.mark.parametrize("diagnosis", sorted(FULL_COV_GRAD_MISTAKES))
+def test_each_full_cov_gradient_mistake_is_named(diagnosis):
+    module = with_mistake(kl_full_cov_grads=FULL_COV_GRAD_MISTAKES[diagnosis])
+    report = assert_caught(9, module, diagnosis)
+    result = check.check_exercise(9, module)
+    assert [c.diagnosis for c in result.checks if c.status == "FAIL"] == [diagnosis], report
+
+
+def test_a_gradient_that_follows_a_wrong_kl_says_to_fix_the_kl_first():
+    wrong_kl = _kl(extra=0.0, trace=lambda L, s: np.sum(L ** 2) / s ** 2 + 0.2 * np.sum(L ** 4))   # no known slip
+
+    def kl_full_cov_grads(mu, L, prior_sigma=1.0):   # the exact derivatives of that wrong KL
+        return mu / prior_sigma ** 2, L / prior_sigma ** 2 + 0.4 * L ** 3 - np.diag(1 / np.diag(L))
+
+    result = check.check_exercise(9, with_mistake(kl_full_cov=wrong_kl, kl_full_cov_grads=kl_full_cov_grads))
+    assert_caught(9, with_mistake(kl_full_cov=wrong_kl, kl_full_cov_grads=kl_full_cov_grads),
+                  "fullkl-grad-follows-own-kl")
+    assert [c.diagnosis for c in result.checks if c.status == "FAIL"] == [None, None, None, None,
+                                                                          "fullkl-grad-follows-own-kl"]
+
+
+def test_every_diagnosis_of_exercises_8_and_9_has_a_planted_mistake():
+    planted = set(LEAPFROG_MISTAKES) | set(FULL_COV_KL_MISTAKES) | set(FULL_COV_GRAD_MISTAKES) | {
+        "leapfrog-in-place", "fullkl-grad-follows-own-kl"}   # both planted above, in their own tests
+    keys = {k for k in check.HINTS if k.startswith(("leapfrog-", "fullkl-"))} - check.GENERIC_HINTS
+    assert keys - {"fullkl-not-a-number"} <= planted, sorted(keys - planted)
+
+
+def test_an_unknown_leapfrog_mistake_gets_the_formula_and_a_null_diagnosis():
+    def leapfrog_step(w, p, step_size, grad_log_prob):   # a made-up nonlinear slip: no pattern of the fit
+        p_half = p + 0.5 * step_size * grad_log_prob(w)
+        w_new = w + step_size * p_half + 0.01 * step_size * np.sin(w)
+        return w_new, p_half + 0.5 * step_size * grad_log_prob(w_new)
+
+    result = check.check_exercise(8, with_mistake(leapfrog_step=leapfrog_step))
+    assert result.status == "failed" and result.checks[0].hints == ["leapfrog-formula"], check.format_result(result)
+    assert result.checks[0].diagnosis is None
+    assert "fitted" not in check.format_result(result)   # no fitted step is printed when the fit failed
+
+
+def test_the_reference_step_fits_as_leapfrog_and_the_probe_terms_are_independent():
+    from exercise_checker import fullcov_checks, hmc_checks
+    fit_w, fit_p = hmc_checks.fit_step(reference)
+    assert fit_w == {"w": 1.0, "ε p": 1.0, "ε² g(w)": 0.5} and fit_p == {"p": 1.0, "ε g(w)": 0.5, "ε g(w')": 0.5}
+    assert hmc_checks.classify_step(fit_w, fit_p) == []
+    terms = [fullcov_checks.kl_terms(mu, L, s) for mu, L, s in fullcov_checks.PROBES]
+    X = np.array([[t[name] for name in terms[0]] for t in terms])
+    assert np.linalg.matrix_rank(X) == X.shape[1]   # every term can be told apart from the others
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ("leapfrog-full-first-kick", "≈ 0: the error does not shrink at all as ε shrinks"),
+    ("leapfrog-forgot-half-step", "≈ 1: the error is ∝ ε, a FIRST-order scheme"),
+    ("leapfrog-step-size-missing", "the error GROWS as ε shrinks")])
+def test_the_energy_check_says_what_its_slope_means(mistake, words):
+    result = check.check_exercise(8, with_mistake(leapfrog_step=LEAPFROG_MISTAKES[mistake]))
+    energy = next(c for c in result.checks if c.title.startswith("the energy error"))
+    assert energy.status == "FAIL" and words in flat(" ".join(energy.lines)), "\n".join(energy.lines)
+    assert "only halves it" not in check.HINTS["leapfrog-energy"]
+
+
+def test_a_matrix_input_is_printed_as_a_matrix_not_one_entry():
+    report = check.format_result(check.check_exercise(9, with_mistake(
+        kl_full_cov_grads=FULL_COV_GRAD_MISTAKES["fullkl-grad-missing-logdet"])))
+    assert "L = 0.6" not in report and "at L =" in report
+    assert "[ 0.9     0     0]" in report and "[-0.8   0.3   0.6]" in report, report
+
+
+def test_the_json_of_a_failed_check_names_its_diagnosis_or_null(tmp_path):
+    import json
+    module = with_mistake(kl_full_cov=FULL_COV_KL_MISTAKES["fullkl-logdet-half"],
+                          leapfrog_step=lambda w, p, step_size, grad_log_prob: (w + step_size * p + 0.01 * np.sin(w), p))
+    report = check.json_results([check.check_exercise(n, module) for n in (2, 8, 9)])
+    checks = {c["name"]: c for e in report["exercises"] for c in e["checks"]}
+    assert all(c["diagnosis"] is None for c in checks.values() if c["passed"])
+    ex9 = [c for c in checks.values() if c["exercise"] == 9 and not c["passed"]]
+    assert ex9 and all(c["diagnosis"] == "fullkl-logdet-half" for c in ex9)
+    assert all("hint: " + check.HINTS["fullkl-logdet-half"] in c["message"] for c in ex9)
+    ex8 = [c for c in checks.values() if c["exercise"] == 8 and not c["passed"]]
+    assert ex8 and ex8[0]["diagnosis"] is None and "hint: " + check.HINTS["leapfrog-formula"] in ex8[0]["message"]
+    json.dumps(report)   # serialisable as written by --json
+
+
+# ---------------------------------------------------------------- the stated number of exercises (issue 22, item 7)
+
+NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                "sixteen seventeen eighteen nineteen twenty").split()
+
+
+def test_the_number_of_exercises_stated_on_the_site_and_in_the_guide_is_the_number_there_are():
+    """A new exR_*.py must come with its registry entry, its learning goal and the new count in the text."""
+    import re
+    files = sorted(EXERCISES_DIR.glob("ex[0-9]*_*.py"))
+    assert len(files) == len(NUMBERS), [f.name for f in files]
+    word = NUMBER_WORDS[len(files)]
+    index = (EXERCISES_DIR.parent.parent / "docs" / "index.md").read_text(encoding="utf-8")
+    guide = (EXERCISES_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"[Exercises](exercises.md): {word} classroom exercises" in index
+    assert guide.startswith(f"# minivi classroom exercises\n\n{word.capitalize()} exercises ")
+    goals = guide.split("**Learning goals**", 1)[1].split("**Prerequisites.**", 1)[0]
+    assert re.findall(r"^(\d+)\. ", goals, flags=re.M) == [str(n) for n in NUMBERS], goals
+    table = re.findall(r"^\| (\d+) \| `(ex\d+_\w+\.py)` \|", guide, flags=re.M)
+    assert table == [(str(n), check.EXERCISES[n].file) for n in NUMBERS]
+
+
+@pytest.mark.parametrize("diagnosis, softplus", [
+    ("softplus-sign", lambda rho: np.logaddexp(0, -rho)), ("softplus-is-relu", lambda rho: np.maximum(rho, 0.0)),
+    ("softplus-missing-one", lambda rho: np.log(np.exp(rho))), ("softplus-log-base", lambda rho: np.log10(1 + np.exp(rho))),
+    ("softplus-is-exp", np.exp)])
+def test_each_softplus_mistake_is_named(diagnosis, softplus):
+    module = with_mistake(softplus=softplus)
+    assert_caught(1, module, diagnosis)
+    assert check.check_exercise(1, module).checks[0].diagnosis == diagnosis

@@ -305,6 +305,58 @@ def test_site_renders_math_images_and_nothing_external_in_chromium(site_dir, ser
                                                                                       ensure_ascii=False)
 
 
+# What overflows or wraps at the browser's width (1280 px): display equations wider than their box
+# (scrollbars are hidden in the screenshots, so a reader would see them cut off; on the prose pages
+# every equation must fit, a tutorial's wide one must at least scroll), printed output
+# whose lines wrap (a number split over two lines), and Hangul inside math without a font for it.
+LAYOUT = r"""
+(() => {
+  const displays = [...document.querySelectorAll("article .katex-display")];
+  const outputs = [...document.querySelectorAll("article .jp-OutputArea-output pre")];
+  const hangul = [...document.querySelectorAll("article .katex .hangul_fallback, article .katex .cjk_fallback")];
+  return {
+    displays: displays.length,
+    wide: displays.filter(e => e.scrollWidth > e.clientWidth + 1).map(e =>
+      (e.querySelector("annotation") || e).textContent.slice(0, 80)),
+    scrolling: displays.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => getComputedStyle(e).overflowX),
+    outputs: outputs.length,
+    wrapping: outputs.filter(e => getComputedStyle(e).whiteSpace !== "pre").length,
+    hangul: hangul.map(e => ({text: e.textContent, font: getComputedStyle(e).fontFamily,
+                              loaded: document.fonts.check(`16px "Noto Sans KR"`, e.textContent)})),
+  };
+})()
+"""
+
+
+def test_equations_fit_outputs_do_not_wrap_and_hangul_in_math_has_a_font(site_dir, server, browser):
+    """Issue 22 (items 5, 6, 9), at 1280 px; the screenshots are in build/site-screenshots/layout_*.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tutorials = [p for p in site_pages(site_dir) if p.startswith("tutorials/")]
+    failures = {}
+    for page in ["derivation/", "ko/", *tutorials]:
+        load(browser, server + page)
+        layout = browser.evaluate(LAYOUT)
+        if not page.startswith("tutorials/"):   # the prose pages' equations must fit; a tutorial's may scroll
+            problems = [f"display equation wider than the page, cut off: {text!r}" for text in layout["wide"]]
+        else:
+            problems = [f"a display equation that cannot scroll: {layout['scrolling']}"] if not all(
+                value == "auto" for value in layout["scrolling"]) else []
+        if layout["wrapping"]:
+            problems.append(f"{layout['wrapping']} of {layout['outputs']} output blocks wrap their lines")
+        problems += [f"Hangul {h['text']!r} in math without Noto Sans KR (font {h['font']}, loaded {h['loaded']})"
+                     for h in layout["hangul"] if "Noto Sans KR" not in h["font"] or not h["loaded"]]
+        if page == "ko/" and not layout["hangul"]:
+            problems.append("the Korean page's math holds no Hangul: the check of its font saw nothing")
+        if page.startswith("tutorials/") and not layout["outputs"]:
+            problems.append("no printed output found on a tutorial page")
+        name = "layout_" + page.strip("/").replace("/", "_")
+        screenshot(browser, SCREENSHOTS / f"{name}.png", scroll_to=".katex-display" if page == "derivation/" else
+                   ".hangul_fallback" if page == "ko/" else ".jp-OutputArea-output pre")
+        if problems:
+            failures[page] = problems
+    assert not failures, json.dumps(failures, indent=1, ensure_ascii=False)
+
+
 def test_each_tutorial_page_offers_its_notebook_and_script(site_dir, server):
     import urllib.request
 

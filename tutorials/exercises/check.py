@@ -29,11 +29,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:   # the checker package sits beside this script
     sys.path.insert(0, str(HERE))
 
-from exercise_checker import (EXERCISES, HINTS, ExerciseResult, check_exercise, failed_to_load,  # noqa: E402
+from exercise_checker import (EXERCISES, GENERIC_HINTS, HINTS, ExerciseResult, check_exercise, failed_to_load,  # noqa: E402
                               find_exercise)
 
 __all__ = ["check_exercise", "check_file", "format_result", "gradescope_results", "json_results", "load_module",
-           "main", "EXERCISES", "HINTS"]
+           "main", "EXERCISES", "GENERIC_HINTS", "HINTS"]
 
 REFERENCE_NAMES = ("minivi", "reference")
 WIDTH = 92
@@ -80,7 +80,7 @@ def format_result(result: ExerciseResult) -> str:
         out.extend(f"          {line}" for line in check.lines)
         for key in check.hints:
             out.append(textwrap.fill(HINTS[key], WIDTH, initial_indent="          hint: ",
-                                     subsequent_indent=" " * 16))
+                                     subsequent_indent=" " * 16, break_on_hyphens=False))
     count = {status: sum(c.status == status for c in result.checks) for status in ("ok", "FAIL", "TODO")}
     verdict = {"passed": f"PASSED, all {len(result.checks)} checks",
                "failed": f"FAILED {count['FAIL']} of {len(result.checks)} checks"
@@ -106,7 +106,8 @@ def json_results(results) -> dict:
         ex = result.exercise
         checks = [{"name": f"exercise {ex.number} ({ex.key}): {check.title}", "exercise": ex.number,
                    "passed": check.status == "ok", "status": check.status,
-                   "score": int(check.status == "ok"), "max_score": 1, "message": check_message(check)}
+                   "score": int(check.status == "ok"), "max_score": 1, "message": check_message(check),
+                   "diagnosis": check.diagnosis}
                   for check in result.checks]
         exercises.append({"number": ex.number, "key": ex.key, "file": ex.file, "title": ex.title,
                           "source": result.source, "status": result.status,

@@ -38,14 +38,19 @@ from check import all_exercises, check_file, find_exercise  # noqa: E402
 STUDENT_README_START = "## For the student"
 
 
-def student_readme() -> str:
-    """The students' section of README.md, under a title of its own."""
+def student_readme(exercises) -> str:
+    """The students' section of README.md under a title of its own, naming the exercises copied."""
     text = (HERE / "README.md").read_text(encoding="utf-8")
     if STUDENT_README_START not in text:
         raise RuntimeError(f"README.md has no '{STUDENT_README_START}' section to copy")
     section = text.split(STUDENT_README_START, 1)[1].split("\n## ", 1)[0]
+    exercises = sorted(exercises, key=lambda ex: ex.number)
+    listed = "\n".join(f"- exercise {ex.number}: `{ex.file}`, {ex.title}" for ex in exercises)
+    first = exercises[0]
     return ("# minivi exercises\n\nYou need minivi installed (`pip install minivi`, or the command your "
-            "teacher gives you).\nRun `python check.py` in this folder to check every exercise."
+            "teacher gives you).\nRun `python check.py` in this folder to check every exercise.\n\n"
+            f"This folder holds {len(exercises)} exercise{'s' * (len(exercises) != 1)}:\n\n{listed}\n\n"
+            f"Start with `{first.file}` and `python check.py {first.number}`."
             + section.rstrip() + "\n")
 
 
@@ -64,7 +69,7 @@ def build(dest: Path, exercises) -> list[Path]:
     shutil.copy2(HERE / "check.py", dest / "check.py")
     shutil.copytree(HERE / "exercise_checker", dest / "exercise_checker",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (dest / "README.md").write_text(student_readme(), encoding="utf-8")
+    (dest / "README.md").write_text(student_readme(exercises), encoding="utf-8")
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 

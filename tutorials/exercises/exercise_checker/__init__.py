@@ -12,7 +12,7 @@ from . import engine_checks, gaussian_checks, network_checks  # noqa: F401  (the
 from . import hmc_checks  # noqa: F401
 from . import fullcov_checks  # noqa: F401  (exercise 9)
 from .core import EXERCISES, CheckResult, ExerciseResult, check_exercise, failed_to_load, find_exercise
-from .hints import HINTS
+from .hints import GENERIC_HINTS, HINTS
 
-__all__ = ["EXERCISES", "HINTS", "CheckResult", "ExerciseResult", "check_exercise", "failed_to_load",
+__all__ = ["EXERCISES", "GENERIC_HINTS", "HINTS", "CheckResult", "ExerciseResult", "check_exercise", "failed_to_load",
            "find_exercise"]

@@ -17,12 +17,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .hints import GENERIC_HINTS
+
+
+class Diagnosis(list):
+    """The hint keys of the mistakes a probe recognised, and the lines saying what the numbers showed.
+
+    A list of keys (so `probe() or ["generic-key"]` works as for a plain list), carrying `lines`:
+    e.g. "your KL − the closed form = +0.5·Σ_i log L_ii on all 24 probes", printed above the hints.
+    """
+
+    def __init__(self, keys=(), lines=()):
+        super().__init__(keys)
+        self.lines = list(lines) if keys else []
 
 
 class Failure(Exception):
-    """A check found a wrong answer: the lines to print and the keys of the matching hints."""
+    """A check found a wrong answer: the lines to print and the keys of the matching hints.
+
+    If `hints` is a Diagnosis, its lines (what the student's numbers showed) are printed too.
+    """
 
     def __init__(self, lines, hints=()):
+        lines = [*lines, *getattr(hints, "lines", [])]
         super().__init__("\n".join(lines))
         self.lines = list(lines)
         self.hints = list(hints)
@@ -71,6 +88,11 @@ class CheckResult:
     status: str        # "ok", "FAIL" or "TODO" (the stub still raises NotImplementedError)
     lines: list
     hints: list
+
+    @property
+    def diagnosis(self) -> str | None:
+        """The key of the first mistake recognised; None if the check passed or only a generic hint was given."""
+        return next((key for key in self.hints if key not in GENERIC_HINTS), None)
 
 
 @dataclass
@@ -190,9 +212,39 @@ def matches(got, candidate, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
 def safe_diagnose(diagnose, *args) -> list:
     """Run a diagnostic probe; a probe that itself fails (the student's code raised) matches nothing."""
     try:
-        return list(diagnose(*args))
+        found = diagnose(*args)
     except Exception:   # the probe re-runs student code, which may crash on the probe's inputs
         return []
+    return found if isinstance(found, Diagnosis) else list(found)
+
+
+def fit_terms(y, terms: dict, tol: float = 1e-8) -> dict | None:
+    """y as an exact linear combination of the named terms: {name: factor}, or None if it is not one.
+
+    y and every term are arrays of the same shape, evaluated on the same probe inputs. The
+    least-squares factors count only if they reproduce y to rounding (relative residual < tol).
+    Factors below 1e-7 are dropped, and the rest are snapped to the nearest multiple of 1/8 when
+    within 1e-6 of it, so that a student's 0.5 prints (and compares) as 0.5.
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    if not np.all(np.isfinite(y)):
+        return None
+    names = list(terms)
+    X = np.stack([np.asarray(terms[n], dtype=float).ravel() for n in names], axis=1)
+    factors = np.linalg.lstsq(X, y, rcond=None)[0]
+    if np.linalg.norm(X @ factors - y) > tol * (1.0 + np.linalg.norm(y)):
+        return None
+    eighths = np.round(8 * factors) / 8
+    factors = np.where(np.abs(factors - eighths) < 1e-6, eighths, factors)
+    return {n: float(f) for n, f in zip(names, factors) if abs(f) >= 1e-7}
+
+
+def describe_terms(factors: dict) -> str:
+    """{'w': 1, 'ε p': 1, 'ε² g(w)': -0.5} as '1·w + 1·ε p − 0.5·ε² g(w)'."""
+    if not factors:
+        return "0"
+    text = " ".join(f"{'−' if f < 0 else '+'} {abs(f):.6g}·{name}" for name, f in factors.items())
+    return text[2:] if text.startswith("+ ") else "−" + text[2:]
 
 
 def expect_close(got, expected, *, what: str, inputs: dict | None = None, rtol: float, atol: float,
@@ -218,14 +270,38 @@ def expect_close(got, expected, *, what: str, inputs: dict | None = None, rtol: 
     worst = np.unravel_index(np.argmax(excess), excess.shape) if excess.ndim else ()
     lines = [f"checked: {what}"]
     if inputs:
-        lines.append("at " + ", ".join(f"{k} = {_entry(v, worst, got.shape)}" for k, v in inputs.items()))
+        matrices = {k: v for k, v in inputs.items() if _is_small_matrix(v)}
+        others = {k: v for k, v in inputs.items() if k not in matrices}
+        if others:
+            lines.append("at " + ", ".join(f"{k} = {_entry(v, worst, got.shape)}" for k, v in others.items()))
+        for k, v in matrices.items():
+            lines.extend(matrix_lines(("at " if not others and k == next(iter(matrices)) else "") + f"{k} =", v))
     if got.ndim:
         n_bad = int(np.sum(excess > 0))
         lines.append(f"entry {tuple(int(i) for i in worst)} of the result (shape {got.shape}); "
                      f"{n_bad} of {got.size} entries are wrong")
-    lines.append(f"expected {number(expected[worst])}" + (f"   ({truth})" if truth else ""))
-    lines.append(f"got      {number(got[worst])}")
+    if _is_small_matrix(got):
+        lines.extend(matrix_lines("expected" + (f"   ({truth})" if truth else ""), expected))
+        lines.extend(matrix_lines("got", got))
+        lines.append(f"at entry {tuple(int(i) for i in worst)}: expected {number(expected[worst])}, "
+                     f"got {number(got[worst])}")
+    else:
+        lines.append(f"expected {number(expected[worst])}" + (f"   ({truth})" if truth else ""))
+        lines.append(f"got      {number(got[worst])}")
     raise Failure(lines, hints() or ([generic] if generic else []))
+
+
+def _is_small_matrix(value) -> bool:
+    value = np.asarray(value)
+    return value.ndim == 2 and value.size <= 64
+
+
+def matrix_lines(label: str, value) -> list:
+    """A matrix as a label line and one line per row, columns aligned: how a matrix input is printed."""
+    value = np.asarray(value, dtype=float)
+    cells = [[f"{x:.6g}" for x in row] for row in value]
+    width = max((len(c) for row in cells for c in row), default=1)
+    return [label] + ["    [" + "  ".join(c.rjust(width) for c in row) + "]" for row in cells]
 
 
 def _entry(value, index, shape) -> str:

@@ -6,12 +6,22 @@ NumPy from Σ = L Lᵀ (np.trace, np.linalg.slogdet), a Monte Carlo estimate of
 E_q[log q(w) − log p(w)], exercise 2's mean-field KL for a diagonal L, and
 central finite differences (mv.numerical_grad) over the entries of L on and
 below the diagonal, the only entries that are parameters.
+
+The diagnosis runs the student's functions on 24 random (μ, L, s) with D = 1
+to 4 and fits the ERROR (the student's value minus the right one) exactly as a
+sum of terms: the KL's own terms (tr Σ/s², μᵀμ/s², D, D log s, Σ log L_ii, 1)
+and what students write in their place (tr Σ without 1/s², the diagonal of L
+only, tr L, log of the diagonal of L Lᵀ, s for s², ...). Each term found names
+a mistake (a missing factor 2 on the log-determinant leaves +1/2 Σ log L_ii),
+several terms name several, and the report prints the fitted error. A mistake
+outside these terms gets the formula as its hint.
 """
 import numpy as np
 
 import minivi as mv
 
-from .core import Failure, as_array, as_tuple, exercise, expect_close, function, matches, number, safe_diagnose
+from .core import (Diagnosis, Failure, as_array, as_tuple, describe_terms, exercise, expect_close, fit_terms, function,
+                   matches, matrix_lines, number, safe_diagnose)
 
 # Tolerances. The closed form differs from ours by rounding only. slogdet of Σ = L Lᵀ
 # loses about cond(Σ)·1e-16 relative; the probe matrices below have cond(Σ) < 100, so
@@ -26,12 +36,20 @@ EX9 = exercise(9, "fullcov", "ex9_fullcov_kl.py",
 
 CASE_MU = np.array([0.4, -0.7, 1.2])
 CASE_L = np.array([[0.9, 0.0, 0.0], [0.5, 1.3, 0.0], [-0.8, 0.3, 0.6]])
-# Probes for the diagnosis: different sizes and diagonals, so each wrong formula leaves its own trace.
-PROBES = [(np.array([0.3]), np.array([[0.45]])),
-          (np.array([-0.5, 0.8]), np.array([[1.6, 0.0], [0.7, 0.5]])),
-          (CASE_MU, CASE_L),
-          (np.array([0.0, 0.2, -0.1]), np.array([[0.7, 0.0, 0.0], [-0.5, 2.2, 0.0], [0.9, 0.1, 1.1]])),
-          (np.array([1.0, -0.3]), np.array([[0.5, 0.0], [-1.1, 0.9]]))]
+
+
+def _random_probes(n=24, seed=90):
+    """n random (μ, L, s): D = 1, 2, 3, 4 in turn, L_ii in [0.4, 2], entries below the diagonal ~ N(0, 0.8²)."""
+    rng, probes = np.random.default_rng(seed), []
+    for i in range(n):
+        d = 1 + i % 4
+        L = np.tril(0.8 * rng.normal(size=(d, d)), -1) + np.diag(rng.uniform(0.4, 2.0, size=d))
+        probes.append((rng.normal(size=d), L, float(rng.choice([0.6, 0.8, 1.0, 1.5]))))
+    return probes
+
+
+# Probes for the diagnosis: different sizes, scales and priors, so each wrong term leaves its own trace.
+PROBES = _random_probes()
 
 
 def true_kl(mu, L, s):
@@ -52,38 +70,89 @@ def _kl_number(m, mu, L, s) -> float:
     return float(got.reshape(()))
 
 
-def _diagnose_kl(m) -> list:
-    """Which wrong formula the student's KL matches, from the probes (each with two prior scales)."""
-    for s in (1.0, 0.7):
-        got = np.array([_kl_number(m, mu, L, s) for mu, L in PROBES])
-        truth = np.array([true_kl(mu, L, s) for mu, L in PROBES])
-        r = got - truth
-        if np.all(np.abs(r) < 1e-9):
-            continue
-        sum_log_diag = np.array([np.sum(np.log(np.diag(L))) for _, L in PROBES])
+def kl_terms(mu, L, s) -> dict:
+    """The terms a wrong KL is fitted with: the right ones, and what students write in their place."""
+    cov, d = L @ L.T, mu.size
+    cov_inv = np.linalg.inv(cov)
+    return {"tr(Σ)/s²": np.trace(cov) / s ** 2, "tr(Σ)": np.trace(cov), "tr(Σ)/s": np.trace(cov) / s,
+            "Σ_i L_ii²/s²": np.sum(np.diag(L) ** 2) / s ** 2, "tr(L)/s²": np.trace(L) / s ** 2,
+            "Σ_ij Σ_ij/s²": np.sum(cov) / s ** 2, "s² tr(Σ⁻¹)": s ** 2 * np.trace(cov_inv),
+            "μᵀμ/s²": mu @ mu / s ** 2, "μᵀμ": mu @ mu, "μᵀμ/s": mu @ mu / s, "μᵀΣ⁻¹μ": mu @ cov_inv @ mu,
+            "D": d, "D log s": d * np.log(s), "log s": np.log(s), "D²": d ** 2, "D² log s": d ** 2 * np.log(s),
+            "Σ_i log L_ii": np.sum(np.log(np.diag(L))), "Σ_i log (L Lᵀ)_ii": np.sum(np.log(np.diag(cov))),
+            "1": 1.0}
 
-        def depends_on_d_only(x):   # the same for probes of equal D (a forgotten D/2 or D log s), to rounding
-            dims = np.array([mu.size for mu, _ in PROBES])
-            return all(np.ptp(x[dims == d]) < 1e-8 * (1 + np.max(np.abs(r))) for d in set(dims))
 
-        if depends_on_d_only(r - sum_log_diag):
-            return ["fullkl-missing-logdet"]
-        if depends_on_d_only(r + sum_log_diag):
-            return ["fullkl-logdet-twice"]
-        if depends_on_d_only(r - 2 * sum_log_diag):
-            return ["fullkl-logdet-sign"]
-        if depends_on_d_only(r):
-            return ["fullkl-constant"]
-        off_diagonal = np.array([np.sum(np.tril(L, -1) ** 2) for _, L in PROBES]) / (2 * s ** 2)
-        trace_of_L = np.array([np.trace(L) - np.sum(L ** 2) for _, L in PROBES]) / (2 * s ** 2)
-        wrong = {"fullkl-trace-diagonal-only": [truth - off_diagonal],
-                 "fullkl-trace-of-L": [truth + trace_of_L],
-                 "fullkl-prior-ignored": [np.array([true_kl(mu, L, 1.0) for mu, L in PROBES])]}
-        for key, formulas in wrong.items():
-            if any(matches(got, f) for f in formulas):
-                return [key]
-        return []
-    return []
+LOGDET_KEYS = {1.0: "fullkl-missing-logdet", 0.5: "fullkl-logdet-half", -1.0: "fullkl-logdet-twice",
+               2.0: "fullkl-logdet-sign"}
+KL_PRIOR_IGNORED = {"tr(Σ)/s²": -0.5, "tr(Σ)": 0.5, "μᵀμ/s²": -0.5, "μᵀμ": 0.5, "D log s": -1.0}
+
+
+def classify_kl(error: dict) -> list:
+    """The hint keys of the mistakes that (student's KL − closed form) = Σ factor·term shows, term by term."""
+    if error == KL_PRIOR_IGNORED:
+        return ["fullkl-prior-ignored"]
+    if "s² tr(Σ⁻¹)" in error and "μᵀΣ⁻¹μ" in error:   # the prior's covariance and q's swapped everywhere
+        return ["fullkl-reversed"]
+    keys = ["fullkl-d-wrong"] if "D²" in error or "D² log s" in error else []
+    trace_keys = [key for term, key in (("Σ_i L_ii²/s²", "fullkl-trace-diagonal-only"), ("tr(L)/s²", "fullkl-trace-of-L"),
+                                        ("tr(Σ)", "fullkl-trace-no-prior-precision"),
+                                        ("tr(Σ)/s", "fullkl-prior-sigma-not-squared"),
+                                        ("Σ_ij Σ_ij/s²", "fullkl-trace-all-entries"),
+                                        ("s² tr(Σ⁻¹)", "fullkl-reversed")) if term in error]
+    keys += trace_keys or (["fullkl-trace-factor"] if "tr(Σ)/s²" in error else [])
+    mean_keys = [key for term, key in (("μᵀμ", "fullkl-mean-no-prior-precision"),
+                                       ("μᵀμ/s", "fullkl-prior-sigma-not-squared"),
+                                       ("μᵀΣ⁻¹μ", "fullkl-mean-uses-q-covariance")) if term in error]
+    keys += mean_keys or (["fullkl-mean-factor"] if "μᵀμ/s²" in error else [])
+    if "fullkl-d-wrong" not in keys:   # a wrong D shows in these terms too
+        keys += ["fullkl-minus-d"] if "D" in error else []
+        keys += ["fullkl-prior-logdet"] if "D log s" in error or "log s" in error else []
+    if "Σ_i log (L Lᵀ)_ii" in error:
+        keys.append("fullkl-logdet-diag-of-cov")
+    elif "Σ_i log L_ii" in error:
+        keys.append(LOGDET_KEYS.get(error["Σ_i log L_ii"], "fullkl-logdet-factor"))
+    keys += ["fullkl-constant"] if "1" in error else []
+    return list(dict.fromkeys(keys))
+
+
+def _diagnose_kl(m) -> Diagnosis:
+    """The student's KL minus the closed form on the probes, fitted as a sum of terms; the mistakes it shows."""
+    error = np.array([_kl_number(m, mu, L, s) - true_kl(mu, L, s) for mu, L, s in PROBES])
+    terms = [kl_terms(mu, L, s) for mu, L, s in PROBES]
+    fit = fit_terms(error, {name: np.array([t[name] for t in terms]) for name in terms[0]})
+    if not fit:
+        return Diagnosis()
+    return Diagnosis(classify_kl(fit), [f"your KL − the closed form = {describe_terms(fit)}, exactly, on "
+                                        f"{len(PROBES)} random (μ, L, s) with D = 1 to 4"])
+
+
+def grad_L_terms(L, s) -> dict:
+    """The terms a wrong dKL/dL is fitted with (each a lower-triangular matrix)."""
+    cov = L @ L.T
+    return {"L/s²": L / s ** 2, "L": L, "L/s": L / s, "(L below the diagonal)/s²": np.tril(L, -1) / s ** 2,
+            "I/s²": np.eye(len(L)) / s ** 2, "diag(1/L_ii)": np.diag(1.0 / np.diag(L)),
+            "L_ij/(L Lᵀ)_ii": np.tril(L / np.diag(cov)[:, None]),
+            "1/L_ij below the diagonal": np.tril(1.0 / np.where(L == 0, np.inf, L), -1)}
+
+
+def classify_grad_L(error: dict) -> list:
+    """The hint keys of the mistakes that (student's dKL/dL − the right one) = Σ factor·term shows.
+
+    (A dKL/dL for prior_sigma = 1 whatever s is, L − diag(1/L_ii), leaves L − L/s²: the trace term's
+    missing 1/s², the only term of dKL/dL that holds s.)
+    """
+    keys = [key for term, key in (("(L below the diagonal)/s²", "fullkl-trace-diagonal-only"),
+                                  ("I/s²", "fullkl-trace-of-L"), ("L", "fullkl-trace-no-prior-precision"),
+                                  ("L/s", "fullkl-prior-sigma-not-squared")) if term in error]
+    keys += [] if keys or "L/s²" not in error else ["fullkl-grad-trace-factor"]
+    keys += ["fullkl-grad-logdet-every-entry"] if "1/L_ij below the diagonal" in error else []
+    if "L_ij/(L Lᵀ)_ii" in error:
+        keys.append("fullkl-logdet-diag-of-cov")
+    elif "diag(1/L_ii)" in error:
+        keys.append({1.0: "fullkl-grad-missing-logdet"}.get(error["diag(1/L_ii)"])
+                    or LOGDET_KEYS.get(error["diag(1/L_ii)"], "fullkl-logdet-factor"))
+    return keys
 
 
 @EX9.check("kl_full_cov is 0 when q equals the prior (μ = 0, L = s·I)")
@@ -92,7 +161,7 @@ def _kl_zero(m):
         got = _kl_number(m, np.zeros(3), s * np.eye(3), s)
         expect_close(got, 0.0, what=f"kl_full_cov(mu=0, L={s}·I, prior_sigma={s}) for D = 3", rtol=0.0,
                      atol=1e-12, truth="KL[q ‖ q] = 0", diagnose=lambda got: _diagnose_kl(m),
-                     generic="fullkl-constant")
+                     generic="fullkl-formula")
 
 
 @EX9.check("kl_full_cov with a diagonal L = diag(σ) is exercise 2's summed mean-field KL")
@@ -128,7 +197,8 @@ def _kl_monte_carlo(m):
     got = _kl_number(m, mu, L, s)
     # 5 standard errors: a correct KL fails this by chance with probability < 1e-6 (and the seed is fixed).
     if not abs(got - estimate) <= 5 * std_error:
-        raise Failure([f"checked: kl_full_cov(mu, L, prior_sigma={s}) at mu = {number(mu)}, L = {number(L)}",
+        raise Failure([f"checked: kl_full_cov(mu, L, prior_sigma={s}) at mu = {number(mu)} and",
+                       *matrix_lines("L =", L),
                        f"expected {number(estimate)} ± {number(std_error)}   (the average of log q(w) − log p(w) "
                        f"over {n} samples w = μ + L ε)",
                        f"got      {number(got)}"], safe_diagnose(_diagnose_kl, m) or ["fullkl-formula"])
@@ -149,17 +219,42 @@ def _lower_fd(m_kl, mu, L):
     return fd_mu, fd_L
 
 
-def _diagnose_grad_L(m, mu, L, s):
-    inv_diag = np.diag(1.0 / np.diag(L))
+def _grad_errors(m, which: int) -> list:
+    """On each probe: the student's dKL/dμ (which=0) or dKL/dL (1) minus central differences of the closed form."""
+    return [_grads(m, mu, L, s)[which] - _lower_fd(lambda a, M: true_kl(a, M, s), mu, L)[which]
+            for mu, L, s in PROBES]
 
+
+# Central differences err by ~1e-10 on the probes, so the fit of a gradient's error allows 1e-6 relative.
+GRAD_FIT_TOL = 1e-6
+
+
+def _diagnose_grad_mu(m) -> Diagnosis:
+    terms = {"μ/s²": [mu / s ** 2 for mu, _, s in PROBES], "μ": [mu for mu, _, _ in PROBES],
+             "μ/s": [mu / s for mu, _, s in PROBES]}
+    fit = fit_terms(np.concatenate(_grad_errors(m, 0)), {k: np.concatenate(v) for k, v in terms.items()},
+                    tol=GRAD_FIT_TOL)
+    if not fit:
+        return Diagnosis()
+    keys = [key for term, key in (("μ", "fullkl-mean-no-prior-precision"), ("μ/s", "fullkl-prior-sigma-not-squared"),
+                                  ("μ/s²", "fullkl-grad-mu-factor")) if term in fit][:1]
+    return Diagnosis(keys, [f"your dKL/dμ − the right one = {describe_terms(fit)}, exactly, on {len(PROBES)} "
+                            "random (μ, L, s) with D = 1 to 4"])
+
+
+def _diagnose_grad_L(m, mu, L, s):
     def diagnose(got):
         if np.any(np.abs(np.triu(got, 1)) > GRAD_ATOL):
             return ["fullkl-grad-not-lower"]
-        wrong = {"fullkl-grad-missing-logdet": L / s ** 2, "fullkl-logdet-twice": L / s ** 2 - 2 * inv_diag,
-                 "fullkl-logdet-sign": L / s ** 2 + inv_diag, "fullkl-prior-ignored": L - inv_diag}
-        for key, value in wrong.items():
-            if matches(got, value):
-                return [key]
+        errors = _grad_errors(m, 1)
+        terms = [grad_L_terms(L_, s_) for _, L_, s_ in PROBES]
+        fit = fit_terms(np.concatenate([e.ravel() for e in errors]),
+                        {k: np.concatenate([t[k].ravel() for t in terms]) for k in terms[0]}, tol=GRAD_FIT_TOL)
+        if fit:
+            found = classify_grad_L(fit)
+            if found:
+                return Diagnosis(found, [f"your dKL/dL − the right one = {describe_terms(fit)}, exactly, on "
+                                         f"{len(PROBES)} random (μ, L, s) with D = 1 to 4"])
         own = _lower_fd(lambda a, M: _kl_number(m, a, M, s), mu, L)[1]
         return ["fullkl-grad-follows-own-kl"] if matches(got, own, rtol=1e-5, atol=1e-7) else []
     return diagnose
@@ -177,8 +272,7 @@ def _grad_mu(m):
         fd_mu = _lower_fd(lambda a, M: true_kl(a, M, s), CASE_MU, CASE_L)[0]
         expect_close(got, fd_mu, what=f"kl_full_cov_grads(mu, L, prior_sigma={s}): dKL/dmu",
                      inputs={"mu": CASE_MU}, rtol=GRAD_RTOL, atol=GRAD_ATOL, truth="central finite differences",
-                     diagnose=lambda got: ["fullkl-prior-ignored"] if matches(got, CASE_MU) else [],
-                     generic="fullkl-grad-mu")
+                     diagnose=lambda got: _diagnose_grad_mu(m), generic="fullkl-grad-mu")
 
 
 @EX9.check("kl_full_cov_grads: dKL/dL against finite differences on and below the diagonal, 0 above it")

@@ -44,11 +44,20 @@ MODERATE_RHO = np.array([-5.0, -1.5, 0.0, 0.7, 3.0, 8.0])
 EXTREME_RHO = np.array([-1000.0, -50.0, 50.0, 1000.0])
 
 
+def _diagnose_softplus(rho):
+    """The usual wrong softplus formulas, at the same ρ."""
+    candidates = [("softplus-sign", true_softplus(-rho)), ("softplus-is-relu", np.maximum(rho, 0.0)),
+                  ("softplus-missing-one", rho), ("softplus-log-base", true_softplus(rho) / np.log(10.0)),
+                  ("softplus-log-base", true_softplus(rho) / np.log(2.0)), ("softplus-is-exp", np.exp(rho))]
+    return lambda got: [key for key, wrong in candidates if matches(got, wrong)][:1]
+
+
 @EX1.check("softplus(rho) against log(1 + e^ρ) for moderate ρ")
 def _softplus_values(m):
     got = function(m, "softplus")(MODERATE_RHO.copy())
     expect_close(got, true_softplus(MODERATE_RHO), what="softplus(rho)", inputs={"rho": MODERATE_RHO},
-                 rtol=VALUE_RTOL, atol=0.0, truth="log(1 + e^ρ)", generic="softplus-formula")
+                 rtol=VALUE_RTOL, atol=0.0, truth="log(1 + e^ρ)", diagnose=_diagnose_softplus(MODERATE_RHO),
+                 generic="softplus-formula")
 
 
 @EX1.check("softplus(rho) stays finite and accurate for ρ = ±50, ±1000")
@@ -192,7 +201,7 @@ def _kl_monte_carlo(m):
 def _diagnose_kl_grads(m, mu, sigma, s, which):
     """Hints for a wrong dKL/dmu (which=0) or dKL/dsigma (which=1)."""
     if which == 0:
-        wrong = {"kl-prior-ignored": [mu], "kl-grad-mu": [mu / s]}
+        wrong = {"kl-prior-ignored": [mu], "kl-grad-s-not-squared": [mu / s]}
     else:
         wrong = {"kl-grad-missing-log-sigma": [sigma / s ** 2], "kl-log-sign": [1 / sigma + sigma / s ** 2],
                  "kl-log-twice": [-2 / sigma + sigma / s ** 2], "kl-prior-ignored": [sigma - 1 / sigma],

@@ -26,6 +26,21 @@ HINTS = {
     "softplus-formula": (
         "softplus(ρ) = log(1 + e^ρ). Three values to test by hand: softplus(0) = log 2 ≈ 0.6931, "
         "softplus(ρ) → ρ for large ρ, and softplus(ρ) ≈ e^ρ (tiny but > 0) for very negative ρ."),
+    "softplus-sign": (
+        "Your values are softplus(−ρ): they DEcrease as ρ grows. σ = log(1 + e^ρ) must grow with ρ "
+        "(and approach ρ for large ρ). Check the sign in the exponent."),
+    "softplus-is-relu": (
+        "Your values are max(ρ, 0): zero for every negative ρ, so σ = 0 there. softplus is the smooth "
+        "version, log(1 + e^ρ), which stays above 0 for every ρ (log 2 at ρ = 0)."),
+    "softplus-missing-one": (
+        "Your values equal ρ itself, as log(e^ρ) would: the 1 inside the log is missing, and σ = ρ "
+        "would be negative for negative ρ."),
+    "softplus-log-base": (
+        "Your values are the right ones divided by log 10 or log 2: use the natural logarithm (np.log, "
+        "np.log1p, np.logaddexp), not np.log10 or np.log2."),
+    "softplus-is-exp": (
+        "Your values are e^ρ: positive, but not softplus; for large ρ they grow far faster than ρ. "
+        "softplus(ρ) = log(1 + e^ρ)."),
     "softplus-overflow": (
         "np.exp(ρ) overflows to inf for ρ > 709, so log(1 + e^ρ) computed as written breaks exactly "
         "where σ ≈ ρ. Use np.logaddexp(0, rho) = log(e^0 + e^ρ), which factors out the larger "
@@ -94,6 +109,9 @@ HINTS = {
     "kl-mean-not-sum": (
         "You averaged the per-weight KLs; the KL of independent weights is their SUM (np.sum, not "
         "np.mean)."),
+    "kl-grad-s-not-squared": (
+        "Your dKL/dμ is μ/s: the prior's standard deviation s where its VARIANCE s² belongs. Only the "
+        "μ²/(2s²) term depends on μ; differentiate it again."),
     "kl-grad-mu": (
         "dKL/dμ = μ/s²: only the μ²/(2s²) term depends on μ."),
     "kl-grad-sigma": (
@@ -251,21 +269,77 @@ HINTS = {
         "once and with no other draw before it, so the checker can reproduce your sample."),
 
     # -------------------------------------------------------------- exercise 8: one leapfrog step
+    # The probe fits your step, on random (w, p, ε), as w' = w + b·ε p + c·ε²∇log p(w) and
+    # p' = p + d·ε∇log p(w) + k·ε∇log p(w'): the line above the hint prints your b, c, d, k.
     "leapfrog-formula": (
         "One leapfrog step is three updates, each using the newest values: p½ = p + (ε/2)∇log p(w), "
         "then w' = w + ε p½, then p' = p½ + (ε/2)∇log p(w'). The gradient of the second half step is "
         "taken at the NEW position w'."),
+    "leapfrog-full-first-kick": (
+        "Your numbers show a WHOLE first momentum step: your position moved with p + ε∇log p(w) "
+        "(the ε² term of w' is twice leapfrog's), and over the step your momentum received 1.5 ε of "
+        "gradient instead of one ε. The extra half kick is added at every step, so over a trajectory the "
+        "energy drifts by an amount that does not shrink with ε (the slope near 0 of the energy check). "
+        "Look at the first momentum update: what fraction of the step does it take?"),
     "leapfrog-forgot-half-step": (
-        "Your step matches a scheme with a whole momentum step where leapfrog has two half steps (or a "
-        "half step left out): symplectic Euler. It is accurate only to first order (energy error ∝ ε, not "
+        "Your step matches a scheme with one whole momentum step where leapfrog has two half steps: "
+        "symplectic Euler. It is accurate only to first order (energy error ∝ ε, not "
         "ε²) and not symmetric, so running it backwards does not undo it, and HMC's accept/reject step "
         "relies on that reversibility. Split the momentum update: half before the position step, half after."),
+    "leapfrog-last-half-missing": (
+        "Your first half step and your position step are right, but your returned momentum holds only "
+        "the first half kick: the momentum never sees the gradient at the new position w'. Look at what "
+        "you return as p_new: is the second half step there?"),
+    "leapfrog-first-half-missing": (
+        "Your position moved with the OLD momentum p (no ε² term in w'), and the momentum was kicked "
+        "only with the gradient at the new position: the first half step is missing. Look at the "
+        "momentum you use in the position update."),
+    "leapfrog-full-last-kick": (
+        "Your first half step and your position step are right, but the second momentum step is a "
+        "whole step: over the step your momentum received 1.5 ε of gradient instead of one ε. Look at "
+        "the factor of your last momentum update."),
+    "leapfrog-old-gradient": (
+        "Your second half step uses the gradient at the OLD position w (your momentum change is "
+        "ε∇log p(w), with no term in ∇log p(w')). The second half kick must see the force at the new "
+        "position: call grad_log_prob again after moving."),
+    "leapfrog-position-old-momentum": (
+        "Your position moved with the OLD momentum p (no ε² term in w'), while your momentum updates "
+        "look like leapfrog's. The position step must use the momentum after the first half kick."),
     "leapfrog-force-sign": (
-        "The force has the wrong sign. H = −log p(w) + ½pᵀp, so dp/dt = −∂H/∂w = +∇log p(w): the "
+        "The force has the wrong sign: your numbers have a negative multiple of ∇log p where leapfrog has "
+        "a positive one. H = −log p(w) + ½pᵀp, so dp/dt = −∂H/∂w = +∇log p(w): the "
         "momentum is pushed UPHILL in log p, towards more probable weights. With the minus sign the "
         "particle rolls away from the mode and the energy is no longer conserved."),
+    "leapfrog-momentum-negated": (
+        "Your position is right and your momentum is exactly the negative of leapfrog's. HMC flips the "
+        "momentum at the END of a trajectory to make its proposal reversible; one step does not (the "
+        "checker's reversibility test flips it itself). Return the momentum as the step leaves it."),
     "leapfrog-position-half": (
-        "The position takes a FULL step, w' = w + ε p½; only the momentum is split into two halves."),
+        "Your position moved by only half of ε p½. The position takes a FULL step; only the momentum is "
+        "split into two halves."),
+    "leapfrog-position-step": (
+        "Your position moved by a multiple of ε p½ other than 1 (the line above shows the factor b). "
+        "The position step is one full step of size ε with the half-kicked momentum."),
+    "leapfrog-kicks": (
+        "Your momentum updates do not add up to leapfrog's: the line above shows how much of ε∇log p(w) "
+        "and of ε∇log p(w') your p' holds (d and k). Over one step the momentum must receive ε times the "
+        "average of the two gradients, half of it before the position step and half after, and the "
+        "position step must use the momentum after the first half."),
+    "leapfrog-step-size-twice": (
+        "Your step has a term with a higher power of ε than leapfrog has (e.g. ε² p in w' or ε²∇log p in "
+        "p'): the step size is applied twice somewhere. Check each update for ε multiplied in twice "
+        "(e.g. once in a helper and once again where it is called)."),
+    "leapfrog-step-size-missing": (
+        "Your step has a term with a LOWER power of ε than leapfrog has (e.g. p or ∇log p(w) added "
+        "without a factor ε): the step size is missing from an update, so the step does not shrink as ε "
+        "does. Check that every update is multiplied by ε (or ε/2)."),
+    "leapfrog-last-kick-from-old-p": (
+        "Your first half step and your position step are right, but your returned momentum holds only "
+        "the half kick at the new position, added to the OLD p: the first half kick is lost from it. The "
+        "second half step starts from the momentum after the first."),
+    "leapfrog-swapped-outputs": (
+        "Your step returns (p_new, w_new): its two arrays are leapfrog's, in the wrong order. Return "
+        "(w_new, p_new)."),
     "leapfrog-old-values": (
         "Your updates all use the old w and p (w' = w + ε p, p' = p + ε∇log p(w)): Euler's method, "
         "which neither keeps the energy nor runs backwards. Each update must use the result of the one "
@@ -279,10 +353,12 @@ HINTS = {
         "when the step is symmetric: half step in p, full step in w, half step in p, with the gradient "
         "evaluated at the current position each time. Check that every update uses the newest values."),
     "leapfrog-energy": (
-        "Leapfrog's energy error over a fixed trajectory time shrinks as ε²: halving ε divides it by 4. "
-        "A first order scheme only halves it. Compare your three updates with the order half step, full "
-        "step, half step."),
+        "Leapfrog's energy error over a fixed trajectory time shrinks as ε²: halving ε divides it by 4 "
+        "(slope 2). The line above says what your slope means. Compare your three updates with the "
+        "order half step, full step, half step."),
     # -------------------------------------------------------------- exercise 9: full-covariance KL
+    # The probe fits (your KL − the closed form), on random (μ, L, s) with D = 1..4, as a sum of the
+    # terms below; the line above the hint prints the terms it found.
     "fullkl-formula": (
         "KL[N(μ, L Lᵀ) ‖ N(0, s² I)] = 1/2 [tr(L Lᵀ)/s² + μᵀμ/s² − D + D log s² − log det(L Lᵀ)]. "
         "Check it by hand at μ = 0, L = s·I, where it must be exactly 0, and for a diagonal L, where it "
@@ -291,37 +367,102 @@ HINTS = {
         "kl_full_cov must return one number: the KL between two Gaussians over the whole vector w, "
         "not one value per weight or per entry of L."),
     "fullkl-missing-logdet": (
-        "Your KL differs from the closed form by exactly Σ_i log L_ii (plus a constant): the "
-        "log-determinant term is missing. −1/2 log det Σ = −Σ_i log L_ii (the determinant of a triangular "
-        "matrix is the product of its diagonal) is q's entropy: without it nothing stops L from "
-        "shrinking to 0, and q collapses onto a point, as σ does in exercise 2 without −log σ."),
-    "fullkl-grad-missing-logdet": (
-        "Your dKL/dL is L/s² alone: the derivative of the log-determinant term is missing. "
-        "d/dL_ij of −Σ_k log L_kk is −1/L_ii on the diagonal (i = j) and 0 elsewhere."),
+        "Your KL differs from the closed form by exactly Σ_i log L_ii: the "
+        "log-determinant term is missing. −1/2 log det Σ is q's entropy (up to a constant): without it "
+        "nothing stops L from shrinking to 0, and q collapses onto a point, as σ does in exercise 2 "
+        "without −log σ. Write log det(L Lᵀ) in terms of the diagonal of L."),
+    "fullkl-logdet-half": (
+        "Your log-determinant term is half of what it should be: in the KL your value minus the closed form "
+        "is +1/2 Σ_i log L_ii (not a constant: it changes with L), in dKL/dL the diagonal is off by +1/(2 L_ii). "
+        "Look at how you turned log det(L Lᵀ) into the diagonal of L: det(L Lᵀ) = det(L)·det(Lᵀ), so how "
+        "many factors of each L_ii does it hold?"),
     "fullkl-logdet-twice": (
-        "Your log-determinant term is twice too big. log det(L Lᵀ) = 2 Σ_i log L_ii, and the KL has "
-        "HALF of it: −1/2 log det Σ = −Σ_i log L_ii (its derivative: −1/L_ii on the diagonal)."),
+        "Your log-determinant term is twice too big: in the KL your value minus the closed form is "
+        "−Σ_i log L_ii, in dKL/dL the diagonal is off by −1/L_ii. The KL has HALF of log det Σ: check the "
+        "factor 1/2 in front of the bracket, and how many factors of each L_ii det(L Lᵀ) holds."),
     "fullkl-logdet-sign": (
-        "The log-determinant term has the wrong sign: the KL has −1/2 log det Σ = −Σ_i log L_ii, which "
-        "grows as q shrinks (like −log σ in exercise 2)."),
+        "The log-determinant term has the wrong sign: in the KL your value minus the closed form is "
+        "+2 Σ_i log L_ii, in dKL/dL the diagonal is off by +2/L_ii. The KL must grow as q shrinks (like "
+        "−log σ in exercise 2)."),
+    "fullkl-logdet-factor": (
+        "Your log-determinant term has the wrong factor (the line above shows the multiple of Σ_i log L_ii, "
+        "or of 1/L_ii on the diagonal of dKL/dL, by which you are off). Check how log det(L Lᵀ) is written "
+        "with the diagonal of L, and the 1/2 in front of the bracket."),
+    "fullkl-logdet-diag-of-cov": (
+        "Your log-determinant uses the diagonal of Σ = L Lᵀ, log (L Lᵀ)_ii, summed: that is log det Σ only "
+        "when Σ is diagonal (your KL is right for a diagonal L and wrong once L has entries below the "
+        "diagonal). The determinant of the TRIANGULAR factor L is the product of ITS diagonal; write "
+        "log det Σ with that."),
     "fullkl-constant": (
-        "Your KL is off by an amount that depends only on D (and s): a constant is wrong. At μ = 0, "
-        "L = s·I every term must cancel: tr Σ/s² = D against −D, and D log s² against log det Σ."),
+        "Your KL is off by a constant that does not depend on μ, L, s or D (the line above shows it). "
+        "At μ = 0, L = s·I every term must cancel exactly: look for a stray number (a log 2π, a 1/2)."),
+    "fullkl-minus-d": (
+        "Your KL differs from the closed form by a multiple of D, the number of weights: the −D term "
+        "(−D/2 after the factor 1/2) is missing, halved or doubled. At μ = 0, L = s·I, tr Σ/s² = D must "
+        "cancel against it."),
+    "fullkl-prior-logdet": (
+        "Your KL differs from the closed form by a multiple of log s (or D log s): the prior's "
+        "log-determinant, log det(s² I) = D log s², has the wrong sign, the wrong factor, or is missing "
+        "its D. It enters with the OPPOSITE sign to log det Σ."),
     "fullkl-trace-diagonal-only": (
-        "Your trace term sees only the diagonal of L. tr(L Lᵀ) = Σ_i (L Lᵀ)_ii = Σ_i Σ_j L_ij², the "
-        "sum of the squares of ALL the entries of L (the squared Frobenius norm): the entries below the "
-        "diagonal add variance too."),
+        "Your trace term sees only the diagonal of L (your result is right for a diagonal L and ignores "
+        "the entries below it). tr(L Lᵀ) = Σ_i (L Lᵀ)_ii collects the squares of ALL the entries of L: "
+        "the entries below the diagonal add variance too."),
     "fullkl-trace-of-L": (
-        "You used tr(L), the sum of the diagonal of L. The KL needs tr(Σ) = tr(L Lᵀ) = Σ_ij L_ij², "
-        "the trace of the covariance, not of its Cholesky factor."),
+        "Your trace term changes with tr(L), the sum of the diagonal of L: you used L where L Lᵀ belongs. "
+        "The KL needs tr(Σ) = tr(L Lᵀ), the trace of the covariance, not of its Cholesky factor."),
+    "fullkl-trace-no-prior-precision": (
+        "Your trace term is tr(Σ), not tr(Σ_p⁻¹ Σ) = tr(Σ)/s²: the prior's precision 1/s² is missing "
+        "from it (your result is right for s = 1 only). Every term that compares q with the prior "
+        "carries the prior's covariance s² I."),
+    "fullkl-mean-no-prior-precision": (
+        "Your mean term is μᵀμ, not μᵀ Σ_p⁻¹ μ = μᵀμ/s²: the prior's precision 1/s² is missing from it "
+        "(your result is right for s = 1 only)."),
+    "fullkl-prior-sigma-not-squared": (
+        "Your result divides by s where the prior's VARIANCE s² belongs (the prior is N(0, s² I)): "
+        "check each 1/s in your formula."),
+    "fullkl-trace-factor": (
+        "Your trace term tr(Σ)/s² has the wrong factor (the line above shows how far off): missing, "
+        "not halved, or doubled. Check it against the 1/2 in front of the bracket."),
+    "fullkl-mean-factor": (
+        "Your mean term μᵀμ/s² has the wrong factor (the line above shows how far off): missing, not "
+        "halved, or doubled. Check it against the 1/2 in front of the bracket."),
+    "fullkl-trace-all-entries": (
+        "Your trace term adds up ALL the entries of Σ = L Lᵀ (np.sum of the matrix): the off-diagonal "
+        "covariances do not belong in it. The trace is the sum of the DIAGONAL of Σ, the variances only."),
+    "fullkl-mean-uses-q-covariance": (
+        "Your mean term weighs μ with q's covariance, μᵀ Σ⁻¹ μ. In KL[q ‖ p] the mean term measures μ "
+        "(q's mean minus the prior's, 0) in the PRIOR's metric: μᵀ Σ_p⁻¹ μ with Σ_p = s² I."),
+    "fullkl-reversed": (
+        "Your numbers are those of KL[p ‖ q], the other direction: your terms use the inverse of q's "
+        "covariance (tr(Σ⁻¹)·s², μᵀΣ⁻¹μ) where KL[q ‖ p] uses the prior's, 1/s². The KL is not symmetric; "
+        "exercise 9 asks for the one with q first, the one in the ELBO."),
+    "fullkl-d-wrong": (
+        "Your result changes with D², not D: you counted the entries of L (D·D, e.g. L.size) where D, "
+        "the number of weights (the length of μ), belongs."),
+    "fullkl-grad-logdet-every-entry": (
+        "Your dKL/dL has −1/L_ij on the entries BELOW the diagonal too: the derivative of the "
+        "log-determinant was taken entry by entry over the whole of L. log det(L Lᵀ) depends on the "
+        "diagonal of L only, so that part of the gradient is 0 off the diagonal."),
     "fullkl-prior-ignored": (
         "Your result is the one for prior_sigma = 1, whatever prior_sigma is passed: use s in tr Σ/s², "
         "μᵀμ/s² and D log s²."),
     "fullkl-grad-mu": (
-        "dKL/dμ = μ/s²: only the μᵀμ/(2s²) term depends on μ."),
+        "dKL/dμ: only the μᵀμ/(2s²) term depends on μ. Differentiate it entry by entry."),
+    "fullkl-grad-mu-factor": (
+        "Your dKL/dμ is a multiple of the right one (the line above shows the difference): the factor "
+        "1/2 of μᵀμ/(2s²) and the 2 from differentiating μ_i² must cancel."),
     "fullkl-grad-L": (
-        "dKL/dL = L/s² − diag(1/L_ii): the first part from ‖L‖²/(2s²) = Σ_ij L_ij²/(2s²), the second "
-        "from −Σ_i log L_ii, on the diagonal only. Zero above the diagonal."),
+        "dKL/dL: differentiate each term with respect to each entry L_ij with j ≤ i: the trace term "
+        "through Σ_ij L_ij², the log-determinant through the diagonal only. Zero above the diagonal."),
+    "fullkl-grad-missing-logdet": (
+        "Your dKL/dL lacks the derivative of the log-determinant term: your gradient is too large by "
+        "1/L_ii on the diagonal and right elsewhere. Differentiate −1/2 log det(L Lᵀ) written with the "
+        "diagonal of L."),
+    "fullkl-grad-trace-factor": (
+        "The part of your dKL/dL that comes from the trace term is a wrong multiple of the right one "
+        "(the line above shows the difference): d/dL_ij of Σ L_ij² is 2 L_ij, and the KL has "
+        "1/(2s²) in front."),
     "fullkl-grad-not-lower": (
         "Your gradient has non-zero entries ABOVE the diagonal. Those entries of L are fixed at 0, "
         "they are not parameters of q, so their gradient must be 0 (an optimiser step there would make "
@@ -333,3 +474,11 @@ HINTS = {
         "Your dKL/dL agrees with finite differences of YOUR kl_full_cov, so the differentiation is "
         "right and the KL itself is wrong: fix kl_full_cov first (see its hint above)."),
 }
+
+# The restatements of a formula, given when no probe recognised a mistake. Every other key names a
+# mistake the checker recognised: it is the "diagnosis" of a failed check in check.py's --json output.
+GENERIC_HINTS = frozenset({
+    "softplus-formula", "softplus-grad-formula", "kl-formula", "kl-grad-mu", "kl-grad-sigma", "reparam-formula",
+    "op-vjp", "elbo-weights-formula", "elbo-loss-formula", "unc-entropy-formula", "unc-mi-formula", "lrt-mean",
+    "lrt-variance", "lrt-sample-eps", "leapfrog-formula", "leapfrog-not-reversible", "leapfrog-energy",
+    "fullkl-formula", "fullkl-grad-mu", "fullkl-grad-L"})
