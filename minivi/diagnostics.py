@@ -4,11 +4,14 @@ Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021), "Rank-normalization,
 folding, and localization: an improved R-hat for assessing convergence of
 MCMC". Two questions about draws from C chains, (C, S, D):
 
-  - did the chains converge to the same distribution?  split R-hat, < 1.01 to trust them;
+  - did the chains converge to the same distribution?  split R-hat, the larger of the bulk
+    R-hat (same location?) and the folded one (same spread?), < 1.01 to trust them;
   - how many independent draws are they worth?  the effective sample size (ESS).
 
 Both work on half-chains (a drifting chain disagrees with itself) and, by
-default, on rank-normalised draws (robust to heavy tails). `mv.mcmc` uses them
+default, on rank-normalised draws (robust to heavy tails). Both follow the
+paper as Stan and ArviZ compute it (tests/test_diagnostics.py compares with
+ArviZ when it is installed). `mv.mcmc` uses them
 to judge every HMC run and re-exports them: `mv.mcmc.split_rhat`,
 `mv.mcmc.effective_sample_size`, `mv.mcmc.monte_carlo_se`.
 """

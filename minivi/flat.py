@@ -21,7 +21,9 @@ Decisions (so that nothing is silently wrong):
   - functional_forward and log_joint accept Sequential (nested too), Linear, ReLU
     and Tanh. A Bayesian layer (BayesLinear, anything with `kl()` or a sampling
     mode) or any other module is refused with an error: its forward is not a
-    function of the weights alone.
+    function of the weights alone. So is a subclass of one of the four that
+    overrides forward (a residual block, a scaled layer): the view computes
+    each layer's own forward, and would silently compute a different network.
   - A layer used twice is one set of weights: its entries appear once in w
     (as in `model.parameters()`), and both uses read them.
   - A parameter with requires_grad=False (frozen) is not in w; the forward
@@ -100,18 +102,36 @@ def vector_to_parameters(vec, model: Module) -> None:
 
 
 def _deterministic_layers(model: Module) -> list:
-    """The model as a flat list of Linear/ReLU/Tanh layers, or an error naming the module that is not one."""
-    if isinstance(model, Sequential):
-        return [layer for inner in model.layers for layer in _deterministic_layers(inner)]
-    if isinstance(model, (Linear, ReLU, Tanh)):
-        return [model]
+    """The model as a flat list of Linear/ReLU/Tanh layers, or an error naming the module that is not one.
+
+    A module is recognised by what it computes, not only by its class: a subclass of
+    Sequential or Linear that overrides forward (a residual block x + f(x), a scaled
+    layer) is a different function of the weights, which the flat view would not
+    compute, so it is refused like any unknown module.
+    """
+    known = next((base for base in (Sequential, Linear, ReLU, Tanh) if isinstance(model, base)), None)
     name = type(model).__name__
+    if known is not None and not _computes_as(model, known):
+        raise TypeError(f"the flat-weight view computes {known.__name__} with {known.__name__}.forward, but {name} "
+                        f"(a subclass of {known.__name__}) overrides forward (or __call__), so the view would "
+                        "compute a different network. Build the network from mv.Sequential, mv.Linear, mv.ReLU "
+                        "and mv.Tanh as they are, or write log_prob(w) yourself by slicing the weight vector w")
+    if known is Sequential:
+        return [layer for inner in model.layers for layer in _deterministic_layers(inner)]
+    if known is not None:
+        return [model]
     if callable(getattr(model, "kl", None)) or getattr(model, "uses_mode", False):
         raise TypeError(f"the flat-weight view needs a deterministic network, but {name} is a variational "
                         "(Bayesian) layer: its forward samples weights, so it is not a function of w. Build the "
                         "same network from mv.Linear layers (same sizes) for HMC and the flat view")
     raise TypeError(f"the flat-weight view knows Sequential, Linear, ReLU and Tanh; got {name}. Rebuild the "
                     "network from those, or write its forward from the weight vector yourself")
+
+
+def _computes_as(model: Module, base: type) -> bool:
+    """Does model run base's own forward (no override of forward, __call__ or _run on the way)?"""
+    cls = type(model)
+    return cls.forward is base.forward and cls.__call__ is Module.__call__ and cls._run is Module._run
 
 
 def _weight_view(w: Tensor, slices: dict, p: Tensor, shape: tuple) -> Tensor:

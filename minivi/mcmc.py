@@ -38,7 +38,7 @@ Tuning during warm-up (draws discarded):
 
 Diagnostics (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-
 normalization, folding, and localization: an improved R-hat"): split R-hat
-and the bulk effective sample size, in minivi/diagnostics.py and re-exported
+(bulk and folded) and the bulk effective sample size, in minivi/diagnostics.py and re-exported
 here, with a warning when R-hat > 1.01 or the ESS is low.
 
 Every random number comes from the np.random.Generator passed in; the same
@@ -278,7 +278,7 @@ class HMCResult:
     n_divergent: int                       # divergent transitions after warm-up, all chains (each one rejected)
     n_divergent_per_chain: np.ndarray      # (C,)
     n_divergent_warmup: int                # divergent transitions during warm-up (common while ε is tuned)
-    rhat: np.ndarray                       # (D,), split R-hat (rank-normalised)
+    rhat: np.ndarray                       # (D,), split R-hat: max of the bulk and the folded (tail) one
     ess: np.ndarray                        # (D,), bulk effective sample size summed over chains
 
     def summary(self) -> str:

@@ -163,6 +163,59 @@ def test_bayesian_layers_and_unknown_modules_are_refused():
         flat.functional_forward(odd, np.zeros(3), np.zeros((1, 2)))
 
 
+class Residual(mv.Sequential):
+    """x + f(x): a Sequential whose forward is not the composition of its layers."""
+
+    def forward(self, x, *, mode, n_samples, shared_sigma=None):
+        return x + super().forward(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma)
+
+
+class Scaled(mv.Linear):
+    """2 (x W + b): a Linear whose forward is not x W + b."""
+
+    def forward(self, x):
+        return super().forward(x) * 2.0
+
+
+class Named(mv.Linear):
+    """A Linear subclass that computes exactly what Linear computes (only its repr differs)."""
+
+    def __repr__(self):
+        return "Named" + super().__repr__()
+
+
+def residual_and_scaled_models(rng):
+    residual = mv.Sequential(mv.Linear(2, 3, rng=rng), Residual(mv.Linear(3, 3, rng=rng), mv.Tanh()),
+                             mv.Linear(3, 1, rng=rng))
+    scaled = mv.Sequential(Scaled(2, 3, rng=rng), mv.Tanh(), mv.Linear(3, 1, rng=rng))
+    return {"Residual": residual, "Scaled": scaled}
+
+
+@pytest.mark.parametrize("name", ["Residual", "Scaled"])
+def test_a_subclass_that_overrides_forward_is_refused_not_computed_as_its_base(name):
+    """The view would compute Sequential / Linear in their place: a different network, so it refuses."""
+    rng = np.random.default_rng(12)
+    model = residual_and_scaled_models(rng)[name]
+    x = rng.normal(size=(5, 2))
+    w = flat.parameters_to_vector(model)
+    with pytest.raises(TypeError, match=f"{name} .a subclass of .*overrides forward"):
+        flat.functional_forward(model, w, x)
+    with pytest.raises(TypeError, match=f"{name} .a subclass of .*overrides forward"):
+        flat.log_joint(model, x, np.zeros(5), noise_sigma=1.0)
+    alone = {"Residual": model.layers[1], "Scaled": model.layers[0]}[name]   # also when it is the whole model
+    x_alone = {"Residual": rng.normal(size=(5, 3)), "Scaled": x}[name]
+    with pytest.raises(TypeError, match="overrides forward"):
+        flat.functional_forward(alone, flat.parameters_to_vector(alone), x_alone)
+
+
+def test_a_subclass_that_keeps_the_forward_is_viewed_exactly():
+    rng = np.random.default_rng(13)
+    model = mv.Sequential(Named(2, 4, rng=rng), mv.ReLU(), Named(4, 1, rng=rng))
+    x = rng.normal(size=(6, 2))
+    w = flat.parameters_to_vector(model)
+    np.testing.assert_array_equal(flat.functional_forward(model, w, x).data, model(x).data)
+
+
 def test_functional_forward_refuses_wrong_shapes():
     rng = np.random.default_rng(12)
     model = tanh_net(rng)
