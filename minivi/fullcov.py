@@ -27,7 +27,7 @@ As in `bayes.py`, the sample and the KL are each ONE engine op whose backward
 is the formula above (`sample_full_cov`, `kl_full_cov_op`), checked three ways
 in tests/test_fullcov.py. `fit_full_cov` is the training loop of step 8 for this q,
 parallel to `mv.fit`: it takes the log-likelihood as a function of the flat
-weight vector (e.g. built with minivi/flat.py), not a model.
+weight vector (e.g. `mv.flat.log_likelihood(model, x, y, noise_sigma=...)`), not a model.
 
 Reference: Titsias & Lázaro-Gredilla (2014), "Doubly Stochastic Variational
 Bayes for non-Conjugate Inference" (the Cholesky-factor reparameterisation).
@@ -298,9 +298,13 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
     """Minimise the negative ELBO F(q) = KL[q || p(w)] − E_q[log p(D|w)] with Adam (step 8).
 
     log_likelihood: a function Tensor w of shape (D,) -> scalar Tensor, log p(D|w)
-                    over the whole data set (the prior is q's, in the KL). If it carries
-                    the attribute `vectorized = True` (the convention of mv.mcmc.hmc), it is
-                    called once with all S samples, (S, D) -> (S,), instead of S times.
+                    over the whole data set, WITHOUT the prior: the prior is q's, in the KL.
+                    For a network: `mv.flat.log_likelihood(model, x, y, noise_sigma=...)`.
+                    Not `mv.flat.log_joint`, which adds log p(w): the prior would be counted
+                    twice (q would be pulled to the prior too hard); it is recognised by its
+                    attribute `includes_prior = True` and refused. If the function carries
+                    `vectorized = True` (the convention of mv.mcmc.hmc), it is called once
+                    with all S samples, (S, D) -> (S,), instead of S times.
     Each step draws n_samples weight vectors w_s = mu + L eps_s (one op) and
     takes the loss  KL + (1/S) Σ_s −log p(D|w_s); backward carries it into mu
     and l_raw through the explicit gradients above.
@@ -320,6 +324,10 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
         raise TypeError(f"fit_full_cov trains a FullCovGaussian, got {type(q).__name__}")
     if not callable(log_likelihood):
         raise TypeError("log_likelihood must be a function of the flat weight Tensor w (D,) -> scalar Tensor")
+    if getattr(log_likelihood, "includes_prior", False):
+        raise ValueError("fit_full_cov got a log joint log p(D|w) + log p(w) (e.g. from mv.flat.log_joint), but "
+                         "it needs the log-likelihood log p(D|w) alone: q's KL already holds the prior, which would "
+                         "be counted twice. Pass mv.flat.log_likelihood(model, x, y, noise_sigma=...) instead")
     for name, value in (("n_steps", n_steps), ("n_samples", n_samples), ("print_every", print_every or 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")

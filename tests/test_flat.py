@@ -298,6 +298,34 @@ def test_targets_n_and_n_by_1_mean_the_same_for_one_output():
     np.testing.assert_allclose(a, expected, rtol=1e-13)
 
 
+def test_log_likelihood_is_the_log_joint_without_the_prior():
+    """Gaussian and categorical, one vector and a batch: log p(D|w) written by hand, the same refusals."""
+    rng = np.random.default_rng(21)
+    model, x = tanh_net(rng), rng.normal(size=(7, 2))
+    y, labels = rng.normal(size=(7, 3)), rng.integers(0, 3, size=7)
+    w = rng.normal(size=(2, flat.n_weights(model)))
+    f = np.stack([numpy_forward(w_c, x) for w_c in w])
+    gaussian = np.sum(-(y - f) ** 2 / (2 * 0.4 ** 2) - np.log(0.4) - 0.5 * LOG_2PI, axis=(1, 2))
+    log_lik = flat.log_likelihood(model, x, y, noise_sigma=0.4)
+    np.testing.assert_allclose(log_lik(mv.Tensor(w)).data, gaussian, rtol=1e-13)
+    np.testing.assert_allclose(log_lik(mv.Tensor(w[0])).item(), gaussian[0], rtol=1e-13)
+    log_softmax = f - np.log(np.exp(f).sum(axis=2, keepdims=True))
+    categorical = log_softmax[:, np.arange(7), labels].sum(axis=1)
+    log_lik_cat = flat.log_likelihood(model, x, labels, likelihood="categorical")
+    np.testing.assert_allclose(log_lik_cat(mv.Tensor(w)).data, categorical, rtol=1e-13)
+    prior = np.sum(-w ** 2 / 2 - 0.5 * LOG_2PI, axis=1)
+    np.testing.assert_allclose(flat.log_joint(model, x, y, noise_sigma=0.4)(mv.Tensor(w)).data, gaussian + prior,
+                               rtol=1e-13)
+    assert log_lik.vectorized and not log_lik.includes_prior
+    assert flat.log_joint(model, x, y, noise_sigma=0.4).includes_prior
+    with pytest.raises(ValueError, match="log_likelihood: the Gaussian likelihood needs noise_sigma"):
+        flat.log_likelihood(model, x, y)
+    with pytest.raises(ValueError, match=r"log_likelihood: the network gives outputs of shape \(7, 3\)"):
+        flat.log_likelihood(model, x, y[:, 0], noise_sigma=1.0)
+    with pytest.raises(TypeError, match="overrides forward"):
+        flat.log_likelihood(residual_and_scaled_models(rng)["Scaled"], x, y[:, :1], noise_sigma=1.0)
+
+
 def test_log_joint_refuses_bad_input():
     rng = np.random.default_rng(18)
     model, x = tanh_net(rng), rng.normal(size=(6, 2))
