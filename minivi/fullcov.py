@@ -317,6 +317,8 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
                     (mu, L) over that last fraction of the steps (Polyak-Ruppert
                     averaging), which removes most of the step-to-step noise of
                     a stochastic gradient with a constant learning rate.
+    verbose:        print a line (step, loss, KL, NLL) every `print_every` steps, a whole number
+                    >= 1 (default None: 10 lines in all; 0 is refused, verbose=False prints nothing).
     Returns a History with one entry per step (loss, KL, NLL = −(1/S) Σ log p(D|w_s)).
     A non-finite loss or gradient stops training with a message (History.stopped).
     """
@@ -328,16 +330,20 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
         raise ValueError("fit_full_cov got a log joint log p(D|w) + log p(w) (e.g. from mv.flat.log_joint), but "
                          "it needs the log-likelihood log p(D|w) alone: q's KL already holds the prior, which would "
                          "be counted twice. Pass mv.flat.log_likelihood(model, x, y, noise_sigma=...) instead")
-    for name, value in (("n_steps", n_steps), ("n_samples", n_samples), ("print_every", print_every or 1)):
+    counts = {"n_steps": n_steps, "n_samples": n_samples}
+    if print_every is not None:   # None: the default; 0 is refused below
+        counts["print_every"] = print_every
+    for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}"
+                             + ("; to print nothing pass verbose=False" if name == "print_every" else ""))
     if not 0.0 <= average_last < 1.0:
         raise ValueError(f"average_last must be a fraction in [0, 1), got {average_last}")
     optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]
     history = History()
     n_average = int(round(average_last * n_steps))
     sums = [np.zeros(q.dim), np.zeros((q.dim, q.dim))]
-    print_every = print_every or max(1, n_steps // 10)
+    print_every = max(1, n_steps // 10) if print_every is None else print_every
     for step in range(int(n_steps)):
         q.zero_grad()
         w = q.sample(n_samples)
