@@ -541,6 +541,7 @@ def test_a_nan_weight_under_a_mixture_prior_reaches_fits_stop_message(n_samples)
     assert len(history) == 0 and "epoch 1, step 1: the loss is nan" in history.stopped
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # logaddexp(nan, nan), on purpose
 def test_the_mixture_log_density_checks_its_input_unless_told_not_to():
     w = np.array([0.1, np.nan])
     with pytest.raises(ValueError, match="w contains NaN"):
