@@ -56,9 +56,10 @@ def rank_normalize(samples) -> np.ndarray:
     transformation of the weights. Here S - 1/4 + 1/2 = S + 1/4 (Blom's offsets, a = 3/8).
     """
     samples = as_float_array(samples, "rank_normalize: samples")
-    if samples.ndim != 3 or samples.size == 0 or not np.all(np.isfinite(samples)):
-        raise ValueError(f"rank_normalize needs finite samples of shape (n_chains, n_draws, D), got shape "
-                         f"{samples.shape}" + ("" if samples.ndim != 3 or samples.size == 0 else " with NaN or inf"))
+    if samples.ndim != 3 or samples.size == 0:
+        raise ValueError(f"rank_normalize needs samples of shape (n_chains, n_draws, D), got shape {samples.shape}")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("rank_normalize: the samples contain NaN or inf; ranks need finite values")
     c, n, d = samples.shape
     flat = samples.reshape(c * n, d)
     order = np.argsort(flat, axis=0, kind="stable")
