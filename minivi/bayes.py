@@ -185,8 +185,8 @@ class ScaleMixturePrior:
         d log p/dw = -(r1/sigma1² + r2/sigma2²) w, where r1, r2 = 1 - r1 are the
         components' responsibilities (their shares of p(w)).
         """
-        log_p = g.log_scale_mixture_pdf(w.data, self.pi, self.sigma1, self.sigma2)
-        r1 = np.exp(np.log(self.pi) + g.log_normal_pdf(w.data, 0.0, self.sigma1) - log_p)
+        log_p = g.log_scale_mixture_pdf(w.data, self.pi, self.sigma1, self.sigma2, validate=False)   # NaN w: NaN
+        r1 = np.exp(np.log(self.pi) + g.log_normal_pdf(w.data, 0.0, self.sigma1, validate=False) - log_p)
         dlogp_dw = -(r1 / self.sigma1 ** 2 + (1.0 - r1) / self.sigma2 ** 2) * w.data
         return make_op("log_mixture_prior", np.asarray(log_p.sum()), (w,), (lambda grad: grad * dlogp_dw,))
 

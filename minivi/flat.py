@@ -13,15 +13,19 @@ way Hamiltonian Monte Carlo (minivi/mcmc.py) and a full-covariance q see them:
     vector_to_parameters(vec, model)                       write them back (the inverse)
     functional_forward(model, w, x)    -> Tensor           the network's output with its weights read from w,
                                                            gradients flowing into w (not into the layers)
-    log_joint(model, x, y, ...)        -> callable          w -> log p(D|w) + log p(w), a scalar Tensor
+    log_likelihood(model, x, y, ...)   -> callable          w -> log p(D|w), a scalar Tensor (for mv.fit_full_cov)
+    log_joint(model, x, y, ...)        -> callable          w -> log p(D|w) + log p(w), a scalar Tensor (for HMC)
 
 The log joint is log p(w|D) up to the constant log p(D): all that HMC needs.
+VI needs the likelihood alone, as its q brings the prior in the KL term.
 
 Decisions (so that nothing is silently wrong):
   - functional_forward and log_joint accept Sequential (nested too), Linear, ReLU
     and Tanh. A Bayesian layer (BayesLinear, anything with `kl()` or a sampling
     mode) or any other module is refused with an error: its forward is not a
-    function of the weights alone.
+    function of the weights alone. So is a subclass of one of the four that
+    overrides forward (a residual block, a scaled layer): the view computes
+    each layer's own forward, and would silently compute a different network.
   - A layer used twice is one set of weights: its entries appear once in w
     (as in `model.parameters()`), and both uses read them.
   - A parameter with requires_grad=False (frozen) is not in w; the forward
@@ -100,18 +104,36 @@ def vector_to_parameters(vec, model: Module) -> None:
 
 
 def _deterministic_layers(model: Module) -> list:
-    """The model as a flat list of Linear/ReLU/Tanh layers, or an error naming the module that is not one."""
-    if isinstance(model, Sequential):
-        return [layer for inner in model.layers for layer in _deterministic_layers(inner)]
-    if isinstance(model, (Linear, ReLU, Tanh)):
-        return [model]
+    """The model as a flat list of Linear/ReLU/Tanh layers, or an error naming the module that is not one.
+
+    A module is recognised by what it computes, not only by its class: a subclass of
+    Sequential or Linear that overrides forward (a residual block x + f(x), a scaled
+    layer) is a different function of the weights, which the flat view would not
+    compute, so it is refused like any unknown module.
+    """
+    known = next((base for base in (Sequential, Linear, ReLU, Tanh) if isinstance(model, base)), None)
     name = type(model).__name__
+    if known is not None and not _computes_as(model, known):
+        raise TypeError(f"the flat-weight view computes {known.__name__} with {known.__name__}.forward, but {name} "
+                        f"(a subclass of {known.__name__}) overrides forward (or __call__), so the view would "
+                        "compute a different network. Build the network from mv.Sequential, mv.Linear, mv.ReLU "
+                        "and mv.Tanh as they are, or write log_prob(w) yourself by slicing the weight vector w")
+    if known is Sequential:
+        return [layer for inner in model.layers for layer in _deterministic_layers(inner)]
+    if known is not None:
+        return [model]
     if callable(getattr(model, "kl", None)) or getattr(model, "uses_mode", False):
         raise TypeError(f"the flat-weight view needs a deterministic network, but {name} is a variational "
                         "(Bayesian) layer: its forward samples weights, so it is not a function of w. Build the "
                         "same network from mv.Linear layers (same sizes) for HMC and the flat view")
     raise TypeError(f"the flat-weight view knows Sequential, Linear, ReLU and Tanh; got {name}. Rebuild the "
                     "network from those, or write its forward from the weight vector yourself")
+
+
+def _computes_as(model: Module, base: type) -> bool:
+    """Does model run base's own forward (no override of forward, __call__ or _run on the way)?"""
+    cls = type(model)
+    return cls.forward is base.forward and cls.__call__ is Module.__call__ and cls._run is Module._run
 
 
 def _weight_view(w: Tensor, slices: dict, p: Tensor, shape: tuple) -> Tensor:
@@ -208,79 +230,108 @@ def _positive(value, name: str) -> float:
     return value
 
 
-def _checked_targets(y, likelihood: str, n: int, n_out: int) -> np.ndarray:
+def _checked_targets(y, likelihood: str, n: int, n_out: int, who: str) -> np.ndarray:
     """Gaussian: y of shape (N, out), or (N,) when out = 1 (read as a column). Categorical: labels (N,) or (N, 1)."""
-    y = as_float_array(y.data if isinstance(y, Tensor) else y, "log_joint: y")
+    y = as_float_array(y.data if isinstance(y, Tensor) else y, f"{who}: y")
     if not np.all(np.isfinite(y)):
-        raise ValueError("log_joint: y contains NaN or inf; clean or drop those rows first")
+        raise ValueError(f"{who}: y contains NaN or inf; clean or drop those rows first")
     if likelihood == "gaussian":
         if y.shape == (n,) and n_out == 1:
             return y.reshape(n, 1)
         if y.shape != (n, n_out):
-            raise ValueError(f"log_joint: the network gives outputs of shape ({n}, {n_out}), so y must have that "
+            raise ValueError(f"{who}: the network gives outputs of shape ({n}, {n_out}), so y must have that "
                              f"shape" + (f" (or ({n},))" if n_out == 1 else "") + f"; got {y.shape}")
         return y
     if y.shape == (n, 1):
         y = y.ravel()
     if y.shape != (n,):
         hint = "; one-hot labels? pass y.argmax(axis=1)" if y.shape == (n, n_out) else ""
-        raise ValueError(f"log_joint: categorical labels must have shape ({n},) (or ({n}, 1)), got {y.shape}{hint}")
+        raise ValueError(f"{who}: categorical labels must have shape ({n},) (or ({n}, 1)), got {y.shape}{hint}")
     if np.any(y != np.round(y)) or y.min(initial=0) < 0 or y.max(initial=0) >= n_out:
-        raise ValueError(f"log_joint: categorical labels must be whole numbers 0..{n_out - 1} (the network has "
+        raise ValueError(f"{who}: categorical labels must be whole numbers 0..{n_out - 1} (the network has "
                          f"{n_out} outputs), got values from {y.min()} to {y.max()}")
     return np.eye(n_out)[y.astype(np.int64)]
+
+
+def log_likelihood(model: Module, x, y, *, likelihood: str = "gaussian", noise_sigma=None):
+    """The log-likelihood as a function of the flat weights: w -> log p(D|w), every constant kept.
+
+      "gaussian":    log p(D|w) = Σ_n Σ_k [ -(y_nk - f_nk)² / (2 noise_sigma²) - log noise_sigma - log(2π)/2 ]
+                     (step 6; noise_sigma is required). y: (N, out), or (N,) for a one-output network.
+      "categorical": log p(D|w) = Σ_n log softmax(f_n)[y_n]; y: integer labels (N,) or (N, 1).
+
+    This is what `mv.fit_full_cov` takes: its q carries the prior in the KL, so
+    the data term must not hold it again (pass `log_joint` there and the prior
+    would be counted twice; fit_full_cov refuses it). Returns log_lik(w): w a
+    Tensor (D,) -> a scalar Tensor, or (C, D) -> (C,); it carries
+    `vectorized = True` and `includes_prior = False`.
+    """
+    _check_module(model, "log_likelihood")
+    layers, slices, d, x, data_term = _data_term(model, x, y, likelihood, noise_sigma, "log_likelihood")
+
+    def log_lik(w) -> Tensor:
+        w = _checked_w(w, d)
+        return data_term(_forward(layers, slices, w, x))
+
+    log_lik.vectorized, log_lik.includes_prior = True, False
+    return log_lik
+
+
+def _data_term(model: Module, x, y, likelihood: str, noise_sigma, who: str) -> tuple:
+    """(layers, slices of w, D, x as an array, f -> log p(D|f)) after checking every argument once."""
+    layers = _deterministic_layers(model)
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"{who}: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if likelihood == "gaussian":
+        if noise_sigma is None:
+            raise ValueError(f"{who}: the Gaussian likelihood needs noise_sigma, the standard deviation of "
+                             "the observation noise, e.g. noise_sigma=0.1")
+        noise_sigma = _positive(noise_sigma, "noise_sigma")
+    elif noise_sigma is not None:
+        raise ValueError(f"{who}: noise_sigma belongs to the Gaussian likelihood; the categorical one has none")
+    x = as_float_array(x.data if isinstance(x, Tensor) else x, f"{who}: x")
+    if x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"{who}: x must be a finite array of shape (N, in_features), got shape {x.shape}"
+                         + ("" if x.ndim != 2 else " with NaN or inf"))
+    linears = [layer for layer in layers if isinstance(layer, Linear)]
+    if not linears:
+        raise ValueError(f"{who}: the model has no Linear layer, so it has no weights to put a posterior on")
+    targets = _checked_targets(y, likelihood, x.shape[0], linears[-1].out_features, who)
+    n_terms = targets.size
+
+    def data_term(f: Tensor) -> Tensor:
+        if likelihood == "gaussian":
+            r = f - targets
+            return (r * r).sum(axis=(-2, -1)) * (-0.5 / noise_sigma ** 2) \
+                - n_terms * (np.log(noise_sigma) + 0.5 * LOG_2PI)
+        return (f.log_softmax(axis=-1) * targets).sum(axis=(-2, -1))
+
+    return layers, _slices(model), n_weights(model), x, data_term
 
 
 def log_joint(model: Module, x, y, *, likelihood: str = "gaussian", noise_sigma=None, prior_sigma=1.0,
               fan_in_prior: bool = False):
     """The unnormalised log posterior as a function of the flat weights: w -> log p(D|w) + log p(w).
 
-    Likelihood (every constant kept, so the value is a true log density):
-      "gaussian":    log p(D|w) = Σ_n Σ_k [ -(y_nk - f_nk)² / (2 noise_sigma²) - log noise_sigma - log(2π)/2 ]
-                     (step 6; noise_sigma is required). y: (N, out), or (N,) for a one-output network.
-      "categorical": log p(D|w) = Σ_n log softmax(f_n)[y_n]; y: integer labels (N,) or (N, 1).
-    Prior: w_i ~ N(0, s_i²) independently (`log_normal_prior`), s_i = prior_sigma,
-    or with fan_in_prior=True s_i² = prior_sigma² / in_features for the weights of each layer.
+    log p(D|w) as in `log_likelihood` ("gaussian" or "categorical", every constant kept,
+    so the value is a true log density). Prior: w_i ~ N(0, s_i²) independently
+    (`log_normal_prior`), s_i = prior_sigma, or with fan_in_prior=True
+    s_i² = prior_sigma² / in_features for the weights of each layer.
 
     Returns log_prob(w): w a Tensor (D,) -> a scalar Tensor, or (C, D) -> (C,),
     one value per weight vector. Its gradient comes from the engine. The
     returned function carries `log_prob.vectorized = True`, which tells
-    `mv.mcmc.hmc` that it may pass all chains at once.
+    `mv.mcmc.hmc` that it may pass all chains at once, and
+    `log_prob.includes_prior = True`, by which `mv.fit_full_cov` (which wants
+    the likelihood alone) recognises and refuses it.
     """
     _check_module(model, "log_joint")
-    layers = _deterministic_layers(model)
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"log_joint: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-    if likelihood == "gaussian":
-        if noise_sigma is None:
-            raise ValueError("log_joint: the Gaussian likelihood needs noise_sigma, the standard deviation of "
-                             "the observation noise, e.g. noise_sigma=0.1")
-        noise_sigma = _positive(noise_sigma, "noise_sigma")
-    elif noise_sigma is not None:
-        raise ValueError("log_joint: noise_sigma belongs to the Gaussian likelihood; the categorical one has none")
-    prior_sigma = _positive(prior_sigma, "prior_sigma")
-    x = as_float_array(x.data if isinstance(x, Tensor) else x, "log_joint: x")
-    if x.ndim != 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"log_joint: x must be a finite array of shape (N, in_features), got shape {x.shape}"
-                         + ("" if x.ndim != 2 else " with NaN or inf"))
-    linears = [layer for layer in layers if isinstance(layer, Linear)]
-    if not linears:
-        raise ValueError("log_joint: the model has no Linear layer, so it has no weights to put a posterior on")
-    n_out = linears[-1].out_features
-    targets = _checked_targets(y, likelihood, x.shape[0], n_out)
-    scales = _prior_scales(model, prior_sigma, fan_in_prior)
-    n_terms, slices, d = targets.size, _slices(model), len(scales)
+    layers, slices, d, x, data_term = _data_term(model, x, y, likelihood, noise_sigma, "log_joint")
+    scales = _prior_scales(model, _positive(prior_sigma, "prior_sigma"), fan_in_prior)
 
     def log_prob(w) -> Tensor:
         w = _checked_w(w, d)
-        f = _forward(layers, slices, w, x)
-        if likelihood == "gaussian":
-            r = f - targets
-            log_lik = (r * r).sum(axis=(-2, -1)) * (-0.5 / noise_sigma ** 2) \
-                - n_terms * (np.log(noise_sigma) + 0.5 * LOG_2PI)
-        else:
-            log_lik = (f.log_softmax(axis=-1) * targets).sum(axis=(-2, -1))
-        return log_lik + log_normal_prior(w, scales)
+        return data_term(_forward(layers, slices, w, x)) + log_normal_prior(w, scales)
 
-    log_prob.vectorized = True
+    log_prob.vectorized, log_prob.includes_prior = True, True
     return log_prob

@@ -27,7 +27,7 @@ As in `bayes.py`, the sample and the KL are each ONE engine op whose backward
 is the formula above (`sample_full_cov`, `kl_full_cov_op`), checked three ways
 in tests/test_fullcov.py. `fit_full_cov` is the training loop of step 8 for this q,
 parallel to `mv.fit`: it takes the log-likelihood as a function of the flat
-weight vector (e.g. built with minivi/flat.py), not a model.
+weight vector (e.g. `mv.flat.log_likelihood(model, x, y, noise_sigma=...)`), not a model.
 
 Reference: Titsias & Lázaro-Gredilla (2014), "Doubly Stochastic Variational
 Bayes for non-Conjugate Inference" (the Cholesky-factor reparameterisation).
@@ -298,9 +298,13 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
     """Minimise the negative ELBO F(q) = KL[q || p(w)] − E_q[log p(D|w)] with Adam (step 8).
 
     log_likelihood: a function Tensor w of shape (D,) -> scalar Tensor, log p(D|w)
-                    over the whole data set (the prior is q's, in the KL). If it carries
-                    the attribute `vectorized = True` (the convention of mv.mcmc.hmc), it is
-                    called once with all S samples, (S, D) -> (S,), instead of S times.
+                    over the whole data set, WITHOUT the prior: the prior is q's, in the KL.
+                    For a network: `mv.flat.log_likelihood(model, x, y, noise_sigma=...)`.
+                    Not `mv.flat.log_joint`, which adds log p(w): the prior would be counted
+                    twice (q would be pulled to the prior too hard); it is recognised by its
+                    attribute `includes_prior = True` and refused. If the function carries
+                    `vectorized = True` (the convention of mv.mcmc.hmc), it is called once
+                    with all S samples, (S, D) -> (S,), instead of S times.
     Each step draws n_samples weight vectors w_s = mu + L eps_s (one op) and
     takes the loss  KL + (1/S) Σ_s −log p(D|w_s); backward carries it into mu
     and l_raw through the explicit gradients above.
@@ -313,6 +317,8 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
                     (mu, L) over that last fraction of the steps (Polyak-Ruppert
                     averaging), which removes most of the step-to-step noise of
                     a stochastic gradient with a constant learning rate.
+    verbose:        print a line (step, loss, KL, NLL) every `print_every` steps, a whole number
+                    >= 1 (default None: 10 lines in all; 0 is refused, verbose=False prints nothing).
     Returns a History with one entry per step (loss, KL, NLL = −(1/S) Σ log p(D|w_s)).
     A non-finite loss or gradient stops training with a message (History.stopped).
     """
@@ -320,16 +326,24 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
         raise TypeError(f"fit_full_cov trains a FullCovGaussian, got {type(q).__name__}")
     if not callable(log_likelihood):
         raise TypeError("log_likelihood must be a function of the flat weight Tensor w (D,) -> scalar Tensor")
-    for name, value in (("n_steps", n_steps), ("n_samples", n_samples), ("print_every", print_every or 1)):
+    if getattr(log_likelihood, "includes_prior", False):
+        raise ValueError("fit_full_cov got a log joint log p(D|w) + log p(w) (e.g. from mv.flat.log_joint), but "
+                         "it needs the log-likelihood log p(D|w) alone: q's KL already holds the prior, which would "
+                         "be counted twice. Pass mv.flat.log_likelihood(model, x, y, noise_sigma=...) instead")
+    counts = {"n_steps": n_steps, "n_samples": n_samples}
+    if print_every is not None:   # None: the default; 0 is refused below
+        counts["print_every"] = print_every
+    for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}"
+                             + ("; to print nothing pass verbose=False" if name == "print_every" else ""))
     if not 0.0 <= average_last < 1.0:
         raise ValueError(f"average_last must be a fraction in [0, 1), got {average_last}")
     optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]
     history = History()
     n_average = int(round(average_last * n_steps))
     sums = [np.zeros(q.dim), np.zeros((q.dim, q.dim))]
-    print_every = print_every or max(1, n_steps // 10)
+    print_every = max(1, n_steps // 10) if print_every is None else print_every
     for step in range(int(n_steps)):
         q.zero_grad()
         w = q.sample(n_samples)

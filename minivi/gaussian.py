@@ -360,19 +360,22 @@ def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0, *, validate=True):
 # ---------------------------------------------------------------- scale-mixture prior
 
 
-def log_normal_pdf(w, mu, sigma):
+def log_normal_pdf(w, mu, sigma, *, validate=True):
     """log N(w; mu, sigma^2) = -log(2 pi)/2 - log sigma - (w - mu)^2 / (2 sigma^2), elementwise.
 
     Written in log form so that it stays finite where the density itself
     underflows to 0 (far tails, tiny sigma). Arrays broadcast as NumPy does.
+    validate=False skips the input checks (a NaN w then gives NaN, which a
+    training loop reports with its own message).
     """
-    w = _as_real_array(w, "w")
-    mu = _as_real_array(mu, "mu")
-    sigma = _as_positive_array(sigma, "sigma")
+    if validate:
+        w = _as_real_array(w, "w")
+        mu = _as_real_array(mu, "mu")
+        sigma = _as_positive_array(sigma, "sigma")
     return -0.5 * LOG_2PI - np.log(sigma) - 0.5 * ((w - mu) / sigma) ** 2
 
 
-def log_scale_mixture_pdf(w, pi, sigma1, sigma2):
+def log_scale_mixture_pdf(w, pi, sigma1, sigma2, *, validate=True):
     """log p(w) for p(w) = pi N(w; 0, sigma1^2) + (1 - pi) N(w; 0, sigma2^2), elementwise.
 
     The scale-mixture prior of Blundell et al. (2015), sec. 3.3: a wide
@@ -381,18 +384,22 @@ def log_scale_mixture_pdf(w, pi, sigma1, sigma2):
         logaddexp(log pi + log N(w; 0, sigma1^2), log(1 - pi) + log N(w; 0, sigma2^2)),
     the log-sum-exp of the two log terms, so it stays finite where both
     densities underflow (a tiny sigma2 makes N(w; 0, sigma2^2) = 0.0 for
-    most w). Requires 0 < pi < 1 and sigma1, sigma2 > 0.
+    most w). Requires 0 < pi < 1 and sigma1, sigma2 > 0. validate=False skips
+    the checks (ScaleMixturePrior checked pi and the sigmas when it was made,
+    and a diverged w must reach `fit`'s "training stopped" message as a NaN).
     """
-    pi = _as_real_array(pi, "pi")
-    if np.any((pi <= 0) | (pi >= 1)):
-        raise ValueError(
-            f"pi must lie strictly between 0 and 1, got {pi}; it is the weight of the "
-            f"first component (pi = 0 or 1 is a single Gaussian: use log_normal_pdf)."
-        )
-    sigma1 = _as_positive_array(sigma1, "sigma1")
-    sigma2 = _as_positive_array(sigma2, "sigma2")
-    log_wide = np.log(pi) + log_normal_pdf(w, 0.0, sigma1)
-    log_narrow = np.log1p(-pi) + log_normal_pdf(w, 0.0, sigma2)
+    if validate:
+        w = _as_real_array(w, "w")
+        pi = _as_real_array(pi, "pi")
+        if np.any((pi <= 0) | (pi >= 1)):
+            raise ValueError(
+                f"pi must lie strictly between 0 and 1, got {pi}; it is the weight of the "
+                f"first component (pi = 0 or 1 is a single Gaussian: use log_normal_pdf)."
+            )
+        sigma1 = _as_positive_array(sigma1, "sigma1")
+        sigma2 = _as_positive_array(sigma2, "sigma2")
+    log_wide = np.log(pi) + log_normal_pdf(w, 0.0, sigma1, validate=False)
+    log_narrow = np.log1p(-pi) + log_normal_pdf(w, 0.0, sigma2, validate=False)
     return np.logaddexp(log_wide, log_narrow)
 
 

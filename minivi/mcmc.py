@@ -38,7 +38,7 @@ Tuning during warm-up (draws discarded):
 
 Diagnostics (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-
 normalization, folding, and localization: an improved R-hat"): split R-hat
-and the bulk effective sample size, in minivi/diagnostics.py and re-exported
+(bulk and folded) and the bulk effective sample size, in minivi/diagnostics.py and re-exported
 here, with a warning when R-hat > 1.01 or the ESS is low.
 
 Every random number comes from the np.random.Generator passed in; the same
@@ -216,15 +216,22 @@ class DualAveraging:
 
 
 def mass_windows(n_warmup: int) -> list:
-    """The warm-up iterations after which the mass matrix is re-estimated (ends of Stan's "slow" windows).
+    """The warm-up iterations after which the mass matrix is re-estimated: Stan's windowed adaptation.
 
     Warm-up = a fast window (75 iterations: only ε adapts, while the chains find
     the typical set), slow windows of 25, 50, 100, ... iterations (each ends by
     setting M⁻¹ to the variance of its draws; doubling, as later estimates are
     better and can use more draws), and a final fast window (50 iterations: ε
-    adapts to the final M). For n_warmup < 150 the three parts take 15%, 75%
-    and 10%. Fewer than MIN_WARMUP_FOR_MASS iterations: no mass adaptation.
-    Returns the list of (start, end) iteration ranges of the slow windows.
+    adapts to the final M). A slow window after the first one runs to the end of
+    the slow part if the window after it would not fit (its end + twice its size
+    > n_warmup - 50); the first one (75, 100) is never stretched, so n_warmup =
+    160 gives the windows (75, 100) and (100, 110), as Stan's do.
+    If 75 + 25 + 50 > n_warmup, the three parts take int(0.15 n_warmup),
+    the rest and int(0.1 n_warmup) iterations: one slow window. Fewer than
+    MIN_WARMUP_FOR_MASS = 20 iterations: no mass adaptation (Stan's rule too).
+    (Stan's stan/mcmc/windowed_adaptation.hpp, with init_buffer 75, term_buffer 50,
+    window 25, its defaults.) Returns the list of (start, end) iteration ranges of
+    the slow windows, end excluded.
     """
     if n_warmup < MIN_WARMUP_FOR_MASS:
         return []
@@ -232,14 +239,15 @@ def mass_windows(n_warmup: int) -> list:
     if init + term + base > n_warmup:
         init, term = int(0.15 * n_warmup), int(0.1 * n_warmup)
         base = n_warmup - init - term
-    windows, start, size = [], init, base
     end_slow = n_warmup - term
-    while start < end_slow:
+    windows = [(init, init + base)]
+    size = base
+    while windows[-1][1] < end_slow:
+        start, size = windows[-1][1], 2 * size
         end = start + size
         if end + 2 * size > end_slow:   # the next window would not fit: this one runs to the end
             end = end_slow
         windows.append((start, end))
-        start, size = end, 2 * size
     return windows
 
 
@@ -270,7 +278,7 @@ class HMCResult:
     n_divergent: int                       # divergent transitions after warm-up, all chains (each one rejected)
     n_divergent_per_chain: np.ndarray      # (C,)
     n_divergent_warmup: int                # divergent transitions during warm-up (common while ε is tuned)
-    rhat: np.ndarray                       # (D,), split R-hat (rank-normalised)
+    rhat: np.ndarray                       # (D,), split R-hat: max of the bulk and the folded (tail) one
     ess: np.ndarray                        # (D,), bulk effective sample size summed over chains
 
     def summary(self) -> str:

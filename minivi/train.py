@@ -57,6 +57,8 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
     warmup_epochs: linear KL warm-up over this many epochs (0: none).
     verbose:       print a progress line (epoch, loss, KL, NLL) every `print_every` epochs;
                    by default every epoch in a terminal (one live line), else 10 lines in all.
+                   print_every is a whole number >= 1 or None (0 is refused: verbose=False
+                   is the way to print nothing).
 
     If a loss or gradient becomes NaN or infinite, training stops at once with
     a message naming the step and the likely causes; the History up to the
@@ -65,9 +67,13 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
     check_generator(rng, "fit")
     x, y = _check_data(x, y)
     n_data = len(x)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("print_every", print_every or 1)):
+    counts = {"epochs": epochs, "batch_size": batch_size}
+    if print_every is not None:   # None: the default; 0 is refused below
+        counts["print_every"] = print_every
+    for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}"
+                             + ("; to print nothing pass verbose=False" if name == "print_every" else ""))
     if print_every is None:
         print_every = 1 if sys.stdout.isatty() else max(1, epochs // 10)
     if optimizer is not None and lr is not None:

@@ -13,7 +13,7 @@ CONTRACT = {
                   "kl_normal", "kl_normal_grads"],
     mv.optim: ["SGD", "Adam"],
     mv.exact: ["blr_posterior", "blr_log_evidence", "mean_field_optimum"],
-    mv.flat: ["parameters_to_vector", "vector_to_parameters", "functional_forward", "log_joint"],
+    mv.flat: ["parameters_to_vector", "vector_to_parameters", "functional_forward", "log_joint", "log_likelihood"],
     mv.mcmc: ["hmc", "split_rhat", "effective_sample_size", "leapfrog"],
     mv.fullcov: ["FullCovGaussian", "fit_full_cov", "kl_full_cov", "kl_full_cov_grads", "sample_full_cov"],
 }

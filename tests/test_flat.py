@@ -163,6 +163,59 @@ def test_bayesian_layers_and_unknown_modules_are_refused():
         flat.functional_forward(odd, np.zeros(3), np.zeros((1, 2)))
 
 
+class Residual(mv.Sequential):
+    """x + f(x): a Sequential whose forward is not the composition of its layers."""
+
+    def forward(self, x, *, mode, n_samples, shared_sigma=None):
+        return x + super().forward(x, mode=mode, n_samples=n_samples, shared_sigma=shared_sigma)
+
+
+class Scaled(mv.Linear):
+    """2 (x W + b): a Linear whose forward is not x W + b."""
+
+    def forward(self, x):
+        return super().forward(x) * 2.0
+
+
+class Named(mv.Linear):
+    """A Linear subclass that computes exactly what Linear computes (only its repr differs)."""
+
+    def __repr__(self):
+        return "Named" + super().__repr__()
+
+
+def residual_and_scaled_models(rng):
+    residual = mv.Sequential(mv.Linear(2, 3, rng=rng), Residual(mv.Linear(3, 3, rng=rng), mv.Tanh()),
+                             mv.Linear(3, 1, rng=rng))
+    scaled = mv.Sequential(Scaled(2, 3, rng=rng), mv.Tanh(), mv.Linear(3, 1, rng=rng))
+    return {"Residual": residual, "Scaled": scaled}
+
+
+@pytest.mark.parametrize("name", ["Residual", "Scaled"])
+def test_a_subclass_that_overrides_forward_is_refused_not_computed_as_its_base(name):
+    """The view would compute Sequential / Linear in their place: a different network, so it refuses."""
+    rng = np.random.default_rng(12)
+    model = residual_and_scaled_models(rng)[name]
+    x = rng.normal(size=(5, 2))
+    w = flat.parameters_to_vector(model)
+    with pytest.raises(TypeError, match=f"{name} .a subclass of .*overrides forward"):
+        flat.functional_forward(model, w, x)
+    with pytest.raises(TypeError, match=f"{name} .a subclass of .*overrides forward"):
+        flat.log_joint(model, x, np.zeros(5), noise_sigma=1.0)
+    alone = {"Residual": model.layers[1], "Scaled": model.layers[0]}[name]   # also when it is the whole model
+    x_alone = {"Residual": rng.normal(size=(5, 3)), "Scaled": x}[name]
+    with pytest.raises(TypeError, match="overrides forward"):
+        flat.functional_forward(alone, flat.parameters_to_vector(alone), x_alone)
+
+
+def test_a_subclass_that_keeps_the_forward_is_viewed_exactly():
+    rng = np.random.default_rng(13)
+    model = mv.Sequential(Named(2, 4, rng=rng), mv.ReLU(), Named(4, 1, rng=rng))
+    x = rng.normal(size=(6, 2))
+    w = flat.parameters_to_vector(model)
+    np.testing.assert_array_equal(flat.functional_forward(model, w, x).data, model(x).data)
+
+
 def test_functional_forward_refuses_wrong_shapes():
     rng = np.random.default_rng(12)
     model = tanh_net(rng)
@@ -243,6 +296,34 @@ def test_targets_n_and_n_by_1_mean_the_same_for_one_output():
     assert a == b
     expected = hand_gaussian_log_joint(w.data, x, y.reshape(-1, 1), 0.2, np.ones(w.size), (2, 4, 1))
     np.testing.assert_allclose(a, expected, rtol=1e-13)
+
+
+def test_log_likelihood_is_the_log_joint_without_the_prior():
+    """Gaussian and categorical, one vector and a batch: log p(D|w) written by hand, the same refusals."""
+    rng = np.random.default_rng(21)
+    model, x = tanh_net(rng), rng.normal(size=(7, 2))
+    y, labels = rng.normal(size=(7, 3)), rng.integers(0, 3, size=7)
+    w = rng.normal(size=(2, flat.n_weights(model)))
+    f = np.stack([numpy_forward(w_c, x) for w_c in w])
+    gaussian = np.sum(-(y - f) ** 2 / (2 * 0.4 ** 2) - np.log(0.4) - 0.5 * LOG_2PI, axis=(1, 2))
+    log_lik = flat.log_likelihood(model, x, y, noise_sigma=0.4)
+    np.testing.assert_allclose(log_lik(mv.Tensor(w)).data, gaussian, rtol=1e-13)
+    np.testing.assert_allclose(log_lik(mv.Tensor(w[0])).item(), gaussian[0], rtol=1e-13)
+    log_softmax = f - np.log(np.exp(f).sum(axis=2, keepdims=True))
+    categorical = log_softmax[:, np.arange(7), labels].sum(axis=1)
+    log_lik_cat = flat.log_likelihood(model, x, labels, likelihood="categorical")
+    np.testing.assert_allclose(log_lik_cat(mv.Tensor(w)).data, categorical, rtol=1e-13)
+    prior = np.sum(-w ** 2 / 2 - 0.5 * LOG_2PI, axis=1)
+    np.testing.assert_allclose(flat.log_joint(model, x, y, noise_sigma=0.4)(mv.Tensor(w)).data, gaussian + prior,
+                               rtol=1e-13)
+    assert log_lik.vectorized and not log_lik.includes_prior
+    assert flat.log_joint(model, x, y, noise_sigma=0.4).includes_prior
+    with pytest.raises(ValueError, match="log_likelihood: the Gaussian likelihood needs noise_sigma"):
+        flat.log_likelihood(model, x, y)
+    with pytest.raises(ValueError, match=r"log_likelihood: the network gives outputs of shape \(7, 3\)"):
+        flat.log_likelihood(model, x, y[:, 0], noise_sigma=1.0)
+    with pytest.raises(TypeError, match="overrides forward"):
+        flat.log_likelihood(residual_and_scaled_models(rng)["Scaled"], x, y[:, :1], noise_sigma=1.0)
 
 
 def test_log_joint_refuses_bad_input():

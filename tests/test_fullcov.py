@@ -327,6 +327,38 @@ def test_full_cov_vi_recovers_the_exact_posterior_on_the_conjugate_model():
     assert corr < -0.5 and abs(q_corr - corr) < 0.02
 
 
+def two_weight_regression():
+    """y = w x + b + noise with 6 points and noise 1: few data, so the prior moves the posterior mean."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.0, 1.0, (6, 1))
+    y = 0.5 + 0.8 * x[:, 0] + rng.standard_normal(6)
+    model = mv.Linear(1, 1, rng=rng)
+    phi = np.column_stack([x[:, 0], np.ones(6)])          # the flat layout: the weight, then the bias
+    return model, x, y, phi
+
+
+def test_fit_full_cov_with_flat_log_likelihood_reaches_the_exact_mean_not_the_prior_counted_twice():
+    model, x, y, phi = two_weight_regression()
+    mean, cov = mv.exact.blr_posterior(phi, y, 1.0, 1.0)
+    twice, _ = mv.exact.blr_posterior(phi, y, 1.0 / np.sqrt(2.0), 1.0)   # N(0, 1)² ∝ N(0, 1/2)
+    sd = np.sqrt(np.diag(cov))
+    assert abs(twice[0] - mean[0]) > 0.3 * sd[0]                         # the two answers are told apart
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(1), prior_sigma=1.0)
+    mv.fit_full_cov(mv.flat.log_likelihood(model, x, y, noise_sigma=1.0), q, n_steps=300, lr=0.05, n_samples=4,
+                    average_last=0.5)
+    assert np.all(np.abs(q.mu.data - mean) < 0.1 * sd), (q.mu.data, mean, twice)
+
+
+def test_fit_full_cov_refuses_a_log_joint():
+    """flat.log_joint adds the prior, which q's KL holds already: recognised by includes_prior, refused."""
+    model, x, y, _ = two_weight_regression()
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(1))
+    before = q.mu.data.copy()
+    with pytest.raises(ValueError, match=r"counted twice.*mv\.flat\.log_likelihood"):
+        mv.fit_full_cov(mv.flat.log_joint(model, x, y, noise_sigma=1.0), q, n_steps=5)
+    assert np.array_equal(q.mu.data, before)
+
+
 def test_a_vectorized_log_likelihood_gives_the_same_steps_as_one_call_per_sample():
     """With `vectorized = True` all S samples go in one call; the loss and gradients are the same numbers."""
     Phi, y, prior_sigma, noise_sigma = conjugate_problem()

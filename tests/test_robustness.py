@@ -522,6 +522,63 @@ def test_a_healthy_run_is_not_stopped():
     assert history.stopped is None and len(history) == 3
 
 
+def mixture_prior_model(rng):
+    prior = mv.ScaleMixturePrior(0.5, 1.0, 0.01)
+    return mv.Sequential(mv.BayesLinear(2, 3, rng=rng, prior=prior), mv.Tanh(),
+                         mv.BayesLinear(3, 1, rng=rng, prior=prior))
+
+
+@pytest.mark.parametrize("n_samples", [1, 3])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NaN arithmetic on the way, on purpose
+def test_a_nan_weight_under_a_mixture_prior_reaches_fits_stop_message(n_samples):
+    """The Monte Carlo KL of the scale-mixture prior reads log p(w) at a sampled w: a NaN there must
+    give a NaN loss and fit's own message, not a ValueError from an input check deep inside."""
+    x, y = regression_data(8)
+    model = mixture_prior_model(np.random.default_rng(0))
+    model.layers[0].weight_mu.data[0, 0] = np.nan
+    history = mv.fit(model, x, y, NOISE, epochs=2, batch_size=4, rng=np.random.default_rng(0), verbose=False,
+                     n_samples=n_samples)
+    assert len(history) == 0 and "epoch 1, step 1: the loss is nan" in history.stopped
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # logaddexp(nan, nan), on purpose
+def test_the_mixture_log_density_checks_its_input_unless_told_not_to():
+    w = np.array([0.1, np.nan])
+    with pytest.raises(ValueError, match="w contains NaN"):
+        mv.gaussian.log_scale_mixture_pdf(w, 0.5, 1.0, 0.1)
+    with pytest.raises(ValueError, match="w contains NaN"):
+        mv.gaussian.log_normal_pdf(w, 0.0, 1.0)
+    unchecked = mv.gaussian.log_scale_mixture_pdf(w, 0.5, 1.0, 0.1, validate=False)
+    assert unchecked[0] == mv.gaussian.log_scale_mixture_pdf(0.1, 0.5, 1.0, 0.1) and np.isnan(unchecked[1])
+    assert np.isnan(mv.gaussian.log_normal_pdf(w, 0.0, 1.0, validate=False)[1])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_fit_full_cov_stops_at_a_nan_that_appears_with_several_samples(capsys):
+    """A log-likelihood that turns NaN once q has moved (here: beyond |w_0| > 0.3), S = 4 samples a step."""
+    def log_likelihood(w):
+        r = w - 1.0
+        value = (r * r).sum(axis=-1) * -50.0
+        return value * np.where(np.abs(w.data[..., 0]) > 0.3, np.nan, 1.0)
+    log_likelihood.vectorized = True
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0), init_sigma=0.01)
+    history = mv.fit_full_cov(log_likelihood, q, n_steps=200, lr=0.05, n_samples=4)
+    assert history.stopped is not None and "the loss is nan" in history.stopped
+    assert 0 < len(history) < 200 and np.all(np.isfinite(history.loss))      # good steps first, then the stop
+    assert history.stopped in capsys.readouterr().err
+
+
+def test_print_every_zero_is_refused_with_the_way_to_print_nothing():
+    x, y = regression_data(8)
+    with pytest.raises(ValueError, match=r"print_every must be a whole number >= 1, got 0.*verbose=False"):
+        mv.fit(small_model(), x, y, NOISE, epochs=2, batch_size=4, rng=np.random.default_rng(0), print_every=0)
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"print_every must be a whole number >= 1, got 0.*verbose=False"):
+        mv.fit_full_cov(lambda w: (w * w).sum() * -1.0, q, n_steps=3, verbose=True, print_every=0)
+    with pytest.raises(ValueError, match="print_every"):
+        mv.fit(small_model(), x, y, NOISE, epochs=2, batch_size=4, rng=np.random.default_rng(0), print_every=-1)
+
+
 # ---------------------------------------------------------------- 4. reproducibility
 
 
