@@ -39,6 +39,7 @@ BUILD = ROOT / "build"
 VENDOR_DIR = BUILD / "docs-vendor"
 NOTEBOOK_DIR = BUILD / "docs-notebooks"
 TUTORIAL_GLOB = "[0-9][0-9]_*.py"
+NOTEBOOK_FORMAT = "full run, timed, figure paths dropped"   # part of the cache key: change it to rerun them all
 log = logging.getLogger("mkdocs.hooks.minivi")
 
 # npm package -> (version, sha512 integrity as the registry publishes it, files to serve).
@@ -179,6 +180,9 @@ def execute_tutorial(script: Path, out: Path) -> None:
             continue
         if is_docstring_cell(cell):
             cell.outputs = []
+        # A cell ending in `plots.save(...)` would show the returned path as Out[n]: the figure is the output.
+        cell.outputs = [o for o in cell.outputs if not (o.output_type == "execute_result" and
+                                                        o.data.get("text/plain", "").startswith("PosixPath("))]
         if cell.execution_count:
             cell.execution_count -= 1
         for output in cell.outputs:
@@ -192,6 +196,7 @@ def execute_tutorial(script: Path, out: Path) -> None:
 def notebook_path(script: Path) -> Path:
     """build/docs-notebooks/full/<key>/tutorials/<stem>.ipynb, keyed on the script and minivi's source."""
     digest = hashlib.sha256(script.read_bytes())
+    digest.update(NOTEBOOK_FORMAT.encode())
     for source in sorted((ROOT / "minivi").rglob("*.py")):
         digest.update(source.read_bytes())
     return NOTEBOOK_DIR / "full" / digest.hexdigest()[:16] / "tutorials" / f"{script.stem}.ipynb"
