@@ -320,3 +320,15 @@ def test_07_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     weight_fall, local_fall = printed(out, r"^from N = 2 to 512")[2:4]
     assert weight_fall < 2 and 128 < local_fall < 512, (weight_fall, local_fall)   # "falls like 1/N"; "levels off"
     assert re.search(r"^local reparameterisation ended lower in (\d) of \1 seeds", out, re.M)   # "for every seed"
+
+
+@pytest.mark.slow
+def test_01_and_02_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
+    out = full_runs["01"][1]
+    year = value_after(out, r"^one evidence takes longer than a year from D =")
+    universe = value_after(out, r"^one evidence takes longer than the age of the universe from D =")
+    assert year < universe <= 24, (year, universe)                 # "a couple of dozen at most"
+    out = full_runs["02"][1]
+    wider, narrower = value_after(out, r"^posterior 2x wider +-?\d+\.\d+"), value_after(out, r"^posterior 2x narrower +-?\d+\.\d+")
+    assert wider > narrower, (wider, narrower)                       # "punishes a q too wide more than one too narrow"
+    assert abs(value_after(out, r"^mean-field optimum, S = \d+: .*difference")) < 3   # "within a couple of s.e."
