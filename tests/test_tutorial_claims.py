@@ -223,7 +223,7 @@ def full_runs():
 
 def value_after(output: str, pattern: str) -> float:
     """The number right after the first match of `pattern` in the output."""
-    match = re.search(rf"{pattern}\s*(-?\d+(?:\.\d+)?)", output, re.M)
+    match = re.search(rf"{pattern}\s*([-+]?\d+(?:\.\d+)?)", output, re.M)
     assert match, f"the run printed nothing matching {pattern!r}"
     return float(match.group(1))
 
