@@ -353,8 +353,8 @@ def on_page_content(html, page, config, files):
               f'built</p><p>This page is <code>tutorials/{stem}.py</code> run in full as a notebook: exactly '
               f'what <code>python tutorials/{stem}.py</code> prints and draws. <b>This run took {meta["seconds"]} s'
               f'</b> (wall clock, {meta.get("date", "date not recorded")}, on a machine with {meta.get("cores", "?")} '
-              f'cores, one BLAS thread, another tutorial running beside it). Every number the text quotes is '
-              f'one this run printed (tests/test_tutorial_claims.py checks it). Download it: '
+              f'cores, one BLAS thread, another tutorial running beside it). Every result the text quotes is '
+              f'a number this run printed (tests/test_tutorial_claims.py checks it). Download it: '
               f'<a href="{stem}.ipynb" download>notebook (.ipynb, with outputs)</a> · '
               f'<a href="{script}" download>script (.py)</a>.</p></div>')
     return banner + html
