@@ -2,15 +2,18 @@
 
 - the math renderer (KaTeX) and the fonts, fetched from the npm registry with `npm pack`,
   checked against pinned sha512 digests and served by the site itself (no CDN, ever);
-- every tutorial `tutorials/[0-9][0-9]_*.py`, executed as a notebook (quick mode unless
-  MINIVI_DOCS_FULL=1) with its printed output and every figure it saves shown inline,
-  plus the script itself for download; the tutorials join the navigation on their own;
+- every tutorial `tutorials/[0-9][0-9]_*.py`, executed as a notebook in full (exactly what
+  `python tutorials/NN_name.py` prints and draws) with its printed output and every figure it
+  saves shown inline, the run's measured wall-clock time above it, and the script itself for
+  download; the tutorials join the navigation on their own;
 - one page per source file (minivi/*.py, tests/*.py) with an anchor per function, so the
   derivation page links each step to its code and its test;
 - the committed figures (the gallery), and benchmarks/results/uci.md when it exists.
 
-Run as a script, `python docs/hooks.py SCRIPT OUT.ipynb [--full]` executes one tutorial
-(the build starts these in parallel, one kernel each).
+Run as a script, `python docs/hooks.py SCRIPT OUT.ipynb` executes one tutorial (the build starts
+these two at a time, one kernel each). An executed notebook is cached in build/docs-notebooks/
+under a key made of the script and minivi's source, so a rebuild reruns only what changed;
+tests/test_tutorial_claims.py reads the same notebooks to check the tutorials' prose.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ BUILD = ROOT / "build"
 VENDOR_DIR = BUILD / "docs-vendor"
 NOTEBOOK_DIR = BUILD / "docs-notebooks"
 TUTORIAL_GLOB = "[0-9][0-9]_*.py"
-FULL_MODE_VARIABLE = "MINIVI_DOCS_FULL"
+NOTEBOOK_FORMAT = "full run, timed, figure paths dropped"   # part of the cache key: change it to rerun them all
 log = logging.getLogger("mkdocs.hooks.minivi")
 
 # npm package -> (version, sha512 integrity as the registry publishes it, files to serve).
@@ -128,12 +131,8 @@ def tutorial_title(script: Path) -> str:
     return script.stem
 
 
-def full_mode() -> bool:
-    return os.environ.get(FULL_MODE_VARIABLE, "") not in ("", "0")
-
-
 # Runs before the tutorial's first cell and is removed from the notebook afterwards: the
-# tutorial's command line (quick or full, figures to a scratch folder), and each figure the
+# tutorial's command line (the full run, figures to a scratch folder), and each figure the
 # tutorial saves with minivi.plots.save is also displayed, so it appears in the page.
 PREAMBLE = """\
 import sys
@@ -157,8 +156,9 @@ def is_docstring_cell(cell) -> bool:
     return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
 
 
-def execute_tutorial(script: Path, out: Path, full: bool) -> None:
-    """Execute one tutorial script as a notebook and write it, outputs included, to `out`."""
+def execute_tutorial(script: Path, out: Path) -> None:
+    """Execute one tutorial script in full as a notebook and write it, outputs included, to `out`,
+    with the run's wall-clock time (from the first cell's start to the last cell's end) in its metadata."""
     import jupytext
     import nbformat
     from nbclient import NotebookClient
@@ -166,7 +166,7 @@ def execute_tutorial(script: Path, out: Path, full: bool) -> None:
     notebook = jupytext.read(script)
     workdir = out.parent.parent / "run" / script.stem      # the kernel's cwd; figures go to its figures/
     workdir.mkdir(parents=True, exist_ok=True)
-    args = ["--out-dir", "figures"] + ([] if full else ["--quick"])
+    args = ["--out-dir", "figures"]
     notebook.cells.insert(0, nbformat.v4.new_code_cell(PREAMBLE.format(script=script.name, args=args)))
     os.environ.update(MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1",
                       PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
@@ -180,41 +180,41 @@ def execute_tutorial(script: Path, out: Path, full: bool) -> None:
             continue
         if is_docstring_cell(cell):
             cell.outputs = []
+        # A cell ending in `plots.save(...)` would show the returned path as Out[n]: the figure is the output.
+        cell.outputs = [o for o in cell.outputs if not (o.output_type == "execute_result" and
+                                                        o.data.get("text/plain", "").startswith("PosixPath("))]
         if cell.execution_count:
             cell.execution_count -= 1
         for output in cell.outputs:
             if output.get("execution_count"):
                 output["execution_count"] -= 1
-    notebook.metadata["minivi"] = {"mode": "full" if full else "quick", "seconds": round(seconds, 1),
-                                   "script": script.name}
+    notebook.metadata["minivi"] = {"mode": "full", "seconds": round(seconds, 1), "script": script.name,
+                                   "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d", time.gmtime())}
     nbformat.write(notebook, out)
 
 
-def notebook_path(script: Path, full: bool) -> Path:
-    """build/docs-notebooks/<mode>/<key>/tutorials/<stem>.ipynb, keyed on the script and minivi's source."""
+def notebook_path(script: Path) -> Path:
+    """build/docs-notebooks/full/<key>/tutorials/<stem>.ipynb, keyed on the script and minivi's source."""
     digest = hashlib.sha256(script.read_bytes())
+    digest.update(NOTEBOOK_FORMAT.encode())
     for source in sorted((ROOT / "minivi").rglob("*.py")):
         digest.update(source.read_bytes())
-    mode = "full" if full else "quick"
-    return NOTEBOOK_DIR / mode / digest.hexdigest()[:16] / "tutorials" / f"{script.stem}.ipynb"
+    return NOTEBOOK_DIR / "full" / digest.hexdigest()[:16] / "tutorials" / f"{script.stem}.ipynb"
 
 
 def executed_notebooks() -> dict[Path, Path]:
     """script -> executed notebook, running (two at a time) the ones not cached yet."""
-    full = full_mode()
-    wanted = {script: notebook_path(script, full) for script in tutorial_scripts()}
+    wanted = {script: notebook_path(script) for script in tutorial_scripts()}
     missing = [(script, out) for script, out in wanted.items() if not out.exists()]
 
     def run(item):
         script, out = item
         out.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, __file__, str(script), str(out)] + (["--full"] if full else []),
-                              capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, str(script), str(out)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"executing {script.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
-        log.info("executed %s (%s mode) in %.1f s", script.name, "full" if full else "quick",
-                 time.perf_counter() - start)
+        log.info("executed %s in full in %.1f s", script.name, time.perf_counter() - start)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(run, missing))
@@ -346,12 +346,16 @@ def on_page_content(html, page, config, files):
     meta = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))["metadata"].get("minivi", {})
     page_dir = posixpath.dirname(page.file.dest_uri)
     script = posixpath.relpath(f"tutorials/{stem}.py", page_dir)
-    mode = meta.get("mode", "quick")
-    how = (f"python tutorials/{stem}.py" + (" --quick" if mode == "quick" else ""))
+    if meta.get("mode") != "full" or "seconds" not in meta:
+        raise RuntimeError(f"{src}: not a full run executed by docs/hooks.py (metadata {meta}); delete "
+                           "build/docs-notebooks and build again")
     banner = (f'<div class="admonition note minivi-run"><p class="admonition-title">Executed while the site was '
-              f'built</p><p>This page is <code>tutorials/{stem}.py</code> run as a notebook in <b>{mode} mode</b> '
-              f'(<code>{how}</code>, {meta.get("seconds", "?")} s); the output and the figures below are that '
-              f'run\'s. Download it: <a href="{stem}.ipynb" download>notebook (.ipynb, with outputs)</a> · '
+              f'built</p><p>This page is <code>tutorials/{stem}.py</code> run in full as a notebook: exactly '
+              f'what <code>python tutorials/{stem}.py</code> prints and draws. <b>This run took {meta["seconds"]} s'
+              f'</b> (wall clock, {meta.get("date", "date not recorded")}, on a machine with {meta.get("cores", "?")} '
+              f'cores, one BLAS thread, another tutorial running beside it). Every result the text quotes is '
+              f'a number this run printed (tests/test_tutorial_claims.py checks it). Download it: '
+              f'<a href="{stem}.ipynb" download>notebook (.ipynb, with outputs)</a> · '
               f'<a href="{script}" download>script (.py)</a>.</p></div>')
     return banner + html
 
@@ -366,4 +370,4 @@ def on_post_page(output, page, config):
 
 
 if __name__ == "__main__":
-    execute_tutorial(Path(sys.argv[1]), Path(sys.argv[2]), full="--full" in sys.argv[3:])
+    execute_tutorial(Path(sys.argv[1]), Path(sys.argv[2]))

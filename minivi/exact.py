@@ -16,6 +16,8 @@ Cholesky factor L (A = L L^T): log det A = 2 sum_i log L_ii, and
 A^-1 b = L^-T (L^-1 b).
 """
 
+from math import erf, sqrt
+
 import numpy as np
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -279,3 +281,34 @@ def mean_field_optimum(mean, cov):
     L_inv = np.linalg.solve(L, np.eye(L.shape[0]))
     precision_diagonal = np.sum(L_inv**2, axis=0)
     return mean.copy(), 1.0 / np.sqrt(precision_diagonal)
+
+
+def normal_cdf(z):
+    """Phi(z) = (1 + erf(z / sqrt(2))) / 2, the standard normal CDF, elementwise (an array of z's shape)."""
+    z = _as_real_array(z, "z")
+    return np.reshape([0.5 * (1.0 + erf(v / sqrt(2.0))) for v in z.ravel()], z.shape)
+
+
+def interval_mass(lower, upper, mean, sd):
+    """P(lower_i <= w_i <= upper_i) when w_i ~ N(mean_i, sd_i^2), per coordinate:
+
+        Phi((upper_i - mean_i) / sd_i) - Phi((lower_i - mean_i) / sd_i).
+
+    The mass an exact posterior marginal N(mean, sd^2) puts inside an interval that
+    some q proposes, e.g. q's 95% interval mu_q +- 1.96 sigma_q: an interval that is
+    off-centre loses mass on one side even when it is wide enough. All four
+    arguments are arrays of one shape (D,), or broadcast to one; sd > 0, lower <= upper.
+    """
+    lower, upper = _as_real_array(lower, "lower"), _as_real_array(upper, "upper")
+    mean, sd = _as_real_array(mean, "mean"), _as_real_array(sd, "sd")
+    try:
+        lower, upper, mean, sd = np.broadcast_arrays(lower, upper, mean, sd)
+    except ValueError:
+        raise ValueError(f"interval_mass: lower {lower.shape}, upper {upper.shape}, mean {mean.shape} and sd "
+                         f"{sd.shape} do not broadcast to one shape; pass one entry per coordinate in each.") from None
+    if np.any(sd <= 0):
+        raise ValueError("interval_mass: every sd must be > 0 (a standard deviation, not a variance or a "
+                         "log); got " + np.array2string(sd[sd <= 0][:5]))
+    if np.any(lower > upper):
+        raise ValueError("interval_mass: lower > upper at some coordinate; pass (lower, upper) in that order.")
+    return normal_cdf((upper - mean) / sd) - normal_cdf((lower - mean) / sd)

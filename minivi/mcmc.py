@@ -285,7 +285,8 @@ class HMCResult:
         """One line per quantity: what a student should look at before trusting the draws."""
         return (f"HMC: {self.samples.shape[0]} chains x {self.samples.shape[1]} draws of {self.samples.shape[2]} "
                 f"weights; step size {self.step_size:.3g}, {self.n_leapfrog} leapfrog steps; acceptance "
-                f"{self.acceptance_rate:.2f}; divergent {self.n_divergent} (warm-up {self.n_divergent_warmup}); "
+                f"{self.acceptance_rate:.2f}; divergent transitions: {self.n_divergent} after warm-up, "
+                f"{self.n_divergent_warmup} during warm-up (discarded); "
                 f"max R-hat {np.max(self.rhat):.3f}; min bulk ESS {np.min(self.ess):.0f}")
 
 

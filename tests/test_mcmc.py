@@ -292,6 +292,8 @@ def test_hmc_result_has_the_contracted_shapes_and_is_reproducible():
     np.testing.assert_array_equal(a.samples, b.samples)
     assert not np.array_equal(a.samples, c.samples)
     assert "acceptance" in a.summary()
+    assert (f"divergent transitions: {a.n_divergent} after warm-up, {a.n_divergent_warmup} during warm-up"
+            in a.summary()), a.summary()
 
 
 def test_one_chain_at_a_time_gives_the_same_chains_as_all_at_once():

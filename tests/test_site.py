@@ -373,6 +373,11 @@ def test_each_tutorial_page_offers_its_notebook_and_script(site_dir, server):
         outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{stem}.ipynb holds no figure"
         assert any(o.get("name") == "stdout" for o in outputs), f"{stem}.ipynb holds no printed output"
+        # The page is the full run, and says how long it took: the hook fills in the time it measured.
+        assert notebook["metadata"]["minivi"]["mode"] == "full", notebook["metadata"]
+        seconds = notebook["metadata"]["minivi"]["seconds"]
+        assert f"<code>python tutorials/{stem}.py</code> prints and draws" in html, f"{page}: no full-run banner"
+        assert f"This run took {seconds} s" in html, f"{page} does not give its run's time ({seconds} s)"
 
 
 def test_api_reference_documents_every_public_name(site_dir):

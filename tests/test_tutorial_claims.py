@@ -1,9 +1,18 @@
 """What the tutorials, their figures and the README claim, checked against the numbers behind them.
 
-The slow tests run a tutorial's quick mode in this process (runpy) to read the
+The prose checks read each tutorial's full run as the site shows it: the notebook that
+docs/hooks.py executed for the site (build/docs-notebooks/, keyed on the script and minivi's
+source, so it is the run of the code as it is now). After `mkdocs build` they reuse the build's
+runs; without one they execute the missing tutorials the same way (all eight in full: minutes).
+Every number a tutorial's prose quotes must be printed by that run (tests/prose_numbers.py says
+what counts), and each comparison the prose makes is checked against the printed numbers here.
+
+The figure tests run a tutorial's quick mode in this process (runpy) to read the
 arrays and the matplotlib artists it drew; the fast ones read the text.
 """
 import hashlib
+import importlib.util
+import json
 import os
 import re
 import runpy
@@ -13,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import prose_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
@@ -148,3 +159,176 @@ def test_two_runs_draw_bit_identical_figures(prefix, tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         hashes.append({name: h for name, h in _figure_hashes(out).items() if name != "01_grid_cost.png"})
     assert hashes[0] and hashes[0] == hashes[1]
+
+
+
+# ---------------------------------------------------------------- the prose against the full run the site shows
+
+# Numbers the prose may quote although the run does not print them, each with its reason. Keep it short:
+# a measured number belongs in the output, not here.
+NOT_MEASURED = {
+    "01": {"10^{301}": "2^1000 ≈ 10^301, arithmetic about the grid's size"},
+    "04": {"10^{-6}": "the step h of central differences, minivi.gradcheck's default, a setting"},
+    "05": {"0.3": "the amplitudes in the definition of the toy curve f(x) (mv.data.toy_curve_clean)",
+           "10": "a prior scale for the reader to try at the end, not a result"},
+    "07": {"256": "16 × 16, the entries of the layer the text names"},
+}
+
+
+def test_prose_numbers_finds_the_numbers_that_are_claims():
+    prose = ("The KL is 0.618 (tutorial 02, steps 4-8, exercises 8 and 9; Neal 2011; Foong et al. (2019)); "
+             "see `08_in_between.png` and `x_diag`. It holds 72% of $\\frac{D}{2} + 1.96\\sigma^2$, error "
+             "around $10^{-9}$, 1,797 images.\n## 5. A heading\n| 6 | a step row |")
+    quoted = {q.text for q in prose_numbers.quoted_numbers(prose)}
+    assert quoted == {"0.618", "72%", "1.96", "10^{-9}", "1797"}, quoted
+
+
+@pytest.mark.parametrize("prose, output, code, missing", [
+    ("KL 0.618 and 0.62 and 72%", "KL 0.61811\n72.2% held", "", []),
+    ("KL 0.7", "KL 0.61811", "", ["0.7"]),                          # a stale number
+    ("KL 0.618", "KL 0.6", "", ["0.618"]),                          # printed with fewer digits than quoted
+    ("20 points, lr $10^{-2}$", "", "N = 20\nlr = 1e-2\n", []),     # the code's settings
+    ("3.0% below", "relative error -3.0%", "", []),                 # the sign is the prose's words
+    ("error around $10^{-9}$", "max error 2.3e-13", "", ["10^{-9}"]),
+    ("error around $10^{-13}$", "max error 2.3e-13", "", []),
+])
+def test_unaccounted_numbers_flags_what_the_run_did_not_print(prose, output, code, missing):
+    script = "# %% [markdown]\n" + "".join(f"# {line}\n" for line in prose.splitlines()) + "\n# %%\n" + code
+    assert [q.text for q in prose_numbers.unaccounted_numbers(script, output)] == missing
+
+
+def _docs_hooks():
+    for module in ("mkdocs", "jupytext", "nbclient"):
+        if importlib.util.find_spec(module) is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{module} is missing in CI (pip install -e \".[docs]\")")
+            pytest.skip(f"{module} is missing: pip install -e \".[docs]\" to check the tutorials' prose")
+    spec = importlib.util.spec_from_file_location("minivi_docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+@pytest.fixture(scope="module")
+def full_runs():
+    """prefix -> (script text, everything its full run printed), from the notebooks the site shows."""
+    notebooks = _docs_hooks().executed_notebooks()          # runs only what build/docs-notebooks lacks
+    runs = {}
+    for script, notebook in notebooks.items():
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+        assert data["metadata"]["minivi"]["mode"] == "full", notebook
+        runs[script.name[:2]] = (script.read_text(encoding="utf-8"), prose_numbers.notebook_output(data))
+    return runs
+
+
+def value_after(output: str, pattern: str) -> float:
+    """The number right after the first match of `pattern` in the output."""
+    match = re.search(rf"{pattern}\s*([-+]?\d+(?:\.\d+)?)", output, re.M)
+    assert match, f"the run printed nothing matching {pattern!r}"
+    return float(match.group(1))
+
+
+def printed(output: str, pattern: str) -> list[float]:
+    """The numbers of the first line matching `pattern` (a regular expression), in order."""
+    line = re.search(rf"^.*{pattern}.*$", output, re.M)
+    assert line, f"the run printed no line matching {pattern!r}"
+    return [float(v) for v in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]\d+)?(?![\w])", line.group(0))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prefix", [f"{i:02d}" for i in range(1, 9)])
+def test_every_number_the_prose_quotes_is_printed_by_the_full_run(prefix, full_runs):
+    script, output = full_runs[prefix]
+    allowed = NOT_MEASURED.get(prefix, {})
+    missing = [q for q in prose_numbers.unaccounted_numbers(script, output) if q.text not in allowed]
+    assert not missing, "the prose quotes numbers its full run does not print:\n" + "\n".join(
+        f"  {q.text!r} in ...{q.context}..." for q in missing)
+    quoted = {q.text for cell in prose_numbers.markdown_cells(script) for q in prose_numbers.quoted_numbers(cell)}
+    assert set(allowed) <= quoted, f"NOT_MEASURED lists numbers the prose no longer quotes: {set(allowed) - quoted}"
+
+
+@pytest.mark.slow
+def test_05_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
+    out = full_runs["05"][1]
+    rmse = printed(out, r"^test RMSE")[-3:]
+    assert max(rmse) < 1.2 * min(rmse), rmse                                 # "all three fit about equally well"
+    ml, map_, bbb = printed(out, r"true curve inside ±2 std")[-3:]
+    assert bbb > 0.5 > max(ml, map_), (ml, map_, bbb)                         # "holds most"; "holds little"
+    ml_nll, map_nll = printed(out, r"^last epoch: ML NLL")
+    bbb_nll = value_after(out, r"^last epoch, summed over its minibatches: .* \+ NLL")
+    assert abs(ml_nll - map_nll) < 0.25 * abs(bbb_nll - map_nll) and bbb_nll > max(ml_nll, map_nll)
+    big, small = printed(out, r"^lr = 1e-05"), printed(out, r"^lr = 1e-06")
+    assert big[-1] > big[-2] and small[-1] < small[-2], (big, small)        # the larger step overshoots
+    on, off = printed(out, r"epistemic std on the data")[-1], printed(out, r"epistemic std off the data")[-2]
+    assert off > 10 * on                                                     # "narrow on the data, widens off it"
+
+
+@pytest.mark.slow
+def test_08_full_run_converged_and_its_comparisons_hold(full_runs):
+    out = full_runs["08"][1]
+    # What the page must show: HMC converged for every prediction it prints, and mean-field q at its optimum.
+    f_rhat = [float(v) for v in re.findall(r"^f\(x = [-+]\d\.\d+\): split R-hat (\d\.\d+)", out, re.M)]
+    assert len(f_rhat) == 5 and max(f_rhat) <= 1.01, f_rhat
+    assert value_after(out, r"^HMC: 4 chains x 2000 draws of 2 weights.*max R-hat") <= 1.01   # conjugate model
+    kl_fc, kl_vi, kl_opt = printed(out, r"^KL\[q \|\| exact posterior\]")
+    assert kl_fc < 0.01 and kl_opt <= kl_vi < kl_opt + 0.02, (kl_fc, kl_vi, kl_opt)
+    z = [printed(out, rf"^mean of w{i} ")[-1] for i in range(2)]
+    assert max(abs(v) for v in z) < 2, z                     # "within their Monte Carlo error"
+    warmup, kept = printed(out, r"^warm-up: ")
+    assert (warmup, kept) == (500, 2000)                                     # "the first 500 ... the 2000 after"
+    # The network: "far too uncertain on the clusters", "close to HMC's in the gap", the ratio, ELBO, coverage.
+    hmc, mf, fc = printed(out, r"^epistemic std on the clusters")
+    assert min(mf, fc) > 2 * hmc, (hmc, mf, fc)
+    g_hmc, g_mf, g_fc = printed(out, r"^epistemic std in the gap")
+    assert max(abs(g_mf - g_hmc), abs(g_fc - g_hmc)) < 0.25 * g_hmc, (g_hmc, g_mf, g_fc)
+    r_hmc, r_mf, r_fc = printed(out, r"^gap / clusters")
+    assert 1 < r_mf and 1 < r_fc and max(r_mf, r_fc) < 0.5 * r_hmc, (r_hmc, r_mf, r_fc)
+    assert printed(out, r"^full-covariance q : negative ELBO")[0] < printed(out, r"^mean-field q +: negative ELBO")[0]
+    ll_hmc, ll_mf, ll_fc = printed(out, r"^test log-lik per point, all")
+    assert ll_mf < ll_fc < ll_hmc, (ll_hmc, ll_mf, ll_fc)
+    coverage = printed(out, r"^95% interval coverage, all")[-3:]
+    assert all(abs(c - 0.95) <= 0.04 for c in coverage), coverage          # "close to nominal for all three"
+    assert printed(out, r"^95% interval coverage, gap")[-1] < 0.95           # full-covariance "under-covers slightly"
+    hmc_seconds = printed(out, r"^HMC time:")[0]
+    vi_seconds = printed(out, r"^mean-field VI: 4000 steps")[-1] + printed(out, r"^full-covariance VI: 3000 steps")[-1]
+    assert hmc_seconds > vi_seconds, (hmc_seconds, vi_seconds)               # "On a network it is the slow part"
+
+
+@pytest.mark.slow
+def test_06_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
+    out = full_runs["06"][1]
+    entropy_ratio = value_after(out, r"^mean predictive_entropy .*\(")
+    mi_ratio = value_after(out, r"^mean mutual_information .*\(")
+    assert 1 < entropy_ratio < mi_ratio, (entropy_ratio, mi_ratio)   # "both larger far from the data, MI by more"
+    by_entropy = [value_after(out, rf"^set aside +{p}%: by predictive entropy") for p in (0, 5, 10, 20)]
+    assert by_entropy == sorted(by_entropy) and by_entropy[-1] > by_entropy[0], by_entropy   # "removes mistakes first"
+    wrong_here, shown = printed(out, r"^\d+ of these \d+ are misclassified")[:2]
+    wrong_all, n_test = printed(out, r"^\d+ of these \d+ are misclassified")[2:]
+    assert wrong_here / shown > 10 * wrong_all / n_test                       # "Mistakes gather here"
+
+
+@pytest.mark.slow
+def test_07_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
+    out = full_runs["07"][1]
+    table = out.split("initial parameters:", 1)[1].split("from N = 2", 1)[0]
+    rows = [[float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", line)] for line in table.splitlines()
+            if re.match(r"^\s+\d+ \|", line)]
+    n, mu_ratio, rho_ratio = [r[0] for r in rows], [r[3] for r in rows], [r[6] for r in rows]
+    assert n[0] == 2 and mu_ratio[0] < 2, rows                       # "close at N = 2"
+    assert mu_ratio == sorted(mu_ratio), mu_ratio                    # "the gap opens as N grows"
+    assert rho_ratio[0] > 10, rho_ratio                              # rho: "lower even at N = 2"
+    weight_fall, local_fall = printed(out, r"^from N = 2 to 512")[2:4]
+    assert weight_fall < 2 and 128 < local_fall < 512, (weight_fall, local_fall)   # "falls like 1/N"; "levels off"
+    assert re.search(r"^local reparameterisation ended lower in (\d) of \1 seeds", out, re.M)   # "for every seed"
+
+
+@pytest.mark.slow
+def test_01_and_02_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
+    out = full_runs["01"][1]
+    year = value_after(out, r"^one evidence takes longer than a year from D =")
+    universe = value_after(out, r"^one evidence takes longer than the age of the universe from D =")
+    assert year < universe <= 24, (year, universe)                 # "a couple of dozen at most"
+    out = full_runs["02"][1]
+    wider, narrower = value_after(out, r"^posterior 2x wider +-?\d+\.\d+"), value_after(out, r"^posterior 2x narrower +-?\d+\.\d+")
+    assert wider > narrower, (wider, narrower)                       # "punishes a q too wide more than one too narrow"
+    assert abs(value_after(out, r"^mean-field optimum, S = \d+: .*difference")) < 3   # "within a couple of s.e."
