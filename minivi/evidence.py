@@ -56,7 +56,7 @@ from .mcmc import _initial_step_size, transition
 from .nn import Module, check_generator
 from .tensor import Tensor, as_float_array, as_tensor, no_grad
 
-__all__ = ["ais", "reverse_ais", "AISResult", "sigmoid_schedule", "elbo", "ELBOEstimate", "mean_field_vector",
+__all__ = ["ais", "reverse_ais", "AISResult", "sigmoid_schedule", "geometric_schedule", "elbo", "ELBOEstimate", "mean_field_vector",
            "network_log_densities", "log_mean_exp", "UnreliableEstimateWarning"]
 
 # The tuning chains move the shared step size by exp(TUNE_GAIN · (acceptance − target)) after every β.
@@ -91,6 +91,24 @@ def sigmoid_schedule(n_steps: int, delta: float = 4.0) -> np.ndarray:
     tilde = 1.0 / (1.0 + np.exp(-delta * (2.0 * np.arange(n_steps + 1) / n_steps - 1.0)))
     betas = (tilde - tilde[0]) / (tilde[-1] - tilde[0])
     betas[0], betas[-1] = 0.0, 1.0
+    return betas
+
+
+def geometric_schedule(n_steps: int, start: float = 1e-4) -> np.ndarray:
+    """β_0 = 0, then β_1, ..., β_K equally spaced in log β from `start` to 1 (K = n_steps).
+
+    Why geometric: once the likelihood dominates the prior, π_β is about Gaussian with a
+    precision proportional to β, so Var_β[log p(D|w)] ≈ D_eff / (2β²). A step adds variance
+    (β_k − β_{k−1})² Var[log p(D|w)] to the log weight; equal ratios β_k / β_{k−1} make every
+    step add about the same. `start` should be about where the likelihood starts to dominate:
+    small enough that start · sd_prior[log p(D|w)] is well below one nat.
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"geometric_schedule: n_steps must be a whole number >= 1, got {n_steps!r}")
+    if not 0.0 < start < 1.0:
+        raise ValueError(f"geometric_schedule: start must lie strictly between 0 and 1, got {start}")
+    betas = np.concatenate([[0.0], np.geomspace(start, 1.0, n_steps)])
+    betas[-1] = 1.0
     return betas
 
 
@@ -151,7 +169,7 @@ class AISResult:
 
 def _checked_betas(betas) -> np.ndarray:
     betas = as_float_array(betas, "betas")
-    fix = "; build it with mv.evidence.sigmoid_schedule(n_steps) or np.linspace(0.0, 1.0, n_steps + 1)"
+    fix = "; build it with mv.evidence.geometric_schedule(n_steps), sigmoid_schedule(n_steps) or np.linspace(0.0, 1.0, n_steps + 1)"
     if betas.ndim != 1 or betas.size < 2:
         raise ValueError(f"betas must be a 1-D array of at least 2 values from 0 to 1, got shape {betas.shape}{fix}")
     if not np.all(np.isfinite(betas)):
@@ -337,7 +355,7 @@ def _checked_options(d: int, n_betas: int, n_leapfrog, inverse_mass, target_acce
     return n_leapfrog, inverse_mass
 
 
-def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_leapfrog: int = 10,
+def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_leapfrog: int = 5,
         step_size=None, n_tune: int | None = None, inverse_mass=None, adapt_mass: bool = True,
         target_accept: float = 0.8, vectorized: bool | None = None) -> AISResult:
     """Forward AIS: a stochastic lower bound on log p(D), from the prior to the posterior.
@@ -347,7 +365,7 @@ def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_l
                     when it carries `vectorized = True`, as `mv.mcmc.hmc`'s log_prob.
     log_likelihood: w -> log p(D|w), normalised (every constant kept), same convention.
     init:           (n_chains, D) exact draws from the prior.
-    betas:          the schedule, strictly increasing from exactly 0 to exactly 1 (`sigmoid_schedule`).
+    betas:          the schedule, strictly increasing from exactly 0 to exactly 1 (`geometric_schedule`).
     rng:            the np.random.Generator of every draw (momenta, jitter, accept/reject).
     n_leapfrog:     leapfrog steps per HMC transition (one transition per β).
     step_size:      None: tuned on the run by the first n_tune chains (default max(2, n_chains // 4)),
@@ -377,7 +395,7 @@ def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_l
 
 
 def reverse_ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, step_size,
-                n_leapfrog: int = 10, inverse_mass=None, vectorized: bool | None = None) -> AISResult:
+                n_leapfrog: int = 5, inverse_mass=None, vectorized: bool | None = None) -> AISResult:
     """Reverse AIS: a stochastic upper bound on log p(D), from exact posterior draws back to the prior.
 
     Same path as `ais`, run from β = 1 to β = 0:

@@ -31,13 +31,13 @@ def conjugate(n_data, d, seed, prior_sigma=1.0, noise_sigma=0.5):
     return Phi, y, log_prior, log_likelihood
 
 
-def sandwich(n_data, d, seed, n_chains, n_steps, n_leapfrog=10, noise_sigma=0.5):
+def sandwich(n_data, d, seed, n_chains, n_steps, n_leapfrog=5, noise_sigma=0.5):
     """(exact log p(D), forward AIS, reverse AIS) on one conjugate problem."""
     Phi, y, log_prior, log_likelihood = conjugate(n_data, d, seed, noise_sigma=noise_sigma)
     exact = mv.exact.blr_log_evidence(Phi, y, 1.0, noise_sigma)
     mean, cov = mv.exact.blr_posterior(Phi, y, 1.0, noise_sigma)
     rng = np.random.default_rng(seed + 100)
-    betas = ev.sigmoid_schedule(n_steps)
+    betas = ev.geometric_schedule(n_steps)
     forward = ev.ais(log_prior, log_likelihood, rng.standard_normal((n_chains, d)), betas, rng=rng,
                      n_leapfrog=n_leapfrog)
     reverse = ev.reverse_ais(log_prior, log_likelihood, rng.multivariate_normal(mean, cov, n_chains), betas, rng=rng,
@@ -104,7 +104,13 @@ def test_log_mean_exp_does_not_overflow():
 def test_sigmoid_schedule_runs_from_zero_to_one_and_increases():
     betas = ev.sigmoid_schedule(50)
     assert betas[0] == 0.0 and betas[-1] == 1.0 and np.all(np.diff(betas) > 0) and len(betas) == 51
-    assert np.diff(betas)[0] < np.diff(betas)[25]           # small steps at the ends
+    assert np.diff(betas)[0] < np.diff(betas)[25] and np.diff(betas)[-1] < np.diff(betas)[25]   # small at the ends
+
+
+def test_geometric_schedule_has_equal_ratios_after_zero():
+    betas = ev.geometric_schedule(40, start=1e-3)
+    assert betas[0] == 0.0 and betas[1] == pytest.approx(1e-3) and betas[-1] == 1.0 and len(betas) == 41
+    np.testing.assert_allclose(betas[2:] / betas[1:-1], 1e-3 ** (-1 / 39), rtol=1e-12)
 
 
 # ---------------------------------------------------------------- the transitions are fixed in advance
