@@ -141,6 +141,9 @@ class AISResult:
     ess:         (Σ W)² / Σ W², how many equally weighted chains the weights are worth.
     acceptance:  (K − 1,), the mean acceptance probability of the HMC transition at β_1, ..., β_{K−1}.
     step_size:   (K − 1,), the leapfrog step size used there (pass it to `reverse_ais`).
+    inverse_mass: (K − 1, D), the diagonal of HMC's M⁻¹ used there (pass it to `reverse_ais` too).
+    final:       (C, D), where the counted chains ended (forward: about the posterior; reverse: the prior).
+    n_gradients: log-density-and-gradient evaluations per chain (K + (K − 1) · n_leapfrog).
     """
 
     direction: str
@@ -153,9 +156,9 @@ class AISResult:
     step_size: np.ndarray
     n_leapfrog: int
     inverse_mass: np.ndarray
-    final: np.ndarray                   # (C, D), the chains where they ended
+    final: np.ndarray
     seconds: float                      # wall-clock time of the run
-    n_gradients: int                    # log-density-and-gradient evaluations per chain
+    n_gradients: int
 
     def summary(self) -> str:
         bound = "lower" if self.direction == "forward" else "upper"
