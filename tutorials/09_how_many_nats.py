@@ -29,9 +29,9 @@ sampling, sandwiched by its reverse, and step 3's identity log p(D) = ELBO + KL 
 # $\log p(D)$ (bidirectional Monte Carlo, BDMC; Grosse, Ghahramani & Adams 2015); the longer
 # the schedule, the thinner the sandwich.
 #
-# Where does an exact posterior draw come from? For simulated data: draw $w^\*$ from the prior,
-# then $D$ from $p(D \mid w^\*)$. The pair $(w^\*, D)$ is then a draw from $p(w, D)$, so
-# $w^\*$ is a draw from $p(w \mid D)$ for the $D$ we got.
+# Where does an exact posterior draw come from? For simulated data: draw $w^\star$ from the prior,
+# then $D$ from $p(D \mid w^\star)$. The pair $(w^\star, D)$ is then a draw from $p(w, D)$, so
+# $w^\star$ is a draw from $p(w \mid D)$ for the $D$ we got.
 
 # %%
 import math
@@ -192,7 +192,7 @@ plots.save(fig, OUT_DIR / "09_conjugate_sandwich.png")
 # ## Part 2. A simulated 1-20-1 network: BDMC, and two q's placed against it
 #
 # A 1-20-1 tanh network, $D = 61$ weights and biases, prior $\mathcal N(0, 1)$ on each; 40
-# inputs uniform in $[-2, 2]$, targets $f(x; w^\*) + \text{noise}$ with $w^\*$ drawn from the prior
+# inputs uniform in $[-2, 2]$, targets $f(x; w^\star) + \text{noise}$ with $w^\star$ drawn from the prior
 # and noise standard deviation 0.3. `ev.network_log_densities` splits tutorial 08's log joint
 # (`mv.flat.log_joint`) into $\log p(w)$ and $\log p(D\mid w)$ as functions of the flat weight
 # vector, both taking all chains at once.
@@ -213,7 +213,7 @@ print(f"1-{HIDDEN_SIM}-1 network: D = {D_SIM} weights, {N_SIM} points; "
 
 # %% [markdown]
 # The sandwich for three schedule lengths. Every reverse chain starts from the one exact draw
-# $w^\*$ (Grosse et al. do the same): each chain's weight still averages to $1/p(D)$, but the
+# $w^\star$ (Grosse et al. do the same): each chain's weight still averages to $1/p(D)$, but the
 # chains are not independent, so the reverse standard error is a lower limit.
 
 # %%
