@@ -36,6 +36,7 @@ sampling, sandwiched by its reverse, and step 3's identity log p(D) = ELBO + KL 
 # %%
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -108,10 +109,8 @@ def sandwich(log_prior, log_likelihood, prior_draws, posterior_draws, n_steps, r
     return forward, reverse
 
 
-import warnings  # noqa: E402  (short schedules are meant to be poor here: their warnings are the point)
-
 runs_lin = {}
-with warnings.catch_warnings():
+with warnings.catch_warnings():          # short schedules are meant to be poor here: the table shows their ESS
     warnings.simplefilter("ignore", ev.UnreliableEstimateWarning)
     for n_steps in STEPS_LIN:
         ais_rng = np.random.default_rng(n_steps)
