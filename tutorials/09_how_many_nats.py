@@ -331,9 +331,10 @@ print(f"log(H! 2^H) for H = {HIDDEN_SIM}: {log_symmetries(HIDDEN_SIM):.1f} nats"
 # The same data as tutorial 08 (same seed and the same draws): 20 points in each of
 # $[-1, -0.5]$ and $[0.5, 1]$ from $y = \sin(3x) + \text{noise}$, noise 0.1, a 1-50-1 tanh network,
 # $D = 151$, prior $\mathcal N(0, 1)$. These data were not drawn from the network's prior, so there
-# is no exact posterior draw and no reverse run: only the forward bound $\hat L$. Its value can
-# only rise as the schedule lengthens (up to noise), towards $\log p(D)$; so each
-# $\hat L - \mathrm{ELBO}$ is a lower bound on that q's KL, and longer runs can only raise it.
+# is no exact posterior draw and no reverse run: only the forward bound $\hat L$. Its bias
+# shrinks as the schedule lengthens, so it rises (up to noise) towards $\log p(D)$; so each
+# $\hat L - \mathrm{ELBO}$ is a (stochastic) lower bound on that q's KL, which a longer run would
+# raise, up to noise.
 
 # %%
 HIDDEN, NOISE_NET, N_PER_CLUSTER = 50, 0.1, 20
