@@ -11,8 +11,9 @@ The public names, by layer (see README.md for the map to the derivation):
   asides      exact (conjugate ground truth), data (toy sets, digits)
   truth       flat (a network's weights as one vector, its log joint), mcmc (HMC, split R-hat, ESS)
   full cov    fullcov: FullCovGaussian q = N(mu, L L^T) on a flat weight vector, fit_full_cov
+  evidence    evidence: log p(D) by annealed importance sampling (forward and reverse), ELBOs with error bars
 """
-from . import data, exact, flat, fullcov, gaussian, io, mcmc, optim
+from . import data, evidence, exact, flat, fullcov, gaussian, io, mcmc, optim
 from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
                     signal_to_noise)
 from .elbo import elbo_loss, kl_weights, warmup_factor
@@ -37,4 +38,5 @@ __all__ = [
     "save", "load", "io", "exact", "data",
     "flat", "mcmc",
     "fullcov", "FullCovGaussian", "fit_full_cov",
+    "evidence",
 ]

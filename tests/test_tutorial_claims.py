@@ -161,6 +161,15 @@ def test_two_runs_draw_bit_identical_figures(prefix, tmp_path):
     assert hashes[0] and hashes[0] == hashes[1]
 
 
+@pytest.mark.slow
+def test_09_part_3_uses_tutorial_08_s_two_cluster_data(tmp_path, monkeypatch):
+    """Tutorial 09 says its part 3 is tutorial 08's network on the same data, draw for draw."""
+    first = run_quick("08", tmp_path / "08", monkeypatch)
+    ninth = run_quick("09", tmp_path / "09", monkeypatch)
+    np.testing.assert_array_equal(ninth["x_net"], first["x_net"])
+    np.testing.assert_array_equal(ninth["y_net"], first["y_net"])
+    assert ninth["D_NET"] == first["D"] == 151
+
 
 # ---------------------------------------------------------------- the prose against the full run the site shows
 
