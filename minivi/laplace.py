@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .flat import (_deterministic_layers, _positive, _slices, _weight_view, functional_forward, log_joint, n_weights,
+from .flat import (_deterministic_layers, _positive, _prior_scales, _slices, _weight_view, functional_forward, log_joint, n_weights,
                    parameters_to_vector)
 from .gaussian import LOG_2PI
 from .nn import Linear, Module
@@ -158,10 +158,13 @@ def _rowwise_forward(layers: list, slices: dict, rows: Tensor, x: np.ndarray) ->
     return h
 
 
-def ggn(model: Module, w, x, *, noise_sigma, prior_sigma) -> np.ndarray:
+def ggn(model: Module, w, x, *, noise_sigma, prior_sigma, fan_in_prior: bool = False) -> np.ndarray:
     """The generalised Gauss-Newton matrix of the negative log joint of a Gaussian regression network:
 
-        G = J^T J / noise_sigma² + I / prior_sigma²        (D, D),  J = `jacobian`, rows (n, k) stacked.
+        G = J^T J / noise_sigma² + diag(1/s²)        (D, D),  J = `jacobian`, rows (n, k) stacked,
+
+    s_i the prior's standard deviations, prior_sigma (or prior_sigma / sqrt(in_features) for the
+    weights of a layer with fan_in_prior=True, as in `mv.flat.log_joint`).
 
     It is the Hessian without the term Σ_nk (f_nk - y_nk)/noise_sigma² ∇² f_nk: exact for a
     model linear in w, and positive definite wherever it is evaluated.
@@ -169,7 +172,7 @@ def ggn(model: Module, w, x, *, noise_sigma, prior_sigma) -> np.ndarray:
     noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
     j = jacobian(model, w, x)
     j = j.reshape(-1, j.shape[-1])
-    return j.T @ j / noise_sigma ** 2 + np.eye(j.shape[1]) / prior_sigma ** 2
+    return j.T @ j / noise_sigma ** 2 + np.diag(1.0 / _prior_scales(model, prior_sigma, fan_in_prior) ** 2)
 
 
 # ---------------------------------------------------------------- the evidence
@@ -283,37 +286,44 @@ def _fixed_point(data_hessian, w_hat, low: float, high: float) -> float:
 class Laplace:
     """q(w) = N(ŵ, H⁻¹) for a Gaussian regression network, with its evidence and linearised predictive.
 
-    Build with `laplace(...)`. Attributes: w_hat (D,), hessian H (D, D), data_hessian
-    (H minus the prior's precision I/prior_sigma²), log_likelihood = log p(D|ŵ),
+    Build with `laplace(...)`. The prior is p(w_i) = N(0, s_i²) with precision 1/s_i² = r_i α,
+    α = 1/prior_sigma² and r_i = 1 (or r_i = in_features for the weights of a layer when
+    fan_in_prior=True, as in `mv.flat.log_joint`). Attributes: w_hat (D,), hessian H (D, D),
+    data_hessian (H minus the prior's precision diag(r α)), log_likelihood = log p(D|ŵ),
     log_prior = log p(ŵ), log_evidence (the Laplace estimate of log p(D)), noise_sigma,
-    prior_sigma, kind ("ggn" or "exact").
+    prior_sigma, prior_ratio r (D,), kind ("ggn" or "exact").
     """
 
-    def __init__(self, model, w_hat, data_hessian, log_likelihood, noise_sigma, prior_sigma, kind):
+    def __init__(self, model, w_hat, data_hessian, log_likelihood, noise_sigma, prior_sigma, kind, prior_ratio):
         self.model, self.w_hat, self.kind = model, w_hat, kind
-        self.noise_sigma, self.prior_sigma = noise_sigma, prior_sigma
+        self.noise_sigma, self.prior_sigma, self.prior_ratio = noise_sigma, prior_sigma, prior_ratio
         self.data_hessian, self.log_likelihood = data_hessian, log_likelihood
-        d = len(w_hat)
-        alpha = 1.0 / prior_sigma ** 2
-        self.hessian = data_hessian + alpha * np.eye(d)
-        self.log_prior = float(-0.5 * alpha * w_hat @ w_hat + 0.5 * d * (np.log(alpha) - LOG_2PI))
+        precision = prior_ratio / prior_sigma ** 2
+        self.hessian = data_hessian + np.diag(precision)
+        self.log_prior = float(np.sum(-0.5 * precision * w_hat ** 2 + 0.5 * (np.log(precision) - LOG_2PI)))
         self._chol = cholesky_of_hessian(self.hessian, f"Laplace ({kind} Hessian)")
         self.log_evidence = laplace_log_evidence(log_likelihood + self.log_prior, self.hessian)
 
     @property
     def prior_precision(self) -> float:
+        """α = 1/prior_sigma²."""
         return 1.0 / self.prior_sigma ** 2
 
     def with_prior_precision(self, alpha: float) -> "Laplace":
-        """The same ŵ and data Hessian with the prior N(0, I/alpha): H = data_hessian + alpha I."""
+        """The same ŵ and data Hessian with α = alpha: H = data_hessian + diag(r alpha)."""
         alpha = _positive(alpha, "alpha")
         return Laplace(self.model, self.w_hat, self.data_hessian, self.log_likelihood, self.noise_sigma,
-                       1.0 / np.sqrt(alpha), self.kind)
+                       1.0 / np.sqrt(alpha), self.kind, self.prior_ratio)
 
     def optimise_prior_precision(self) -> "Laplace":
-        """The approximation with the prior precision that maximises the Laplace evidence at ŵ
-        (`evidence_prior_precision`)."""
-        return self.with_prior_precision(evidence_prior_precision(self.data_hessian, self.w_hat))
+        """The approximation with the α that maximises the Laplace evidence at ŵ (`evidence_prior_precision`).
+
+        With r ≠ 1 the variables v = r^½ w make the prior isotropic, N(0, I/α): the fixed point is
+        solved for ŵ' = r^½ ŵ and G' = r^-½ G r^-½ (log det(G + α diag r) = log det(G' + α I) + Σ log r_i).
+        """
+        root = np.sqrt(self.prior_ratio)
+        alpha = evidence_prior_precision(self.data_hessian / np.outer(root, root), root * self.w_hat)
+        return self.with_prior_precision(alpha)
 
     def predict(self, x) -> tuple:
         """The linearised predictive of f at inputs x (N, in): (mean (N, out), variance (N, out)).
@@ -330,15 +340,16 @@ class Laplace:
         return mean, variance
 
 
-def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, hessian: str = "ggn", w=None,
-            step: float = 1e-3) -> Laplace:
+def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: bool = False,
+            hessian: str = "ggn", w=None, step: float = 1e-3) -> Laplace:
     """The Laplace approximation of a Gaussian regression network's posterior at a mode ŵ.
 
     model: a Sequential of Linear/ReLU/Tanh (the flat-weight view); w: the mode ŵ (D,), by default
-    the model's own parameters (`parameters_to_vector`). The log joint is `mv.flat.log_joint`'s:
-    log p(D|w) = Σ log N(y; f(x; w), noise_sigma²), p(w) = N(0, prior_sigma² I).
-    hessian: "ggn" (J^T J / noise_sigma² + I / prior_sigma², `ggn`) or "exact" (`hessian`, from
-    finite differences of the engine's gradient, `exact_hessian`; D up to a few hundred).
+    the model's own parameters (`parameters_to_vector`). The log joint is `mv.flat.log_joint`'s,
+    with the same arguments: log p(D|w) = Σ log N(y; f(x; w), noise_sigma²), p(w_i) = N(0, s_i²),
+    s_i = prior_sigma (or prior_sigma / sqrt(in_features) for weights with fan_in_prior=True).
+    hessian: "ggn" (J^T J / noise_sigma² + diag(1/s²), `ggn`) or "exact" (from finite
+    differences of the engine's gradient, `exact_hessian`; D up to a few hundred).
     A Hessian that is not positive definite at w is refused with the fix (optimise to the mode,
     or use "ggn").
     """
@@ -346,15 +357,14 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, hessian: str =
         raise ValueError(f"laplace: hessian must be one of {HESSIANS}, got {hessian!r}")
     noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
     x = _checked_inputs(x, "laplace")
-    log_prob = log_joint(model, x, y, noise_sigma=noise_sigma, prior_sigma=prior_sigma)
+    log_prob = log_joint(model, x, y, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)
     d = n_weights(model)
     w_hat = _checked_vector(parameters_to_vector(model) if w is None else w, d, "laplace")
-    log_lik_prior = log_prob(w_hat).item()
-    alpha = 1.0 / prior_sigma ** 2
-    log_prior = -0.5 * alpha * w_hat @ w_hat + 0.5 * d * (np.log(alpha) - LOG_2PI)
+    precision = 1.0 / _prior_scales(model, prior_sigma, fan_in_prior) ** 2
+    log_prior = np.sum(-0.5 * precision * w_hat ** 2 + 0.5 * (np.log(precision) - LOG_2PI))
     if hessian == "ggn":
-        h = ggn(model, w_hat, x, noise_sigma=noise_sigma, prior_sigma=prior_sigma)
+        h = ggn(model, w_hat, x, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)
     else:
         h = exact_hessian(log_prob, w_hat, step=step)
-    return Laplace(model, w_hat, h - alpha * np.eye(d), float(log_lik_prior - log_prior), noise_sigma,
-                   prior_sigma, hessian)
+    return Laplace(model, w_hat, h - np.diag(precision), float(log_prob(w_hat).item() - log_prior), noise_sigma,
+                   prior_sigma, hessian, precision * prior_sigma ** 2)

@@ -39,6 +39,20 @@ def test_laplace_evidence_is_exact_on_conjugate_linear_regression(seed, n, d, ki
     assert away.log_evidence < exact - 1e-3
 
 
+def test_the_fan_in_prior_is_exact_on_linear_regression_too():
+    # p(W_i) = N(0, s^2 / d), p(b) = N(0, s^2): with w = S v, v ~ N(0, I), the model is y = (Phi S) v + noise
+    x, y, phi, model, s, sigma = blr_problem(12, 25, 4)
+    scales = np.array([s / 2.0] * 4 + [s])                   # in_features = 4
+    mean, _ = mv.exact.blr_posterior(phi * scales, y, 1.0, sigma)
+    approx = la.laplace(model, x, y, noise_sigma=sigma, prior_sigma=s, fan_in_prior=True, w=scales * mean)
+    assert approx.log_evidence == pytest.approx(mv.exact.blr_log_evidence(phi * scales, y, 1.0, sigma), abs=1e-10)
+    best = approx.optimise_prior_precision()                 # and the evidence's alpha is the grid's best
+    grid = best.prior_precision * np.exp(np.linspace(-2, 2, 401))
+    evidences = [approx.with_prior_precision(a).log_evidence for a in grid]
+    assert best.log_evidence >= max(evidences) - 1e-12
+    assert abs(np.log(grid[int(np.argmax(evidences))] / best.prior_precision)) <= 0.01
+
+
 def test_linearised_predictive_is_the_exact_posterior_predictive_on_linear_regression():
     x, y, phi, model, s, sigma = blr_problem(3, 30, 2)
     mean, cov = mv.exact.blr_posterior(phi, y, s, sigma)
