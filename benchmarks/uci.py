@@ -575,8 +575,9 @@ def main(argv=None):
 
     def on_prefix(k, results, choices, seconds):
         write_outputs(args.out, k, results, choices, seconds, args.method, base, settings, args.seed, test_samples)
+        fits = sum(t for by_method in seconds.values() for per_split in by_method.values() for t in per_split if t)
         print(f"-- first {k} split(s) complete: {(time.perf_counter() - start) / 60:.1f} min wall, "
-              f"{(cpu_seconds_so_far() - cpu_start) / 60:.1f} min CPU; tables written", flush=True)
+              f"{fits / 60:.1f} min CPU in the finished tasks; tables written", flush=True)
 
     results, _, _ = run_benchmark(datasets, args.method, n_splits, base, settings, args.seed, test_samples,
                                   args.jobs, on_prefix)
