@@ -12,10 +12,13 @@ The public names, by layer (see README.md for the map to the derivation):
   truth       flat (a network's weights as one vector, its log joint), mcmc (HMC, split R-hat, ESS)
   full cov    fullcov: FullCovGaussian q = N(mu, L L^T) on a flat weight vector, fit_full_cov
   evidence    evidence: log p(D) by annealed importance sampling (forward and reverse), ELBOs with error bars
+  laplace     laplace: the Laplace evidence, GGN, linearised predictive, the evidence's prior precision
+  dropout     Dropout, dropout_kl: MC dropout read as variational inference
 """
-from . import data, evidence, exact, flat, fullcov, gaussian, io, mcmc, optim
+from . import data, dropout, evidence, exact, flat, fullcov, gaussian, io, laplace, mcmc, optim
 from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
                     signal_to_noise)
+from .dropout import Dropout, dropout_kl
 from .elbo import elbo_loss, kl_weights, warmup_factor
 from .fullcov import FullCovGaussian, fit_full_cov
 from .gradcheck import gradcheck, numerical_grad
@@ -38,5 +41,5 @@ __all__ = [
     "save", "load", "io", "exact", "data",
     "flat", "mcmc",
     "fullcov", "FullCovGaussian", "fit_full_cov",
-    "evidence",
+    "evidence", "laplace", "dropout", "Dropout", "dropout_kl",
 ]

@@ -24,7 +24,7 @@ def test_every_test_the_map_names_exists():
 
 
 def test_every_function_the_map_names_exists():
-    named = [(m, n) for m, n in re.findall(r"`(exact|predict|gaussian|bayes|likelihoods|elbo|train|optim)\.(\w+)`", README)
+    named = [(m, n) for m, n in re.findall(r"`(exact|predict|gaussian|bayes|likelihoods|elbo|train|optim|laplace|dropout)\.(\w+)`", README)
              if n != "py"]  # `gaussian.py` is a file name
     assert len(named) >= 8
     for module, name in named:

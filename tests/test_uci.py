@@ -200,6 +200,116 @@ def test_standardiser_sets_a_zero_std_to_one():
     assert np.array_equal(mean, [2.0, 5.0]) and np.array_equal(std, [1.0, 1.0])
 
 
+def test_log_likelihood_with_one_noise_level_per_component_by_hand():
+    # Two components at f = 0 with noise 1 and 2, y = 0:
+    #   log (1/2)(N(0; 0, 1) + N(0; 0, 4)) = log((1/sqrt(2 pi)) (1 + 1/2) / 2) = -log(2 pi)/2 + log(3/4)
+    f = np.zeros((2, 1, 1))
+    expected = -0.5 * np.log(2 * np.pi) + np.log(0.75)
+    assert uci.test_log_likelihood(f, [[0.0]], np.array([1.0, 2.0])[:, None, None]) == pytest.approx(expected, rel=1e-14)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        uci.test_log_likelihood(f, [[0.0]], np.ones(3))
+    with pytest.raises(ValueError, match="positive"):
+        uci.test_log_likelihood(f, [[0.0]], np.array([1.0, -1.0])[:, None, None])
+
+
+# ------------------------------------------------------------ the methods
+
+TINY = {**uci.COMMON, "steps": 30}
+
+
+def tiny_problem(n=60, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    y = np.sin(x[:, :1]) + 0.1 * rng.normal(size=(n, 1))
+    return x, y, np.arange(50), np.arange(50, n)
+
+
+@pytest.mark.parametrize("method", uci.METHODS)
+def test_every_method_fits_and_scores_in_original_units_reproducibly(method):
+    x, y, train, test = tiny_problem()
+    y = 100 + 10 * y                                             # far from standardised units
+    config = uci.method_config(method, TINY)
+    first = uci.run_split(x, y, train, test, method, config, uci.task_rng(0, "t", 0, method, 0), 50)
+    again = uci.run_split(x, y, train, test, method, config, uci.task_rng(0, "t", 0, method, 0), 50)
+    assert first == again                                        # same Generator, same bits
+    r, ll = first
+    assert 0 < r < 5 * y.std() and np.isfinite(ll)
+    # the log-likelihood of 10x-scaled targets is about log(1/10) lower than of standardised ones:
+    # a score left in standardised units would be near -1, not near -3.5
+    assert ll < -2.0
+
+
+def test_the_ensemble_predictive_is_the_mixture_of_its_members():
+    x, y, train, _ = tiny_problem()
+    predict = uci.fit_ensemble(x[train], y[train], uci.method_config("ensemble", TINY), np.random.default_rng(1))
+    means, sigmas = predict(x[:4], None)
+    assert means.shape == (5, 4, 1) and sigmas.shape == (5, 1, 1)
+    assert len({float(m) for m in means[:, 0, 0]}) == 5           # five different networks
+
+
+@pytest.mark.parametrize("members", [1, 0, True])
+def test_an_ensemble_of_fewer_than_two_members_is_refused(members):
+    x, y, train, _ = tiny_problem()
+    config = {**uci.method_config("ensemble", TINY), "members": members}
+    with pytest.raises(ValueError, match="at least 2 members"):
+        uci.fit_ensemble(x[train], y[train], config, np.random.default_rng(0))
+
+
+def test_ensemble_size_below_two_is_refused_on_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        uci.parse_args(["--ensemble-size", "1"])
+    assert "--ensemble-size must be at least 2" in capsys.readouterr().err
+
+
+def test_a_dropout_rate_outside_zero_one_is_refused_by_the_method():
+    x, y, train, _ = tiny_problem()
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        uci.fit_dropout(x[train], y[train], {**uci.method_config("dropout", TINY), "p": 1.0}, np.random.default_rng(0))
+
+
+def test_the_laplace_method_uses_the_evidence_prior_precision(monkeypatch):
+    x, y, train, test = tiny_problem()
+    chosen = []
+    original = mv.laplace.Laplace.optimise_prior_precision
+
+    def spy(self):
+        result = original(self)
+        chosen.append((self.prior_precision, result.prior_precision, self.log_evidence, result.log_evidence))
+        return result
+
+    monkeypatch.setattr(mv.laplace.Laplace, "optimise_prior_precision", spy)
+    uci.fit_laplace(x[train], y[train], uci.method_config("laplace", TINY), np.random.default_rng(0))
+    (before, after, evidence_before, evidence_after), = chosen
+    assert after != before and evidence_after >= evidence_before
+
+
+def test_nested_selection_never_reads_the_test_rows():
+    # garbage in the test rows' targets changes the test scores but not the choice or its validation scores
+    x, y, train, test = tiny_problem(n=80)
+    garbage = y.copy()
+    garbage[test] = 1e6
+    few_steps = {**TINY, "steps": 10}
+    for method in ("dropout", "laplace"):
+        clean = uci.select_and_run(x, y, train, test, method, few_steps, uci.SETTINGS, 0, "t", 0, 50)
+        dirty = uci.select_and_run(x, garbage, train, test, method, few_steps, uci.SETTINGS, 0, "t", 0, 50)
+        assert clean[2] == dirty[2] and len(clean[2]["validation_ll"]) == len(uci.GRID[method][1])
+        assert clean[1] != dirty[1]
+
+
+def test_every_method_has_a_grid_of_the_same_size_and_the_same_steps():
+    assert set(uci.GRID) == set(uci.METHODS) == set(uci.SETTINGS)
+    assert {len(values) for _, values in uci.GRID.values()} == {3}
+    assert all("steps" not in uci.SETTINGS[m] and uci.GRID[m][0] != "steps" for m in uci.METHODS)
+
+
+def test_unknown_method_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        uci.parse_args(["--method", "hmc"])
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="bbb, dropout, ensemble, laplace"):
+        uci.method_config("hmc")
+
+
 # ------------------------------------------------------------ the script
 
 def test_splits_zero_is_refused(capsys):
@@ -214,22 +324,52 @@ def test_bad_data_dir_is_a_clear_error(tmp_path):
         uci.main(["--data-dir", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
 
 
+def small_folder(tmp_path, rows=60):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    x, y = mv.data.load_uci("yacht")
+    np.savetxt(folder / "data.txt", np.hstack([x, y])[:rows])
+    return folder
+
+
+def test_results_json_layout_for_one_method_and_for_several(tmp_path, monkeypatch):
+    monkeypatch.setitem(uci.QUICK, "steps", 5)
+    monkeypatch.setattr(uci, "figure", lambda *args: None)     # the figure is the slow test's business
+    folder = small_folder(tmp_path)
+    base = ["--data-dir", str(folder), "--quick", "--splits", "1"]
+    one = uci.main(base + ["--method", "laplace", "--out", str(tmp_path / "one")])
+    stored = json.loads((tmp_path / "one" / "results.json").read_text())
+    assert stored == one and set(stored["small"]) == {"rmse", "test_ll"} and len(stored["small"]["rmse"]) == 1
+    two = uci.main(base + ["--method", "dropout", "--method", "ensemble", "--out", str(tmp_path / "two")])
+    stored = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert stored == two and set(stored["small"]) == {"dropout", "ensemble"}
+    assert set(stored["small"]["dropout"]) == {"rmse", "test_ll"}
+    choices = json.loads((tmp_path / "two" / "uci_choices.json").read_text())
+    assert choices["grid"]["dropout"] == {"knob": "p", "candidates": list(uci.GRID["dropout"][1])}
+    assert choices["choices"]["small"]["dropout"][0]["value"] in uci.GRID["dropout"][1]
+    table = (tmp_path / "two" / "uci.md").read_text()
+    assert "| small | " in table and "| dropout | ensemble | VI | PBP | Dropout | Dropout tuned |" in table
+
+
 @pytest.mark.slow
 def test_quick_mode_end_to_end_is_reproducible_with_any_number_of_jobs(tmp_path, capsys):
     folder = tmp_path / "yacht"
     folder.mkdir()
     x, y = mv.data.load_uci("yacht")
     np.savetxt(folder / "data.txt", np.hstack([x, y]))
-    args = ["--data-dir", str(folder), "--quick", "--seed", "3"]
+    args = ["--data-dir", str(folder), "--quick", "--seed", "3"] + [f"--method={m}" for m in uci.METHODS]
     first = uci.main(args + ["--out", str(tmp_path / "a")])
     again = uci.main(args + ["--out", str(tmp_path / "b"), "--jobs", "2"])   # worker processes: same numbers
     printed = capsys.readouterr().out
-    assert "yacht split 1/2" in printed and "yacht split 2/2" in printed
+    assert "yacht split 1/2 laplace" in printed and "yacht split 2/2 ensemble" in printed
     stored = json.loads((tmp_path / "a" / "results.json").read_text())
-    assert set(stored) == {"yacht"} and len(stored["yacht"]["rmse"]) == len(stored["yacht"]["test_ll"]) == 2
+    assert set(stored) == {"yacht"} and set(stored["yacht"]) == set(uci.METHODS)
     assert stored == first == again                      # same seed, same numbers
     assert (tmp_path / "a" / "uci.md").read_text() == (tmp_path / "b" / "uci.md").read_text()
     assert (tmp_path / "a" / "uci.png").stat().st_size > 0
     # 40 steps do not train a network, but the scores must be finite and in original units:
     # the RMSE within a few target standard deviations (15.1 for yacht).
-    assert all(np.isfinite(stored["yacht"]["test_ll"])) and all(0 < r < 5 * y.std() for r in stored["yacht"]["rmse"])
+    for method in uci.METHODS:
+        scores = stored["yacht"][method]
+        assert len(scores["rmse"]) == 2 and all(np.isfinite(scores["test_ll"]))
+        assert all(0 < r < 5 * y.std() for r in scores["rmse"])

@@ -1,0 +1,108 @@
+"""MC dropout (minivi/dropout.py): the masks of each sampling mode, the weight-decay KL by hand and its
+gradient three ways, the sampling protocol, same seed same bits, bad input."""
+import numpy as np
+import pytest
+
+import minivi as mv
+from minivi.dropout import Dropout, dropout_kl
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def test_mean_mode_and_rate_zero_are_the_identity():
+    x = rng(1).normal(size=(4, 3))
+    assert np.array_equal(Dropout(0.3, rng=rng())(x, mode="mean").data, x)
+    assert np.array_equal(Dropout(0.0, rng=rng())(x).data, x)
+
+
+def test_sample_mode_draws_one_mask_per_entry_scaled_by_one_over_keep():
+    p, x = 0.25, np.ones((2000, 5))
+    out = Dropout(p, rng=rng(2))(x).data
+    assert set(np.unique(out)) == {0.0, 1 / (1 - p)}
+    dropped = np.mean(out == 0)
+    assert abs(dropped - p) < 4 * np.sqrt(p * (1 - p) / out.size)       # the rate, within 4 standard errors
+    assert len({tuple(row) for row in out}) > 1                          # rows differ: per-row masks
+    # the same draws by hand from the same generator
+    expected = (rng(2).random((2000, 5)) < 1 - p) / (1 - p)
+    assert np.array_equal(out, expected)
+
+
+def test_function_mode_shares_one_mask_by_all_rows_of_a_sample():
+    x = np.ones((6, 4))
+    out = Dropout(0.5, rng=rng(3))(x, mode="function", n_samples=50).data
+    assert out.shape == (50, 6, 4)
+    assert np.all(out == out[:, :1, :])                                   # every row the same within a sample
+    assert len({tuple(s[0]) for s in out}) > 1                           # samples differ
+
+
+def test_n_samples_gives_the_sample_axis_and_per_entry_masks():
+    x = np.ones((3, 2))
+    out = Dropout(0.5, rng=rng(4))(x, n_samples=7).data
+    assert out.shape == (7, 3, 2)
+    assert len({tuple(r) for s in out for r in s}) > 1
+
+
+def test_the_mean_over_masks_is_the_input():
+    x = rng(5).normal(size=(2, 3))
+    out = Dropout(0.2, rng=rng(6))(x, n_samples=40000).data
+    se = np.abs(x) * np.sqrt(0.2 / 0.8) / np.sqrt(40000)                # sd of x z/(1-p) is |x| sqrt(p/(1-p))
+    assert np.all(np.abs(out.mean(axis=0) - x) < 5 * se)
+
+
+def test_same_seed_same_bits_and_predict_draws_whole_networks():
+    def model(seed):
+        r = rng(seed)
+        return mv.Sequential(Dropout(0.1, rng=r), mv.Linear(3, 8, rng=r), mv.ReLU(), Dropout(0.1, rng=r),
+                             mv.Linear(8, 1, rng=r))
+
+    x = rng(7).normal(size=(5, 3))
+    a, b = mv.predict(model(1), x, n_samples=30), mv.predict(model(1), x, n_samples=30)
+    assert np.array_equal(a, b) and a.shape == (30, 5, 1)
+    assert np.std(a[:, 0, 0]) > 0
+    # one network per sample: a row repeated in x gets the same output in every sample
+    twice = mv.predict(model(1), np.vstack([x[:1], x[:1]]), n_samples=30)
+    assert np.array_equal(twice[:, 0], twice[:, 1])
+
+
+def test_dropout_kl_by_hand_and_its_gradient_three_ways():
+    r = rng(8)
+    first, second = mv.Linear(3, 4, rng=r), mv.Linear(4, 2, rng=r)
+    first.bias.data = r.normal(size=4)
+    model = mv.Sequential(first, mv.ReLU(), Dropout(0.2, rng=r), second)
+    s = 0.7
+    by_hand = (np.sum(first.weight.data ** 2) + np.sum(first.bias.data ** 2)) / (2 * s ** 2) \
+        + np.sum(second.weight.data ** 2) / (2 * s ** 2 * 0.8) + np.sum(second.bias.data ** 2) / (2 * s ** 2)
+    kl = dropout_kl(model, prior_sigma=s)
+    assert kl.item() == pytest.approx(by_hand, rel=1e-14)
+    kl.backward()
+    assert np.allclose(second.weight.grad, second.weight.data / (s ** 2 * 0.8), rtol=1e-14)   # the formula
+    assert np.allclose(first.bias.grad, first.bias.data / s ** 2, rtol=1e-14)
+
+    def as_function(w1, b1, w2, b2):
+        first.weight, first.bias, second.weight, second.bias = w1, b1, w2, b2
+        return dropout_kl(model, prior_sigma=s)
+
+    arrays = [p.data.copy() for p in (first.weight, first.bias, second.weight, second.bias)]
+    assert mv.gradcheck(as_function, *arrays)                            # autodiff against central differences
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan"), True, "0.1"])
+def test_a_rate_outside_zero_one_is_refused(p):
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Dropout(p, rng=rng())
+
+
+def test_other_bad_input_is_refused():
+    with pytest.raises(TypeError, match="Generator"):
+        Dropout(0.1, rng=0)
+    with pytest.raises(ValueError, match="directly in front"):
+        dropout_kl(mv.Sequential(Dropout(0.1, rng=rng()), mv.ReLU(), mv.Linear(2, 1, rng=rng())))
+    with pytest.raises(TypeError, match="BayesLinear"):
+        dropout_kl(mv.Sequential(mv.BayesLinear(2, 1, rng=rng())))
+    with pytest.raises(ValueError, match="prior_sigma"):
+        dropout_kl(mv.Sequential(mv.Linear(2, 1, rng=rng())), prior_sigma=0.0)
+    with pytest.raises(TypeError, match="flat-weight view"):
+        mv.flat.log_joint(mv.Sequential(Dropout(0.1, rng=rng()), mv.Linear(2, 1, rng=rng())),
+                          np.ones((3, 2)), np.ones((3, 1)), noise_sigma=1.0)
