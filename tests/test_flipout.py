@@ -24,7 +24,7 @@ from example_counts import Examples
 from gradient_helpers import assert_within, engine_grads
 from minivi.flipout import random_signs
 
-FEW = Examples(plain=10, slow=30, deadline=None)
+FEW = Examples(plain=6, slow=30, deadline=None)
 SAME_ARITHMETIC = 1e-10
 H = 1e-6
 
