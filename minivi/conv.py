@@ -353,28 +353,29 @@ class Flatten(Module):
         return "Flatten()"
 
 
-class MaxPool2d(Module):
-    """`max_pool2d` as a layer: the largest value of each kernel_size window (stride = kernel_size by default)."""
+class _Pool2d(Module):
+    """What the pooling layers share: the window size and the stride (the window size by default)."""
 
     def __init__(self, kernel_size, stride=None):
         self.kernel_size = pair(kernel_size, "kernel_size", 1)
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", 1)
 
-    def forward(self, x):
-        return max_pool2d(x, self.kernel_size, self.stride)
-
     def config(self) -> dict:
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
     def __repr__(self):
-        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
-class AvgPool2d(MaxPool2d):
+class MaxPool2d(_Pool2d):
+    """`max_pool2d` as a layer: the largest value of each kernel_size window (stride = kernel_size by default)."""
+
+    def forward(self, x):
+        return max_pool2d(x, self.kernel_size, self.stride)
+
+
+class AvgPool2d(_Pool2d):
     """`avg_pool2d` as a layer: the mean of each kernel_size window (stride = kernel_size by default)."""
 
     def forward(self, x):
         return avg_pool2d(x, self.kernel_size, self.stride)
-
-    def __repr__(self):
-        return f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride})"

@@ -187,3 +187,21 @@ def test_bayes_conv2d_refuses_bad_settings():
         mv.BayesConv2d(1, 2, 3, rng=0)
     with pytest.raises(ValueError, match="init_sigma"):
         mv.BayesConv2d(1, 2, 3, rng=rng, init_sigma=0.0)
+
+
+def test_a_mixture_prior_kl_on_a_kernel_is_its_monte_carlo_estimate_and_reading_it_changes_nothing():
+    prior = mv.ScaleMixturePrior(0.5, 1.0, 0.1)
+    layer = mv.BayesConv2d(2, 3, 2, prior=prior, rng=np.random.default_rng(0))
+    layer(np.ones((1, 2, 3, 3)))
+    first, second = layer.kl().item(), layer.kl().item()
+    assert first == second                                       # read twice: the same draw
+    # the estimate log q(w) - log p(w) at w = mu + sigma * eps, eps from the generator seeded at the forward
+    rng = np.random.default_rng(layer._kl_seed)
+    expected = 0.0
+    for mu, rho in layer.variational_parameters():
+        eps = rng.standard_normal(mu.shape)
+        sigma = softplus(rho.data)
+        w = mu.data + sigma * eps
+        log_q = np.sum(-0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * eps ** 2)
+        expected += log_q - np.sum(g.log_scale_mixture_pdf(w, 0.5, 1.0, 0.1))
+    np.testing.assert_allclose(first, expected, rtol=1e-12)
