@@ -37,7 +37,8 @@ For one kernel offset (a, e) the pixels h = s·i + a, w = s·j + e form a
 strided slice of xp, so col2im is a loop over the kH·kW offsets (never over
 pixels), each adding one slice:
 
-    dxp[:, :, a : a + s·OH : s, e : e + s·OW : s] += dX_col[..., c, a, e] laid out as (N, C_in, OH, OW)
+    dxp[:, :, a : a + s·OH : s, e : e + s·OW : s] += (dF/dX_col[(n, i, j), (c, a, e)] over all n, c, i, j,
+                                                      laid out as (N, C_in, OH, OW))
 
 The padding zeros are constants: dF/dx is dF/dxp with the border cut off.
 
