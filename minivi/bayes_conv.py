@@ -94,9 +94,11 @@ class LocalBayesConv2d(BayesConv2d):
     Unlike a linear layer, whose rows are separate examples, the pixels of ONE
     image share the kernel, so under q they are correlated; this estimator
     draws them independently. It keeps every pixel's mean and variance but not
-    their joint distribution, so when the loss is not linear in the pixels it
-    estimates a slightly different objective from the ELBO (Flipout,
-    minivi/flipout.py, keeps one kernel per image and has no such gap).
+    their covariances, so the expectation of a loss that depends on several
+    pixels jointly (pooling and the next layers mix them) is not the ELBO's:
+    for F = (Σ_pixels out)² it misses Σ_{pixels p != p'} Cov(out_p, out_p')
+    (tests/test_bayes_conv.py measures this gap). Flipout (minivi/flipout.py)
+    keeps one kernel per image and has no such gap.
     mode="function" draws kernels, as BayesConv2d does; same parameters, KL and mean mode.
     """
 

@@ -205,3 +205,31 @@ def test_a_mixture_prior_kl_on_a_kernel_is_its_monte_carlo_estimate_and_reading_
         log_q = np.sum(-0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * eps ** 2)
         expected += log_q - np.sum(g.log_scale_mixture_pdf(w, 0.5, 1.0, 0.1))
     np.testing.assert_allclose(first, expected, rtol=1e-12)
+
+
+def test_local_reparameterisation_keeps_each_pixel_but_not_their_covariance_flipout_keeps_both():
+    # F = Σ_n (Σ_pixels out_n)² depends on the pixels of an image jointly. Under q (one kernel per image)
+    # Σ_pixels out_n = Σ_{c,a,e} W[c,a,e] T_n[c,a,e], T_n the sum of the pixels each kernel entry meets, so
+    #     E_q[F] = Σ_n (Σ mu T_n)² + Σ sigma² T_n²;
+    # local reparameterisation draws the pixels independently, each with its own variance v_nij, so
+    #     E_local[F] = Σ_n (Σ mu T_n)² + Σ_ij v_nij,   which misses the pixels' covariances.
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.2, 1.0, size=(3, 1, 3, 3))                 # positive pixels: positive covariances
+    layers = {cls: cls(1, 1, 2, rng=np.random.default_rng(0), bias=False, init_sigma=0.5)
+              for cls in (mv.BayesConv2d, mv.LocalBayesConv2d, mv.FlipoutConv2d)}
+    for layer in layers.values():
+        layer.weight_mu.data = np.array([[[[0.3, -0.2], [0.1, 0.4]]]])
+    sigma2 = softplus(layers[mv.BayesConv2d].weight_rho.data[0, 0]) ** 2
+    mu = layers[mv.BayesConv2d].weight_mu.data[0, 0]
+    windows = np.lib.stride_tricks.sliding_window_view(x[:, 0], (2, 2), axis=(1, 2))   # (N, 2, 2, a, e)
+    t = windows.sum(axis=(1, 2))                                                          # T_n[a, e]
+    exact_q = np.sum(np.sum(mu * t, axis=(1, 2)) ** 2 + np.sum(sigma2 * t ** 2, axis=(1, 2)))
+    exact_local = np.sum(np.sum(mu * t, axis=(1, 2)) ** 2) + np.sum(windows ** 2 * sigma2)
+    n_draws = 20000
+    for cls, layer in layers.items():
+        out = layer(x, n_samples=n_draws).data                   # (S, N, 1, 2, 2)
+        f = (out.sum(axis=(2, 3, 4)) ** 2).sum(axis=1)
+        standard_error = f.std(ddof=1) / np.sqrt(n_draws)
+        expected = exact_local if cls is mv.LocalBayesConv2d else exact_q
+        assert abs(f.mean() - expected) < 5 * standard_error, (cls.__name__, f.mean(), expected, standard_error)
+        assert abs(exact_q - exact_local) > 20 * standard_error   # the gap is far beyond Monte Carlo error
