@@ -7,10 +7,10 @@ example sees the same perturbation and their gradients are correlated: the
 gradient's variance does not fall like 1/B as the batch size B grows.
 Flipout gives example n its own weight
 
-    W_n = mu + Delta_W * (r_n s_nᵀ)      (entrywise; s_n, r_n vectors of random signs ±1)
+    W_n = mu + Delta_W * (s_n r_nᵀ)      (entrywise; W is (in, out); s_n, r_n vectors of random signs ±1)
 
 from ONE Delta_W. Because eps is symmetric and independent of the signs,
-Delta_W * (r_n s_nᵀ) has exactly the distribution of Delta_W: each W_n is a
+Delta_W * (s_n r_nᵀ) has exactly the distribution of Delta_W: each W_n is a
 draw from q, so the estimate of the ELBO and its gradient are unbiased. But
 two examples' perturbations now differ by the random signs, which decorrelates
 their gradients. The product never forms W_n:
