@@ -4,6 +4,8 @@ The public names, by layer (see README.md for the map to the derivation):
   engine      Tensor, no_grad, make_op, unbroadcast, numerical_grad, gradcheck
   math        gaussian (softplus, reparameterize, kl_normal and their gradients)
   modules     Module, Parameter, BayesianModule, Linear, Sequential, ReLU, Tanh; BayesLinear, LocalBayesLinear, priors
+  conv        conv2d, max_pool2d, avg_pool2d, Conv2d, Flatten, MaxPool2d, AvgPool2d; BayesConv2d, LocalBayesConv2d
+  flipout     FlipoutLinear, FlipoutConv2d and their ops flipout_linear, flipout_conv2d
   objective   gaussian_nll, categorical_nll, LearnedNoise, elbo_loss, kl_weights
   training    optim.SGD, optim.Adam, fit, History
   use         predict and the uncertainty summaries
@@ -16,6 +18,9 @@ The public names, by layer (see README.md for the map to the derivation):
   dropout     Dropout, dropout_kl: MC dropout read as variational inference
 """
 from . import data, dropout, evidence, exact, flat, fullcov, gaussian, io, laplace, mcmc, optim
+from .bayes_conv import BayesConv2d, LocalBayesConv2d
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d, avg_pool2d, conv2d, max_pool2d
+from .flipout import FlipoutConv2d, FlipoutLinear, flipout_conv2d, flipout_linear
 from .bayes import (BayesLinear, GaussianPrior, LocalBayesLinear, ScaleMixturePrior, kl_divergence,
                     signal_to_noise)
 from .dropout import Dropout, dropout_kl
@@ -33,7 +38,9 @@ from .train import History, fit
 __all__ = [
     "Tensor", "no_grad", "make_op", "unbroadcast", "numerical_grad", "gradcheck", "gaussian",
     "Module", "Linear", "Sequential", "ReLU", "Tanh", "Parameter", "BayesianModule",
+    "conv2d", "max_pool2d", "avg_pool2d", "Conv2d", "Flatten", "MaxPool2d", "AvgPool2d",
     "BayesLinear", "LocalBayesLinear", "GaussianPrior", "ScaleMixturePrior", "kl_divergence", "signal_to_noise",
+    "BayesConv2d", "LocalBayesConv2d", "FlipoutLinear", "FlipoutConv2d", "flipout_linear", "flipout_conv2d",
     "gaussian_nll", "categorical_nll", "LearnedNoise", "elbo_loss", "kl_weights", "warmup_factor",
     "optim", "fit", "History",
     "predict", "regression_uncertainty", "classification_uncertainty", "expected_calibration_error",

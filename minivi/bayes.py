@@ -197,7 +197,71 @@ class ScaleMixturePrior:
         return f"ScaleMixturePrior(pi={self.pi:g}, sigma1={self.sigma1:g}, sigma2={self.sigma2:g})"
 
 
-class BayesLinear(BayesianModule):
+class MeanFieldLayer(BayesianModule):
+    """What every mean-field Gaussian layer shares: q over its weights and biases, and its KL (steps 4-5).
+
+    q(w_i) = N(mu_i, sigma_i²), sigma_i = softplus(rho_i), for every weight and
+    bias; the Parameters weight_mu, weight_rho (the weight's shape) and bias_mu,
+    bias_rho (one per output, or None without bias). `BayesLinear` holds a
+    matrix, `BayesConv2d` (minivi/bayes_conv.py) a stack of kernels: the same q,
+    the same `sample_weight` and the same KL, whatever the weights' shape.
+    A subclass writes forward(x, *, mode, n_samples) and calls `_init_q`.
+    """
+
+    def _init_q(self, rng, weight_shape: tuple, fan_in: int, n_out: int, prior_sigma, prior, init_sigma, bias: bool):
+        """mu_W ~ N(0, 1/fan_in) (LeCun, as `Linear`), mu_b = 0, every rho = inverse_softplus(init_sigma)."""
+        self.rng = check_generator(rng, type(self).__name__)
+        self.prior = GaussianPrior(prior_sigma) if prior is None else prior
+        rho0 = g.inverse_softplus(_positive_scale(init_sigma, "init_sigma"))
+        self.weight_mu = Parameter(rng.normal(0.0, 1.0 / np.sqrt(fan_in), weight_shape))
+        self.weight_rho = Parameter(np.full(weight_shape, rho0))
+        self.bias_mu = Parameter(np.zeros(n_out)) if bias else None
+        self.bias_rho = Parameter(np.full(n_out, rho0)) if bias else None
+        self._kl_seed = None
+        self._new_kl_seed()
+
+    def _eps(self, shape, n_samples):
+        return self.rng.standard_normal(shape if n_samples is None else (n_samples,) + shape)
+
+    def _new_kl_seed(self):
+        """A prior whose KL is a Monte Carlo estimate gets its own seed, drawn once per sampling forward."""
+        if getattr(self.prior, "draws_random", True):
+            self._kl_seed = int(self.rng.integers(2 ** 63))
+
+    def variational_parameters(self):
+        """(mu, rho) pairs of the weights and (if present) the biases."""
+        pairs = [(self.weight_mu, self.weight_rho)]
+        return pairs + ([(self.bias_mu, self.bias_rho)] if self.bias_mu is not None else [])
+
+    def kl(self, *, shared_sigma=None) -> Tensor:
+        """KL[q || p] summed over this layer's weights and biases (step 5), a scalar Tensor.
+
+        Reading it changes nothing: a Monte Carlo prior draws from a generator
+        seeded at the last sampling forward, never from the layer's `rng`.
+        shared_sigma: `elbo_loss`'s per-call dict (see SigmaOfRho), passed to a
+        prior whose kl takes it; None computes sigma here.
+        """
+        if isinstance(self.prior, GaussianPrior):   # closed form: weights and biases in ONE op
+            mus, rhos = zip(*self.variational_parameters())
+            return self.prior.kl(mus, rhos, None, shared_sigma=shared_sigma)
+        needs_draws = getattr(self.prior, "draws_random", True)
+        if needs_draws and self._kl_seed is None:
+            raise ValueError(f"{type(self).__name__}: the prior {self.prior!r} was set after construction; run the "
+                             "layer once in mode='sample' before reading its KL")
+        rng = np.random.default_rng(self._kl_seed) if needs_draws else None
+        shared = {"shared_sigma": shared_sigma} if takes_keyword(type(self.prior).kl, "shared_sigma") else {}
+        total = None
+        for mu, rho in self.variational_parameters():
+            term = self.prior.kl(mu, rho, rng, **shared)
+            total = term if total is None else total + term
+        return total
+
+    def prior_config(self) -> dict:
+        """The prior's settings as `save` records them."""
+        return self.prior.config() if hasattr(self.prior, "config") else {"class": type(self.prior).__name__}
+
+
+class BayesLinear(MeanFieldLayer):
     """y = x @ W + b with Gaussian q over every weight and bias (Blundell et al. 2015).
 
     Parameters (`Parameter`s): weight_mu, weight_rho of shape
@@ -228,16 +292,8 @@ class BayesLinear(BayesianModule):
 
     def __init__(self, in_features: int, out_features: int, prior_sigma: float = 1.0, *,
                  rng: np.random.Generator, prior=None, init_sigma: float = 0.05, bias: bool = True):
-        self.rng = check_generator(rng, type(self).__name__)
         self.in_features, self.out_features = check_sizes(in_features, out_features, type(self).__name__)
-        self.prior = GaussianPrior(prior_sigma) if prior is None else prior
-        rho0 = g.inverse_softplus(_positive_scale(init_sigma, "init_sigma"))
-        self.weight_mu = Parameter(rng.normal(0.0, 1.0 / np.sqrt(in_features), (in_features, out_features)))
-        self.weight_rho = Parameter(np.full((in_features, out_features), rho0))
-        self.bias_mu = Parameter(np.zeros(out_features)) if bias else None
-        self.bias_rho = Parameter(np.full(out_features, rho0)) if bias else None
-        self._kl_seed = None
-        self._new_kl_seed()
+        self._init_q(rng, (in_features, out_features), in_features, out_features, prior_sigma, prior, init_sigma, bias)
 
     def forward(self, x, *, mode, n_samples, shared_sigma=None):
         """mode="mean": x @ mu_W + mu_b.  mode="sample" or "function": x @ W + b with fresh W, b ~ q.
@@ -269,50 +325,13 @@ class BayesLinear(BayesianModule):
                              f"(N, {self.in_features}); got one input of shape {x.shape[1:]}: pass x.reshape(1, -1)")
         return x
 
-    def _eps(self, shape, n_samples):
-        return self.rng.standard_normal(shape if n_samples is None else (n_samples,) + shape)
-
-    def _new_kl_seed(self):
-        """A prior whose KL is a Monte Carlo estimate gets its own seed, drawn once per sampling forward."""
-        if getattr(self.prior, "draws_random", True):
-            self._kl_seed = int(self.rng.integers(2 ** 63))
-
     @staticmethod
     def _affine(x, w, b):
         return x @ w if b is None else affine(x, w, b)
 
-    def variational_parameters(self):
-        """(mu, rho) pairs of the weights and (if present) the biases."""
-        pairs = [(self.weight_mu, self.weight_rho)]
-        return pairs + ([(self.bias_mu, self.bias_rho)] if self.bias_mu is not None else [])
-
-    def kl(self, *, shared_sigma=None) -> Tensor:
-        """KL[q || p] summed over this layer's weights and biases (step 5), a scalar Tensor.
-
-        Reading it changes nothing: a Monte Carlo prior draws from a generator
-        seeded at the last sampling forward, never from the layer's `rng`.
-        shared_sigma: `elbo_loss`'s per-call dict (see SigmaOfRho), passed to a
-        prior whose kl takes it; None computes sigma here.
-        """
-        if isinstance(self.prior, GaussianPrior):   # closed form: weights and biases in ONE op
-            mus, rhos = zip(*self.variational_parameters())
-            return self.prior.kl(mus, rhos, None, shared_sigma=shared_sigma)
-        needs_draws = getattr(self.prior, "draws_random", True)
-        if needs_draws and self._kl_seed is None:
-            raise ValueError(f"{type(self).__name__}: the prior {self.prior!r} was set after construction; run the "
-                             "layer once in mode='sample' before reading its KL")
-        rng = np.random.default_rng(self._kl_seed) if needs_draws else None
-        shared = {"shared_sigma": shared_sigma} if takes_keyword(type(self.prior).kl, "shared_sigma") else {}
-        total = None
-        for mu, rho in self.variational_parameters():
-            term = self.prior.kl(mu, rho, rng, **shared)
-            total = term if total is None else total + term
-        return total
-
     def config(self) -> dict:
-        prior = self.prior.config() if hasattr(self.prior, "config") else {"class": type(self.prior).__name__}
         return {"in_features": self.in_features, "out_features": self.out_features,
-                "bias": self.bias_mu is not None, "prior": prior}
+                "bias": self.bias_mu is not None, "prior": self.prior_config()}
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.in_features}, {self.out_features}, prior={self.prior!r}, "
