@@ -8,7 +8,8 @@ estimates p(D) by walking from the prior to the posterior through
 
     π_β(w) ∝ p(w) p(D|w)^β,      0 = β_0 < β_1 < ... < β_T = 1,
 
-whose normalisers are Z_0 = 1 (the prior) and Z_T = p(D). Each chain starts
+whose normalisers are Z_0 = 1 (the prior) and Z_T = p(D) (D is the data set
+here, not a number of weights). Each chain starts
 at w_0, a draw from the prior; the transition at step t moves w_{t−1} to w_t
 with an MCMC step (e.g. HMC, exercise 8) that leaves π_{β_t} invariant. The
 chain's weight multiplies, at each step, the ratio of the two consecutive
