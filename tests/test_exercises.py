@@ -884,7 +884,7 @@ def test_each_ais_estimate_mistake_is_named(diagnosis):
 def test_the_three_ais_mistakes_of_the_issue_show_what_the_student_computed():
     report = assert_caught(10, with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES["ais-beta-not-increment"]),
                            "ais-beta-not-increment")
-    assert "is Σ_{t=1}^{T} (β_t) · log p(D|w_{t−1});" in report, report
+    assert "is Σ_{t=1}^{T} β_t · log p(D|w_{t−1});" in report, report
     assert "ok    ais_log_weights with one step, betas = [0, 1]" in report   # β_1 = β_1 − β_0 there
     report = assert_caught(10, with_mistake(ais_log_weights=_weights_at_new_point), "ais-likelihood-at-new-point")
     assert "is Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(D|w_t);" in report, report

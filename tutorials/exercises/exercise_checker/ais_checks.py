@@ -124,7 +124,8 @@ def classify_weights(fits) -> tuple:
         for state, (placed, state_keys) in STATES.items():
             if all(b == 0.0 and matches(a, placed(coefficients(betas)), rtol=1e-8, atol=1e-9)
                    for (a, b), (betas, _) in zip(fits, WEIGHT_PROBES)):
-                return factor_keys + state_keys, f"Σ_{{t=1}}^{{T}} ({factor}) · {state}"
+                shown = f"({factor})" if " " in factor else factor
+                return factor_keys + state_keys, f"Σ_{{t=1}}^{{T}} {shown} · {state}"
     return [], ""
 
 
