@@ -840,6 +840,7 @@ AIS_WEIGHT_MISTAKES = {
     "ais-trapezoid": lambda ll, betas: np.diff(betas) @ (0.5 * (ll[:-1] + ll[1:])),      # thermodynamic integration
     "ais-increment-sign": lambda ll, betas: (betas[:-1] - betas[1:]) @ ll[:-1],
     "ais-uniform-steps": lambda ll, betas: np.mean(ll[:-1], axis=0),                      # 1/T whatever the schedule
+    "ais-mean-over-steps": lambda ll, betas: np.mean(np.diff(betas)[:, None] * ll[:-1], axis=0),
     "ais-increment-missing": lambda ll, betas: np.sum(ll[:-1], axis=0),
     "ais-sum-over-chains": lambda ll, betas: np.sum(np.diff(betas)[:, None] * ll[:-1], axis=1),
     "ais-not-summed-over-steps": lambda ll, betas: np.diff(betas)[:, None] * ll[:-1],
@@ -855,6 +856,8 @@ AIS_ESTIMATE_MISTAKES = {
     "ais-log-divided-by-n": lambda log_w: float(_lse(log_w) / len(log_w)),
     "ais-log-n-factor": lambda log_w: float(_lse(log_w) + np.log(len(log_w))),
     "ais-evidence-not-log": lambda log_w: float(np.mean(np.exp(log_w))),
+    "ais-max-added-twice": lambda log_w: float(np.max(log_w) + np.log(np.mean(np.exp(log_w)))),
+    "ais-n-not-log-n": lambda log_w: float(_lse(log_w) - len(log_w)),
 }
 
 

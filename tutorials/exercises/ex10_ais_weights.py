@@ -9,11 +9,11 @@ estimates p(D) by walking from the prior to the posterior through
     π_β(w) ∝ p(w) p(D|w)^β,      0 = β_0 < β_1 < ... < β_T = 1,
 
 whose normalisers are Z_0 = 1 (the prior) and Z_T = p(D) (D is the data set
-here, not a number of weights). Each chain starts
-at w_0, a draw from the prior; the transition at step t moves w_{t−1} to w_t
-with an MCMC step (e.g. HMC, exercise 8) that leaves π_{β_t} invariant. The
-chain's weight multiplies, at each step, the ratio of the two consecutive
-unnormalised densities at the point the chain held BEFORE the transition:
+here, not a number of weights). Each chain starts at w_0, a draw from the
+prior; the transition at step t moves w_{t−1} to w_t with an MCMC step (e.g.
+HMC, exercise 8) that leaves π_{β_t} invariant. The chain's weight
+multiplies, at each step, the ratio of the two consecutive unnormalised
+densities at the point the chain held BEFORE the transition:
 
     log W = Σ_{t=1}^{T} [ log f_t(w_{t−1}) − log f_{t−1}(w_{t−1}) ]
           = Σ_{t=1}^{T} (β_t − β_{t−1}) log p(D | w_{t−1}),     f_t(w) = p(w) p(D|w)^{β_t}.
@@ -33,8 +33,8 @@ Your task. A run of n chains over the schedule `betas` (length T + 1) recorded
     log_likelihoods[t, c] = log p(D | w_t) of chain c,   t = 0, 1, ..., T,
 
 an array (T + 1, n): row 0 at the draws from the prior, row t at the state
-after the transition at β_t (row T, after the last one, is a draw for the
-posterior; the weight does not need it).
+after the transition at β_t (row T, after the last one, is at an approximate
+draw from the posterior; the weight does not need it).
 
   ais_log_weights(log_likelihoods, betas): the log weight of each chain, an array (n,).
   log_evidence_estimate(log_weights): log of the mean of exp(log_weights), one float,

@@ -13,13 +13,14 @@ schedules (T = 2 to 9 steps, uneven) and random tables of log-likelihoods,
 and fits each chain's result exactly as Σ_{t=0}^{T} a_t log p(D|w_t) + b.
 The right weight has a_t = β_{t+1} − β_t for t < T and a_T = 0. Each mistake
 leaves its own coefficients: the states one later (a_t = β_t − β_{t−1} for
-t ≥ 1), β_t for its increment, −(β_t − β_{t−1}), 1/T, ... ; the report prints
+t ≥ 1), β_t for its increment, −(β_t − β_{t−1}), 1/T, the increments / T,
+...; the report prints
 the fitted weight, so the student sees what their code computes. The result's
 shape names the wrong axis summed.
 
 The diagnosis of log_evidence_estimate runs it on 12 random sets of log
 weights (n = 2 to 60) and fits the result exactly as a sum of log Σ_c W_c,
-log n, mean_c log W_c, max_c log W_c, (log Σ_c W_c)/n and 1 (the right one is
+log n, mean_c log W_c, max_c log W_c, (log Σ_c W_c)/n, n and 1 (the right one is
 log Σ_c W_c − log n); then it shifts one set by ±1000 nats, and tries a set
 with one log weight 3000 nats below the others, and names a result that is
 no longer finite.
@@ -109,6 +110,7 @@ FACTORS = {"β_t − β_{t−1}": (lambda b: np.diff(b), []),
            "β_{t−1} − β_t": (lambda b: -np.diff(b), ["ais-increment-sign"]),
            "β_t": (lambda b: b[1:], ["ais-beta-not-increment"]),
            "β_{t−1}": (lambda b: b[:-1], ["ais-beta-not-increment"]),
+           "(β_t − β_{t−1})/T": (lambda b: np.diff(b) / (len(b) - 1), ["ais-mean-over-steps"]),
            "1/T": (lambda b: np.full(len(b) - 1, 1.0 / (len(b) - 1)), ["ais-uniform-steps"]),
            "1": (lambda b: np.ones(len(b) - 1), ["ais-increment-missing"])}
 STATES = {"log p(D|w_{t−1})": (lambda f: np.append(f, 0.0), []),
@@ -185,7 +187,7 @@ def estimate_terms(log_w) -> dict:
     m = np.max(log_w)
     lse = m + np.log(np.sum(np.exp(log_w - m)))
     return {"log Σ_c W_c": lse, "log n": np.log(log_w.size), "mean_c log W_c": np.mean(log_w),
-            "max_c log W_c": m, "(log Σ_c W_c)/n": lse / log_w.size, "1": 1.0}
+            "max_c log W_c": m, "(log Σ_c W_c)/n": lse / log_w.size, "n": log_w.size, "1": 1.0}
 
 
 def classify_estimate(fit: dict) -> list:
@@ -195,8 +197,11 @@ def classify_estimate(fit: dict) -> list:
     lse, max_, log_n = (fit.get(term, 0.0) for term in ("log Σ_c W_c", "max_c log W_c", "log n"))
     if max_ == -1.0 and lse == 1.0:
         keys.append("ais-max-not-added-back")
+    elif max_ == 1.0 and lse == 1.0:
+        keys.append("ais-max-added-twice")
     elif max_ != 0.0 and lse == 0.0:
         keys.append("ais-max-weight-only")
+    keys += ["ais-n-not-log-n"] if "n" in fit else []
     if lse == 1.0 and log_n != -1.0:
         keys.append("ais-lse-without-log-n" if log_n == 0.0 else "ais-log-n-factor")
     return keys

@@ -507,6 +507,10 @@ HINTS = {
         "Your weight gives every step the same factor 1/T (the fit above), as if the schedule were evenly "
         "spaced. The checker's schedules are not: the steps near β = 0 are short and the later ones long. "
         "Each step's factor must come from the schedule you are given."),
+    "ais-mean-over-steps": (
+        "Your weight is the right one divided by T (the fit above): you averaged the steps' log ratios "
+        "instead of adding them. A chain's weight is the PRODUCT of its T ratios, and the log of a "
+        "product is a sum."),
     "ais-increment-missing": (
         "Your weight adds the log-likelihoods with factor 1 (the fit above): the schedule does not enter. "
         "Each step raises the likelihood only by the part of the power that step adds."),
@@ -544,6 +548,13 @@ HINTS = {
         "Your estimate is short by exactly the largest log weight (the fit above): you factored out "
         "m = max log W before exponentiating, which is the right way to avoid overflow, and did not put "
         "it back. exp(log W − m) are the weights divided by e^m; undo that division after the log."),
+    "ais-max-added-twice": (
+        "Your estimate is too large by exactly the largest log weight m (the fit above): m was added back "
+        "to a sum that had not been shifted by it, or added twice. Follow m through your lines: it should "
+        "be taken out once and put back once."),
+    "ais-n-not-log-n": (
+        "Your estimate has a term in n itself, the number of chains (the fit above): n appears where its "
+        "log belongs. Once outside the log, dividing by n is subtracting its log."),
     "ais-max-weight-only": (
         "Your estimate is the largest log weight (the fit above), not the log of the mean of all the "
         "weights. The largest term dominates a log-sum-exp, but the others still count."),
