@@ -817,3 +817,214 @@ def test_each_softplus_mistake_is_named(diagnosis, softplus):
     module = with_mistake(softplus=softplus)
     assert_caught(1, module, diagnosis)
     assert check.check_exercise(1, module).checks[0].diagnosis == diagnosis
+
+
+# ---------------------------------------------------------------- exercise 10: AIS log weights and the log evidence
+
+
+def _lse(log_w):
+    m = np.max(log_w)
+    return m + np.log(np.sum(np.exp(log_w - m)))
+
+
+def _weights_at_new_point(log_likelihoods, betas):   # the issue's: each step reads the state after its transition
+    log_w = np.zeros(log_likelihoods.shape[1])
+    for t in range(1, len(betas)):
+        log_w += (betas[t] - betas[t - 1]) * log_likelihoods[t]
+    return log_w
+
+
+AIS_WEIGHT_MISTAKES = {
+    "ais-beta-not-increment": lambda ll, betas: betas[1:] @ ll[:-1],                      # the issue's: β_t for β_t − β_{t−1}
+    "ais-likelihood-at-new-point": _weights_at_new_point,
+    "ais-trapezoid": lambda ll, betas: np.diff(betas) @ (0.5 * (ll[:-1] + ll[1:])),      # thermodynamic integration
+    "ais-increment-sign": lambda ll, betas: (betas[:-1] - betas[1:]) @ ll[:-1],
+    "ais-uniform-steps": lambda ll, betas: np.mean(ll[:-1], axis=0),                      # 1/T whatever the schedule
+    "ais-mean-over-steps": lambda ll, betas: np.mean(np.diff(betas)[:, None] * ll[:-1], axis=0),
+    "ais-increment-missing": lambda ll, betas: np.sum(ll[:-1], axis=0),
+    "ais-sum-over-chains": lambda ll, betas: np.sum(np.diff(betas)[:, None] * ll[:-1], axis=1),
+    "ais-not-summed-over-steps": lambda ll, betas: np.diff(betas)[:, None] * ll[:-1],
+    "ais-weights-not-log": lambda ll, betas: np.exp(np.diff(betas) @ ll[:-1]),
+}
+
+AIS_ESTIMATE_MISTAKES = {
+    "ais-mean-of-log-weights": lambda log_w: float(np.mean(log_w)),                      # the issue's: averaged in log space
+    "ais-lse-without-log-n": lambda log_w: float(_lse(log_w)),
+    "ais-lme-overflow": lambda log_w: float(np.log(np.mean(np.exp(log_w)))),
+    "ais-max-not-added-back": lambda log_w: float(np.log(np.mean(np.exp(log_w - np.max(log_w))))),
+    "ais-max-weight-only": lambda log_w: float(np.max(log_w)),
+    "ais-log-divided-by-n": lambda log_w: float(_lse(log_w) / len(log_w)),
+    "ais-log-n-factor": lambda log_w: float(_lse(log_w) + np.log(len(log_w))),
+    "ais-evidence-not-log": lambda log_w: float(np.mean(np.exp(log_w))),
+    "ais-max-added-twice": lambda log_w: float(np.max(log_w) + np.log(np.mean(np.exp(log_w)))),
+    "ais-n-not-log-n": lambda log_w: float(_lse(log_w) - len(log_w)),
+}
+
+
+@pytest.mark.parametrize("diagnosis", sorted(AIS_WEIGHT_MISTAKES))
+def test_each_ais_weight_mistake_is_named(diagnosis):
+    module = with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES[diagnosis])
+    report = assert_caught(10, module, diagnosis)
+    result = check.check_exercise(10, module)
+    failed = [c for c in result.checks if c.status == "FAIL"]
+    assert failed and all(c.diagnosis == diagnosis for c in failed), report
+    assert all(c.status == "ok" for c in result.checks if c.title.startswith("log_evidence_estimate")), report
+    assert result.checks[-1].status == "FAIL", report   # the estimate of the known evidence misses too
+    assert "your log weight of each chain, fitted exactly" in report or "your result" in report, report
+
+
+@pytest.mark.parametrize("diagnosis", sorted(AIS_ESTIMATE_MISTAKES))
+def test_each_ais_estimate_mistake_is_named(diagnosis):
+    module = with_mistake(log_evidence_estimate=AIS_ESTIMATE_MISTAKES[diagnosis])
+    report = assert_caught(10, module, diagnosis)
+    result = check.check_exercise(10, module)
+    failed = [c for c in result.checks if c.status == "FAIL"]
+    assert failed and all(c.diagnosis == diagnosis for c in failed), report
+    assert all(c.status == "ok" for c in result.checks if c.title.startswith("ais_log_weights")), report
+    assert "your estimate" in report, report
+
+
+def test_the_three_ais_mistakes_of_the_issue_show_what_the_student_computed():
+    report = assert_caught(10, with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES["ais-beta-not-increment"]),
+                           "ais-beta-not-increment")
+    assert "is Σ_{t=1}^{T} β_t · log p(D|w_{t−1});" in report, report
+    assert "ok    ais_log_weights with one step, betas = [0, 1]" in report   # β_1 = β_1 − β_0 there
+    report = assert_caught(10, with_mistake(ais_log_weights=_weights_at_new_point), "ais-likelihood-at-new-point")
+    assert "is Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(D|w_t);" in report, report
+    assert "log p(D|w_0)" not in report.split("fitted exactly")[1].split("hint:")[0]   # w_0 is never used
+    report = assert_caught(10, with_mistake(log_evidence_estimate=AIS_ESTIMATE_MISTAKES["ais-mean-of-log-weights"]),
+                           "ais-mean-of-log-weights")
+    assert "your estimate, fitted exactly on 12 random sets of log weights (n = 2 to 60): 1·mean_c log W_c" in report
+    conjugate = check.check_exercise(10, with_mistake(
+        log_evidence_estimate=AIS_ESTIMATE_MISTAKES["ais-mean-of-log-weights"])).checks[-1]
+    assert conjugate.status == "FAIL" and "standard errors" in " ".join(conjugate.lines)
+
+
+def test_the_overflow_is_named_only_on_log_weights_too_large_to_exponentiate():
+    result = check.check_exercise(10, with_mistake(log_evidence_estimate=AIS_ESTIMATE_MISTAKES["ais-lme-overflow"]))
+    assert [c.status for c in result.checks] == ["ok"] * 5 + ["FAIL", "ok"], check.format_result(result)
+    assert "is inf" in check.format_result(result)
+
+    def centred_on_the_mean(log_w):   # stable for ±1000, not when the weights are 3000 nats apart
+        return float(np.mean(log_w) + np.log(np.mean(np.exp(log_w - np.mean(log_w)))))
+
+    report = assert_caught(10, with_mistake(log_evidence_estimate=centred_on_the_mean), "ais-lme-overflow")
+    assert "your estimate of [2, 0, −3000] (one chain far behind the others) is inf" in report, report
+
+
+def test_two_ais_mistakes_at_once_are_both_named():
+    result = check.check_exercise(10, with_mistake(ais_log_weights=lambda ll, betas: betas[1:] @ ll[1:]))
+    assert result.checks[1].hints == ["ais-beta-not-increment", "ais-likelihood-at-new-point"], \
+        check.format_result(result)
+    naive_sum = with_mistake(log_evidence_estimate=lambda log_w: float(np.log(np.sum(np.exp(log_w)))))
+    assert {"ais-lse-without-log-n", "ais-lme-overflow"} <= set(check.check_exercise(10, naive_sum).hints)
+    both = check.check_exercise(10, with_mistake(ais_log_weights=_weights_at_new_point,
+                                                 log_evidence_estimate=AIS_ESTIMATE_MISTAKES["ais-mean-of-log-weights"]))
+    assert both.checks[-1].hints == ["ais-likelihood-at-new-point", "ais-mean-of-log-weights"], check.format_result(both)
+
+
+def test_ais_code_written_differently_from_the_reference_passes():
+    def ais_log_weights(log_likelihoods, betas):
+        log_w = 0.0
+        for t in range(1, len(betas)):
+            log_w = log_w + (betas[t] - betas[t - 1]) * log_likelihoods[t - 1]
+        return log_w
+
+    def log_evidence_estimate(log_weights):
+        return np.logaddexp.reduce(log_weights) - np.log(len(log_weights))
+
+    result = check.check_exercise(10, with_mistake(ais_log_weights=ais_log_weights,
+                                                   log_evidence_estimate=log_evidence_estimate))
+    assert result.passed, check.format_result(result)
+
+
+def test_an_unknown_ais_mistake_gets_the_formula_and_a_null_diagnosis():
+    result = check.check_exercise(10, with_mistake(   # made-up nonlinear slips: no pattern of the fits
+        ais_log_weights=lambda ll, betas: np.diff(betas) @ ll[:-1] + 0.01 * np.sin(ll[0]),
+        log_evidence_estimate=lambda log_w: float(_lse(log_w) - np.log(len(log_w)) + 0.5 * np.std(log_w))))
+    failed = [c for c in result.checks if c.status == "FAIL"]
+    assert len(failed) == 7 and all(c.diagnosis is None for c in failed), check.format_result(result)
+    assert {key for c in failed for key in c.hints} == {"ais-log-weights-formula", "ais-log-evidence-formula",
+                                                        "ais-evidence-formula"}
+    assert "fitted" not in check.format_result(result)
+
+
+def test_the_ais_probes_tell_every_pattern_apart():
+    """The reference fits as the right pattern; no two candidate patterns coincide on the probes; the estimate's
+    terms are independent, so each names one mistake."""
+    from exercise_checker import ais_checks
+    fits = [ais_checks.fit_coefficients(reference.ais_log_weights(ll, betas), ll)
+            for betas, ll in ais_checks.WEIGHT_PROBES]
+    assert ais_checks.classify_weights(fits) == ([], "Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(D|w_{t−1})")
+    patterns = [np.concatenate([placed(coefficients(betas)) for betas, _ in ais_checks.WEIGHT_PROBES])
+                for coefficients, _ in ais_checks.FACTORS.values() for placed, _ in ais_checks.STATES.values()]
+    assert min(np.max(np.abs(a - b)) for i, a in enumerate(patterns) for b in patterns[:i]) > 0.01
+    terms = [ais_checks.estimate_terms(log_w) for log_w in ais_checks.LOG_WEIGHT_PROBES]
+    X = np.array([[t[name] for name in terms[0]] for t in terms])
+    assert np.linalg.matrix_rank(X) == X.shape[1]
+
+
+def test_the_reference_ais_functions_refuse_bad_input():
+    ll = np.zeros((3, 4))
+    for betas, words in (([0.2, 0.5, 1.0], "from exactly 0"), ([0.0, 0.5, 0.9], "to exactly 1"),
+                         ([0.0, 0.7, 0.5, 1.0], "increasing"), ([[0.0, 1.0]], "1-D")):
+        with pytest.raises(ValueError, match=words):
+            reference.ais_log_weights(np.zeros((len(np.ravel(betas)), 4)), np.array(betas))
+    with pytest.raises(ValueError, match=r"shape \(T \+ 1, n_chains\) = \(4, n_chains\)"):
+        reference.ais_log_weights(ll, np.array([0.0, 0.2, 0.5, 1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        reference.log_evidence_estimate(np.array([0.0, np.nan]))
+    assert reference.log_evidence_estimate(np.log([1.0, 2.0, 3.0, 6.0])) == pytest.approx(np.log(3.0), rel=1e-14)
+
+
+def test_the_conjugate_run_of_exercise_10_has_the_exact_evidence():
+    """The checker's ground truth: its closed-form log p(D) against a plain Monte Carlo average over the prior."""
+    from exercise_checker import ais_checks
+    X, y = ais_checks.conjugate_model()
+    w = np.random.default_rng(7).standard_normal((400_000, X.shape[1]))
+    log_w = ais_checks.log_likelihood(w, X, y)
+    estimate, error = ais_checks.true_log_mean_exp(log_w), ais_checks.standard_error(log_w)
+    assert abs(estimate - ais_checks.exact_log_evidence(X, y)) < 4 * error, (estimate, error)
+
+
+@pytest.mark.slow
+def test_the_right_ais_functions_pass_the_conjugate_check_on_200_seeds():
+    """The stated calibration of the 4-standard-error check: the right functions stay within 2.94 of them."""
+    from exercise_checker import ais_checks
+    X, y = ais_checks.conjugate_model()
+    exact = ais_checks.exact_log_evidence(X, y)
+    worst = 0.0
+    for seed in range(200):
+        ll = ais_checks.ais_table(X, y, ais_checks.BETAS, ais_checks.N_CHAINS, np.random.default_rng(seed))
+        log_w = reference.ais_log_weights(ll, ais_checks.BETAS)
+        worst = max(worst, abs(reference.log_evidence_estimate(log_w) - exact) / ais_checks.standard_error(log_w))
+    assert worst < 3.0, worst
+
+
+def test_every_diagnosis_of_exercise_10_has_a_planted_mistake():
+    keys = {k for k in check.HINTS if k.startswith("ais-")} - check.GENERIC_HINTS
+    assert keys == set(AIS_WEIGHT_MISTAKES) | set(AIS_ESTIMATE_MISTAKES), sorted(keys)
+
+
+def test_the_json_of_exercise_10_names_its_diagnosis(tmp_path):
+    import json
+    module = with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES["ais-beta-not-increment"])
+    assert check.main(["10", "--solutions-from", "minivi", "--json", str(tmp_path / "r.json")]) == 0
+    report = check.json_results([check.check_exercise(10, module)])
+    failed = [c for c in report["exercises"][0]["checks"] if not c["passed"]]
+    assert failed and {c["diagnosis"] for c in failed} == {"ais-beta-not-increment"}
+    assert all("hint: " + check.HINTS["ais-beta-not-increment"] in c["message"] for c in failed)
+    json.dumps(report)
+
+
+def test_the_student_copy_of_exercise_10_alone_runs_and_reports_it_not_done(tmp_path):
+    import os
+    dest = tmp_path / "week10"
+    files = {p.relative_to(dest).as_posix() for p in make_student_copy.build(dest, [check.EXERCISES[10]])}
+    assert {"ex10_ais_weights.py", "exercise_checker/ais_checks.py", "check.py", "README.md"} <= files
+    assert not any(name.startswith(("reference", "ex1_", "ex9")) for name in files), files
+    readme = (dest / "README.md").read_text(encoding="utf-8")
+    assert "Start with `ex10_ais_weights.py` and `python check.py 10`" in readme and "1 exercise:" in readme
+    env = {**os.environ, "PYTHONPATH": str(EXERCISES_DIR.parent.parent)}   # minivi, as if installed
+    done = subprocess.run([sys.executable, "check.py"], cwd=dest, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "not done [10]" in done.stdout, done.stdout + done.stderr

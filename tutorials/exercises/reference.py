@@ -3,6 +3,7 @@
 `python check.py --solutions-from minivi` checks this file. Each function is a
 thin adapter from the exercise's signature to the library function that
 solves it; the docstrings name where in minivi to read the worked solution.
+Exercise 10's two functions are written out here in full.
 """
 import numpy as np
 
@@ -115,6 +116,8 @@ def leapfrog_step(w, p, step_size, grad_log_prob):
     one step does not need, so a placeholder 0.0 stands in for it."""
     w_new, p_new, _, _ = mv.mcmc.leapfrog(w, p, step_size, 1, lambda v: (0.0, grad_log_prob(v)))
     return w_new, p_new
+
+
 # ---------------------------------------------------------------- exercise 9: minivi/fullcov.py
 
 
@@ -126,3 +129,26 @@ def kl_full_cov(mu, L, prior_sigma=1.0):
 def kl_full_cov_grads(mu, L, prior_sigma=1.0):
     """minivi.fullcov.kl_full_cov_grads: (μ/s², L/s² − diag(1/L_ii)), used by fullcov.kl_full_cov_op."""
     return mv.fullcov.kl_full_cov_grads(mu, L, prior_sigma)
+
+
+# ---------------------------------------------------------------- exercise 10: written out here
+
+
+def ais_log_weights(log_likelihoods, betas):
+    """Σ_{t=1}^{T} (β_t − β_{t−1}) log p(D|w_{t−1}) per chain: the increments times rows 0..T−1 of the table."""
+    log_likelihoods, betas = np.asarray(log_likelihoods, dtype=float), np.asarray(betas, dtype=float)
+    if betas.ndim != 1 or len(betas) < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) <= 0):
+        raise ValueError(f"betas must be an increasing 1-D schedule from exactly 0 to exactly 1, got {betas}")
+    if log_likelihoods.ndim != 2 or len(log_likelihoods) != len(betas):
+        raise ValueError(f"log_likelihoods must have shape (T + 1, n_chains) = ({len(betas)}, n_chains) for "
+                         f"{len(betas)} betas, got shape {log_likelihoods.shape}")
+    return np.diff(betas) @ log_likelihoods[:-1]
+
+
+def log_evidence_estimate(log_weights):
+    """log mean exp(log W) = m + log mean exp(log W − m), m = max log W: no exponent is above 0."""
+    log_weights = np.asarray(log_weights, dtype=float)
+    if log_weights.ndim != 1 or log_weights.size == 0 or not np.all(np.isfinite(log_weights)):
+        raise ValueError(f"log_weights must be a non-empty 1-D array of finite numbers, got {log_weights}")
+    m = np.max(log_weights)
+    return float(m + np.log(np.mean(np.exp(log_weights - m))))

@@ -473,6 +473,103 @@ HINTS = {
     "fullkl-grad-follows-own-kl": (
         "Your dKL/dL agrees with finite differences of YOUR kl_full_cov, so the differentiation is "
         "right and the KL itself is wrong: fix kl_full_cov first (see its hint above)."),
+
+    # -------------------------------------------------------------- exercise 10: AIS log weights
+    # ais_log_weights is fitted, on random schedules, as Σ_t a_t log p(D|w_t) (+ a constant);
+    # log_evidence_estimate as a sum of log Σ_c W_c, log n, mean_c log W_c, max_c log W_c, ...
+    # The line above the hint prints the fit.
+    "ais-log-weights-formula": (
+        "Your log weights match none of the usual slips the checker knows. Each step t = 1..T adds the log "
+        "of the ratio f_t / f_{t−1} of two consecutive unnormalised densities, f_t(w) = p(w) p(D|w)^β_t, "
+        "evaluated at the state the chain held before that step's transition; write that log ratio out "
+        "and sum it over the steps, for each chain (one number per column of the table)."),
+    "ais-beta-not-increment": (
+        "Your weight multiplies each log-likelihood by β itself (the fitted line above shows the factors "
+        "are the β's of the schedule). Write out log f_t(w) − log f_{t−1}(w) for f_t(w) = p(w) p(D|w)^β_t: "
+        "what multiplies log p(D|w) is what changed between the two levels, not where the schedule is."),
+    "ais-likelihood-at-new-point": (
+        "Your weight takes each step's log-likelihood at the state AFTER that step's transition (the fit "
+        "above uses w_1 .. w_T and never w_0, the draw from the prior). The ratio f_t / f_{t−1} is "
+        "evaluated where the chain was when it arrived at level β_t, before it moved: that point is "
+        "distributed (approximately) as π_{β_{t−1}}, which is what makes E[W] = p(D). Look at which row of "
+        "the table your step t reads."),
+    "ais-trapezoid": (
+        "Your weight gives each step the average of the log-likelihoods before and after the transition "
+        "(the fit above puts half of each increment on two neighbouring states): the trapezoid rule of "
+        "thermodynamic integration, which estimates log p(D) as an integral over β. AIS is not a "
+        "quadrature: each step's ratio is evaluated at one point only, the state before the transition, "
+        "and only then does the average of the weights equal p(D)."),
+    "ais-increment-sign": (
+        "Your log weights have the right size and the wrong sign: each step's factor is β_{t−1} − β_t, "
+        "negative (the fit above). Going from the prior (β = 0) to the posterior (β = 1) the ratio "
+        "f_t / f_{t−1} = p(D|w)^(β_t − β_{t−1}) raises the likelihood to a positive power."),
+    "ais-uniform-steps": (
+        "Your weight gives every step the same factor 1/T (the fit above), as if the schedule were evenly "
+        "spaced. The checker's schedules are not: the steps near β = 0 are short and the later ones long. "
+        "Each step's factor must come from the schedule you are given."),
+    "ais-mean-over-steps": (
+        "Your weight is the right one divided by T (the fit above): you averaged the steps' log ratios "
+        "instead of adding them. A chain's weight is the PRODUCT of its T ratios, and the log of a "
+        "product is a sum."),
+    "ais-increment-missing": (
+        "Your weight adds the log-likelihoods with factor 1 (the fit above): the schedule does not enter. "
+        "Each step raises the likelihood only by the part of the power that step adds."),
+    "ais-sum-over-chains": (
+        "Your result has one number per step (or one number in all), not one per chain: you summed over "
+        "the chains. The table has one row per state t and one column per chain c; each chain's weight "
+        "collects its own column, over the steps (look at the axis of your sum)."),
+    "ais-not-summed-over-steps": (
+        "Your result is a whole table (one row per step), not one log weight per chain. A chain's weight "
+        "is the product of its T ratios, so its log is the sum of the T log ratios: reduce over the steps."),
+    "ais-weights-not-log": (
+        "Your result is the weight W itself, exp of what was asked. Return the LOG weights: they grow with "
+        "the data set, and exp of them overflows or underflows in float64 beyond about ±700 nats."),
+    "ais-log-evidence-formula": (
+        "Your estimate matches none of the usual slips the checker knows. The weights W_c estimate p(D) by "
+        "their mean, so the estimate of log p(D) is the log of that mean, computed from the log weights "
+        "without exponentiating them as they are (factor out the largest one first). Try log [1, 2, 3, 6] "
+        "by hand: the mean of 1, 2, 3, 6 is 3."),
+    "ais-mean-of-log-weights": (
+        "Your estimate is the mean of the LOG weights (the fit above): you averaged in log space. E[W] = "
+        "p(D), but E[log W] is not log p(D): by Jensen's inequality the mean of the logs is smaller than "
+        "the log of the mean (by half the variance of log W when log W is normal), and the run on the "
+        "conjugate model shows it falling short. Look at what your mean is taken of."),
+    "ais-lse-without-log-n": (
+        "Your estimate is the log of the SUM of the weights (the fit above): it grows with the number of "
+        "chains, by log n, and so does not settle on log p(D) as you add chains. The evidence is estimated "
+        "by the mean of the weights."),
+    "ais-log-n-factor": (
+        "Your estimate has log Σ_c W_c right and a wrong multiple of log n (the fit above): turning the sum "
+        "of n weights into their mean is one division by n, inside the log."),
+    "ais-log-divided-by-n": (
+        "Your estimate divides the log of the sum by n (the fit above): the 1/n of a mean belongs inside "
+        "the log, where dividing by n becomes subtracting a term."),
+    "ais-max-not-added-back": (
+        "Your estimate is short by exactly the largest log weight (the fit above): you factored out "
+        "m = max log W before exponentiating, which is the right way to avoid overflow, and did not put "
+        "it back. exp(log W − m) are the weights divided by e^m; undo that division after the log."),
+    "ais-max-added-twice": (
+        "Your estimate is too large by exactly the largest log weight m (the fit above): m was added back "
+        "to a sum that had not been shifted by it, or added twice. Follow m through your lines: it should "
+        "be taken out once and put back once."),
+    "ais-n-not-log-n": (
+        "Your estimate has a term in n itself, the number of chains (the fit above): n appears where its "
+        "log belongs. Once outside the log, dividing by n is subtracting its log."),
+    "ais-max-weight-only": (
+        "Your estimate is the largest log weight (the fit above), not the log of the mean of all the "
+        "weights. The largest term dominates a log-sum-exp, but the others still count."),
+    "ais-lme-overflow": (
+        "Your estimate is right for moderate log weights and inf, −inf or NaN for log weights near ±1000 "
+        "or far apart (the line above): exp(710) is inf and exp(−746) is 0 in float64, and log weights grow with the "
+        "data set (a log-likelihood is a sum over the data points). The log of a mean of exponentials does not change if you factor a common "
+        "e^m out of every term first; choose m so that no exponent you compute is large."),
+    "ais-evidence-not-log": (
+        "Your estimate is the mean of the weights, an estimate of p(D) itself; the function returns its "
+        "LOG, which stays a moderate number when p(D) is e^(−1000)."),
+    "ais-evidence-formula": (
+        "On this run your two functions together miss the exact log evidence by more than the Monte Carlo "
+        "error allows. Check each against its formula: the log weight Σ_t (β_t − β_{t−1}) log p(D|w_{t−1}) "
+        "for each chain, and the log of the mean of the weights."),
 }
 
 # The restatements of a formula, given when no probe recognised a mistake. Every other key names a
@@ -481,4 +578,5 @@ GENERIC_HINTS = frozenset({
     "softplus-formula", "softplus-grad-formula", "kl-formula", "kl-grad-mu", "kl-grad-sigma", "reparam-formula",
     "op-vjp", "elbo-weights-formula", "elbo-loss-formula", "unc-entropy-formula", "unc-mi-formula", "lrt-mean",
     "lrt-variance", "lrt-sample-eps", "leapfrog-formula", "leapfrog-not-reversible", "leapfrog-energy",
-    "fullkl-formula", "fullkl-grad-mu", "fullkl-grad-L"})
+    "fullkl-formula", "fullkl-grad-mu", "fullkl-grad-L", "ais-log-weights-formula", "ais-log-evidence-formula",
+    "ais-evidence-formula"})
