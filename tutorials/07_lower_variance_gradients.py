@@ -340,7 +340,7 @@ plots.save(fig, OUT_DIR / "07_training_curves.png")
 # We measure the three estimators as in section 2, at the same trained $\mu$ and $\rho$ copied
 # into each, on two networks: the 1-16-16-1 regression network of section 2 (middle layer), and
 # a small CNN for the 8×8 digits, a 3×3 convolution with 8 channels, ReLU, 2×2 max pooling and a
-# linear layer to 10 classes, trained first with weight sampling on all 1,797 digits (the
+# linear layer to 10 classes, trained first with weight sampling on all the bundled digits (the
 # convolution's $\partial L/\partial \mu$ is measured). The time is the CPU time of one
 # forward and backward pass.
 
