@@ -192,3 +192,13 @@ def test_a_run_of_one_draw_per_chain_keeps_it_and_warns_that_r_hat_is_undefined(
         warnings.simplefilter("error")
         mcmc.hmc(CountingGaussian(), np.zeros((2, 2)), n_samples=1, n_warmup=0, step_size=0.4,
                  rng=np.random.default_rng(2), warn=False)         # warn=False: silent
+
+
+def test_the_first_step_size_search_starts_at_one_and_stops_after_sixty_doublings():
+    """On a flat density every step is accepted: from ε = 1, sixty doublings give 2^60, where the search stops."""
+    def flat(w):
+        return np.zeros(len(w)), np.zeros_like(w)
+
+    w = np.zeros((2, 3))
+    step = mcmc._initial_step_size(flat, w, *flat(w), np.ones(3), np.random.default_rng(0))
+    assert step == 2.0 ** 60

@@ -161,3 +161,34 @@ def test_parameters_to_vector_of_a_model_without_parameters_is_an_empty_float_ve
 ])
 def test_bayes_linear_repr_names_its_class_sizes_prior_and_bias(layer, text):
     assert repr(layer(np.random.default_rng(0))) == text
+
+
+def test_scale_grad_to_raw_checks_its_inputs_by_default_and_applies_the_step_4_link():
+    grad_L = np.array([[2.0, 5.0], [3.0, -1.0]])
+    l_raw = np.array([[0.0, 7.0], [1.5, np.log(3.0)]])          # sigmoid(0) = 1/2, sigmoid(log 3) = 3/4
+    np.testing.assert_allclose(fullcov.scale_grad_to_raw(grad_L, l_raw), [[1.0, 0.0], [3.0, -0.75]], rtol=1e-15)
+    with pytest.raises(ValueError, match="grad_L contains NaN"):
+        fullcov.scale_grad_to_raw(np.array([[np.nan, 0.0], [0.0, 1.0]]), l_raw)
+    with pytest.raises(ValueError, match="l_raw contains NaN"):
+        fullcov.scale_grad_to_raw(grad_L, np.array([[np.nan, 0.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="both are"):
+        fullcov.scale_grad_to_raw(grad_L, np.zeros((3, 3)))
+
+
+def test_a_full_cov_sample_with_an_underflowed_diagonal_is_still_computed():
+    """softplus(-800) = 0.0: that direction of q has no spread left, and w = mu + L eps still follows
+    (the KL is then infinite, which the trainer reports); drawing the sample is not refused."""
+    mu = mv.Tensor([1.0, -1.0], requires_grad=True)
+    l_raw = mv.Tensor([[-800.0, 0.0], [0.5, 0.0]], requires_grad=True)
+    eps = np.array([0.3, -2.0])
+    w = fullcov.sample_full_cov(mu, l_raw, eps)
+    np.testing.assert_allclose(w.data, [1.0, -1.0 + 0.5 * 0.3 + np.log(2.0) * -2.0], rtol=1e-15)
+
+
+def test_local_bayes_linear_in_mean_mode_adds_the_bias_mean():
+    layer = mv.LocalBayesLinear(2, 3, rng=np.random.default_rng(0))
+    layer.bias_mu.data = np.array([1.0, -2.0, 0.5])
+    x = np.array([[0.5, -1.0], [2.0, 0.0]])
+    expected = x @ layer.weight_mu.data + layer.bias_mu.data
+    np.testing.assert_allclose(layer(x, mode="mean").data, expected, rtol=1e-15)
+    np.testing.assert_allclose(layer(x, mode="mean", n_samples=None).data, expected, rtol=1e-15)

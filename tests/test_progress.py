@@ -158,3 +158,31 @@ def test_fit_full_cov_verbose_prints_the_chosen_steps_with_their_numbers(capsys,
     out = capsys.readouterr().out
     assert out.splitlines() == [full_cov_line(history, s, n_steps) for s in printed]
     assert out.endswith("\n") and not out.endswith("\n\n")
+
+
+class FlushCounter(io.StringIO):
+    """A stream that counts flush() calls: a line that is flushed appears at once in a log being followed."""
+
+    def __init__(self):
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self):
+        self.flushes += 1
+        super().flush()
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_every_progress_line_of_fit_is_flushed_at_once(monkeypatch, terminal):
+    stream = FlushCounter()
+    stream.isatty = lambda: terminal
+    monkeypatch.setattr(sys, "stdout", stream)
+    run_fit(4, print_every=1)
+    assert stream.flushes >= 4 and stream.getvalue().count("epoch ") == 4
+
+
+def test_every_verbose_line_of_fit_full_cov_is_flushed_at_once(monkeypatch):
+    stream = FlushCounter()
+    monkeypatch.setattr(sys, "stdout", stream)
+    run_fit_full_cov(3, verbose=True, print_every=1)
+    assert stream.flushes >= 3 and stream.getvalue().count("step ") == 3
