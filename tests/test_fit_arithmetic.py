@@ -116,3 +116,16 @@ def test_inputs_and_targets_given_as_lists_train_exactly_as_arrays():
 def test_fit_refuses_zero_dimensional_or_non_numeric_data(x, y, message):
     with pytest.raises((ValueError, TypeError), match=message):
         mv.fit(frozen_data_model(), x, y, NLL, epochs=1, batch_size=1, rng=np.random.default_rng(0), verbose=False)
+
+
+def test_a_collapsing_learned_noise_stops_the_fit_without_a_numpy_warning(capsys):
+    """A first Adam step of 1e6 sends the noise's rho to about -1e6: sigma = 0, so the next loss divides by
+    zero and its gradient is inf - inf (NaN). The stop message reports it; NumPy's warnings stay silent."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3))
+    model = mv.Sequential(mv.Linear(3, 1, rng=rng))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = mv.fit(model, x, x[:, :1], mv.LearnedNoise(init_sigma=10.0), epochs=5, batch_size=10,
+                         rng=np.random.default_rng(0), lr=1e6, verbose=False)
+    assert history.stopped is not None and "training stopped" in capsys.readouterr().err
