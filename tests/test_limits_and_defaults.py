@@ -192,3 +192,24 @@ def test_local_bayes_linear_in_mean_mode_adds_the_bias_mean():
     expected = x @ layer.weight_mu.data + layer.bias_mu.data
     np.testing.assert_allclose(layer(x, mode="mean").data, expected, rtol=1e-15)
     np.testing.assert_allclose(layer(x, mode="mean", n_samples=None).data, expected, rtol=1e-15)
+
+
+def test_a_module_in_a_dict_under_a_non_string_key_is_refused_however_deep():
+    model = mv.Sequential(mv.Tanh())
+    with pytest.raises(TypeError, match="need string keys"):
+        model.extra = {1: {"inner": mv.Linear(1, 1, rng=np.random.default_rng(0))}}
+    with pytest.raises(TypeError, match="need string keys"):
+        model.extra = {"ok": [{2.5: [mv.Linear(1, 1, rng=np.random.default_rng(0))]}]}
+
+
+def test_a_list_that_holds_itself_can_be_assigned_and_is_still_checked():
+    """A container cycle used to recurse without end (RecursionError) when assigned to a module attribute."""
+    loop = []
+    loop.append(loop)
+    model = mv.Sequential(mv.Tanh())
+    model.loop = {1: loop, "again": loop}               # nothing declared inside: accepted
+    assert model.loop[1] is loop
+    bad = [mv.Linear(1, 1, rng=np.random.default_rng(0))]
+    bad.append(bad)
+    with pytest.raises(TypeError, match="need string keys"):
+        model.bad = {(1, 2): bad}

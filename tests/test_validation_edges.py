@@ -16,6 +16,7 @@ import pytest
 
 import minivi as mv
 from minivi import exact
+from minivi.gradcheck import gradcheck
 from minivi import gaussian as g
 from minivi.predict import entropy
 
@@ -166,3 +167,41 @@ def test_the_kl_between_two_zero_dimensional_gaussians_is_zero():
         warnings.simplefilter("error")
         kl = exact.kl_gaussians(np.zeros(0), np.zeros((0, 0)), np.zeros(0), np.zeros((0, 0)))
     assert kl == 0.0 and isinstance(kl, float)
+
+
+# ---------------------------------------------------------------- tensor.py, exact.py, gradcheck.py
+
+
+def test_a_tensor_to_the_power_one_is_itself_and_to_the_power_zero_has_gradient_zero_at_zero():
+    x = mv.Tensor([0.0, -1.5, 2.0], requires_grad=True)
+    y = x ** 1
+    np.testing.assert_array_equal(y.data, x.data)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 1.0])
+    x.grad = None
+    z = x ** 0
+    np.testing.assert_array_equal(z.data, [1.0, 1.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # no 0 * inf at x = 0
+        z.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+
+
+def test_symmetry_is_judged_relative_to_the_covariances_own_scale():
+    """A covariance of size 1e-6 whose asymmetry is 1e-3 of its size is not symmetric (the tolerance is relative)."""
+    cov = 1e-6 * np.array([[1.0, 0.3], [0.3 + 1e-3, 1.0]])
+    with pytest.raises(ValueError, match="cov_q is not symmetric"):
+        exact.kl_gaussians(np.zeros(2), cov, np.zeros(2), np.eye(2))
+    rounding = 1e-6 * np.array([[1.0, 0.3], [0.3 * (1 + 1e-14), 1.0]])     # rounding-level asymmetry: accepted
+    assert np.isfinite(exact.kl_gaussians(np.zeros(2), rounding, np.zeros(2), np.eye(2)))
+
+
+def test_gradcheck_passes_an_exact_match_with_zero_tolerance_and_uses_the_given_step():
+    """Central differences are exact for a quadratic with a step of 0.5 (a power of 2): engine and numbers agree
+    bit for bit, so the check passes with rtol = atol = 0. The default step (1e-6) rounds and fails that."""
+    def f(x):
+        return (x * x).sum()
+
+    assert gradcheck(f, np.array([1.0, -3.0]), eps=0.5, rtol=0.0, atol=0.0) is True
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        gradcheck(f, np.array([1.0, -3.0]), rtol=0.0, atol=0.0)
