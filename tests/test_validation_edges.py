@@ -188,8 +188,9 @@ def test_a_tensor_to_the_power_one_is_itself_and_to_the_power_zero_has_gradient_
 
 
 def test_symmetry_is_judged_relative_to_the_covariances_own_scale():
-    """A covariance of size 1e-6 whose asymmetry is 1e-3 of its size is not symmetric (the tolerance is relative)."""
-    cov = 1e-6 * np.array([[1.0, 0.3], [0.3 + 1e-3, 1.0]])
+    """A covariance of size 1e-6 whose asymmetry is 1e-6 of its size is not symmetric: the tolerance (1e-10)
+    is relative to the largest entry, not to 1."""
+    cov = 1e-6 * np.array([[1.0, 0.3], [0.3 + 1e-6, 1.0]])
     with pytest.raises(ValueError, match="cov_q is not symmetric"):
         exact.kl_gaussians(np.zeros(2), cov, np.zeros(2), np.eye(2))
     rounding = 1e-6 * np.array([[1.0, 0.3], [0.3 * (1 + 1e-14), 1.0]])     # rounding-level asymmetry: accepted
