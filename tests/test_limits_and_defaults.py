@@ -213,3 +213,13 @@ def test_a_list_that_holds_itself_can_be_assigned_and_is_still_checked():
     bad.append(bad)
     with pytest.raises(TypeError, match="need string keys"):
         model.bad = {(1, 2): bad}
+
+
+def test_an_optimiser_over_exactly_flat_limit_entries_updates_each_parameter_alone():
+    """From FLAT_LIMIT entries on there is no flat gradient buffer: the boundary itself must take that path."""
+    p = mv.Tensor(np.zeros(mv.optim.FLAT_LIMIT), requires_grad=True)
+    p.grad = np.ones(mv.optim.FLAT_LIMIT)
+    opt = mv.optim.SGD([p], lr=0.25)
+    assert opt._grad is None
+    opt.step()
+    assert np.all(p.data == -0.25)
