@@ -223,3 +223,9 @@ def test_an_optimiser_over_exactly_flat_limit_entries_updates_each_parameter_alo
     assert opt._grad is None
     opt.step()
     assert np.all(p.data == -0.25)
+
+
+def test_named_modules_names_the_model_itself_with_the_empty_string():
+    model = mv.Sequential(mv.Linear(1, 2, rng=np.random.default_rng(0)), mv.Tanh())
+    assert [name for name, _ in model.named_modules()] == ["", "layers.0", "layers.1"]
+    assert next(iter(model.named_modules()))[1] is model
