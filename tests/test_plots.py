@@ -7,6 +7,7 @@ command line of the tutorials.
 """
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 
 from minivi import plots
 from minivi.train import History
@@ -45,6 +46,8 @@ def test_regression_band_draws_the_mean_the_two_bands_the_truth_and_the_data():
     np.testing.assert_array_equal(lines["predictive mean"].get_xdata(), x_grid.ravel())
     np.testing.assert_array_equal(lines["predictive mean"].get_ydata(), np.arange(5.0))
     np.testing.assert_array_equal(lines["true curve (no noise)"].get_ydata(), np.ones(5))
+    assert to_hex(lines["predictive mean"].get_color()) == to_hex("tab:blue") == to_hex(ax.collections[0].get_facecolor()[0])
+    assert to_hex(lines["true curve (no noise)"].get_color()) == to_hex("tab:green")
     bands = [c for c in ax.collections if c.get_label().startswith("±2 std")]
     assert [b.get_label() for b in bands] == ["±2 std, total", "±2 std, epistemic"]
     for band, std in zip(bands, (0.5, 0.25)):
@@ -74,3 +77,15 @@ def test_tutorial_options_read_quick_and_the_figure_folder_and_ignore_the_rest(t
     quick, out_dir = plots.tutorial_options("d", [])
     assert quick is False and out_dir == plots.default_figure_dir()
     assert plots.default_figure_dir().name == "figures"
+
+
+def test_tutorial_options_show_the_tutorials_description_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        plots.tutorial_options("Tutorial 99: what it shows", ["--help"])
+    assert "Tutorial 99: what it shows" in capsys.readouterr().out
+
+
+def test_outside_a_source_checkout_figures_go_to_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "__file__", str(tmp_path / "site-packages" / "minivi" / "plots.py"))
+    monkeypatch.chdir(tmp_path)
+    assert plots.default_figure_dir() == tmp_path / "figures"
