@@ -82,7 +82,9 @@ def test_tutorial_options_read_quick_and_the_figure_folder_and_ignore_the_rest(t
 def test_tutorial_options_show_the_tutorials_description_in_the_help(capsys):
     with pytest.raises(SystemExit):
         plots.tutorial_options("Tutorial 99: what it shows", ["--help"])
-    assert "Tutorial 99: what it shows" in capsys.readouterr().out
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Tutorial 99: what it shows" in help_text
+    assert "--quick a small, fast run" in help_text and "folder for the figures" in help_text
 
 
 def test_outside_a_source_checkout_figures_go_to_the_current_folder(tmp_path, monkeypatch):
