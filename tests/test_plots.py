@@ -5,6 +5,8 @@ against what: the sizes and axes asked for, each curve's data and label, the
 ±2 std bands, the training data, the PNG written by `save`, and the shared
 command line of the tutorials.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
@@ -48,6 +50,7 @@ def test_regression_band_draws_the_mean_the_two_bands_the_truth_and_the_data():
     np.testing.assert_array_equal(lines["true curve (no noise)"].get_ydata(), np.ones(5))
     assert to_hex(lines["predictive mean"].get_color()) == to_hex("tab:blue") == to_hex(ax.collections[0].get_facecolor()[0])
     assert to_hex(lines["true curve (no noise)"].get_color()) == to_hex("tab:green")
+    assert lines["predictive mean"].get_linewidth() == 2 and lines["true curve (no noise)"].get_linestyle() == "--"
     bands = [c for c in ax.collections if c.get_label().startswith("±2 std")]
     assert [b.get_label() for b in bands] == ["±2 std, total", "±2 std, epistemic"]
     for band, std in zip(bands, (0.5, 0.25)):
@@ -76,7 +79,7 @@ def test_tutorial_options_read_quick_and_the_figure_folder_and_ignore_the_rest(t
     assert plots.tutorial_options("d", ["--quick", "--out-dir", str(tmp_path), "--kernel-arg"]) == (True, tmp_path)
     quick, out_dir = plots.tutorial_options("d", [])
     assert quick is False and out_dir == plots.default_figure_dir()
-    assert plots.default_figure_dir().name == "figures"
+    assert plots.default_figure_dir() == Path(plots.__file__).resolve().parent.parent / "figures"   # this checkout
 
 
 def test_tutorial_options_show_the_tutorials_description_in_the_help(capsys):
