@@ -75,7 +75,8 @@ def test_save_writes_a_png_in_new_folders(tmp_path):
     assert (width, height) == (240, 120)                          # 2 x 1 inches at 120 dpi
 
 
-def test_tutorial_options_read_quick_and_the_figure_folder_and_ignore_the_rest(tmp_path):
+def test_tutorial_options_read_quick_and_the_figure_folder_and_ignore_the_rest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # so ./figures and the checkout's figures/ differ
     assert plots.tutorial_options("d", ["--quick", "--out-dir", str(tmp_path), "--kernel-arg"]) == (True, tmp_path)
     quick, out_dir = plots.tutorial_options("d", [])
     assert quick is False and out_dir == plots.default_figure_dir()
