@@ -373,8 +373,11 @@ def _holds_declared(value, seen=None) -> bool:
     return any(_holds_declared(item, seen) for item in (value.values() if isinstance(value, dict) else value))
 
 
-def _check_member(value, where: str) -> None:
-    """Refuse, at assignment, modules that could not be named: in a set, or under a key that is not a plain string."""
+def _check_member(value, where: str, seen=None) -> None:
+    """Refuse, at assignment, modules that could not be named: in a set, or under a key that is not a plain string.
+
+    seen: ids of the lists, tuples and dicts already opened (a list that holds itself is opened once).
+    """
     if _declared(value):
         return
     if isinstance(value, Tensor):
@@ -388,9 +391,13 @@ def _check_member(value, where: str) -> None:
                 raise TypeError(f"{where}: modules and parameters in a dict need string keys without dots (the "
                                 f"key is part of their saved name), got {key!r}")
     if isinstance(value, (list, tuple, dict)):
+        seen = set() if seen is None else seen
+        if id(value) in seen:
+            return
+        seen.add(id(value))
         for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
             if isinstance(item, (Tensor, list, tuple, dict, set, frozenset)):
-                _check_member(item, f"{where}[{key!r}]")
+                _check_member(item, f"{where}[{key!r}]", seen)
 
 
 def _members(module: Module) -> list:

@@ -1,0 +1,85 @@
+"""Draw the mutation-testing sample described in tests/README.md ("Mutation testing").
+
+mutmut 3.x writes every mutant of a function f as a copy `x_f__mutmut_N` next to
+the original `x_f__mutmut_orig` in mutants/minivi/*.py. This script compares
+each copy with the original (their syntax trees) and sets aside the mutants
+whose only change is the text of a string inside a `raise` (an error
+message), then draws a fixed number per file with random.Random(seed).sample
+from the sorted names of the others, and prints them for `mutmut run`:
+
+    python tests/mutation_sample.py --seed 384781 --per-file 35 > sample.txt
+    mutmut run --max-children 1 $(cat sample.txt)
+
+Run it from the project root after mutmut has generated mutants/ (any
+`mutmut run` does that first). Not a test: pytest collects only test_*.py.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import random
+import sys
+from pathlib import Path
+
+
+def _differences(a, b, ancestors: list, out: list) -> None:
+    """Collect (a, b, ancestors) for the places where two syntax trees first differ."""
+    if type(a) is not type(b):
+        out.append((a, b, ancestors))
+    elif isinstance(a, ast.AST):
+        for field in a._fields:
+            if field == "name" and isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue   # the copies are named differently, by construction
+            _differences(getattr(a, field, None), getattr(b, field, None), ancestors + [a], out)
+    elif isinstance(a, list):
+        if len(a) != len(b):
+            out.append((a, b, ancestors))
+        else:
+            for x, y in zip(a, b):
+                _differences(x, y, ancestors, out)
+    elif a != b:
+        out.append((a, b, ancestors))
+
+
+def only_changes_a_message(original: ast.AST, mutant: ast.AST) -> bool:
+    """True if every difference is a string constant inside a raise statement."""
+    found = []
+    _differences(original, mutant, [], found)
+    return bool(found) and all(
+        isinstance(a, str) and isinstance(b, str) and isinstance(ancestors[-1], ast.Constant)
+        and any(isinstance(node, ast.Raise) for node in ancestors)
+        for a, b, ancestors in found)
+
+
+def mutants_by_file(root: Path) -> dict:
+    """{file name: [(mutant name, message only?)]} for every mutants/minivi/*.py."""
+    result = {}
+    for path in sorted(root.glob("*.py")):
+        functions = {node.name: node for node in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in node.name}
+        rows = []
+        for name, node in functions.items():
+            base, _, tag = name.rpartition("__mutmut_")
+            if tag != "orig":
+                rows.append((f"minivi.{path.stem}.{name}", only_changes_a_message(functions[base + "__mutmut_orig"], node)))
+        if rows:
+            result[path.name] = rows
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--per-file", type=int, default=35)
+    parser.add_argument("--mutants", default="mutants/minivi", help="mutmut's copy of the package")
+    args = parser.parse_args(argv)
+    for file, rows in mutants_by_file(Path(args.mutants)).items():
+        candidates = sorted(name for name, message in rows if not message)
+        drawn = random.Random(args.seed).sample(candidates, min(args.per_file, len(candidates)))
+        print(f"{file}: {len(rows)} mutants, {len(rows) - len(candidates)} message-only, {len(drawn)} drawn",
+              file=sys.stderr)
+        print("\n".join(drawn))
+
+
+if __name__ == "__main__":
+    main()
