@@ -1157,6 +1157,16 @@ def test_overlaps_overwritten_in_a_loop_over_the_windows_are_named_and_right_wit
     assert "[ 1   3   2]" in report and "[ 4  10   6]" in report, report   # the hand-worked case, as matrices
 
 
+@pytest.mark.parametrize("returned", ["dx twice", "dw twice"])
+def test_one_gradient_returned_in_the_others_place_is_named(returned):
+    def conv2d_backward(x, w, g, s, p):
+        grad_x, grad_w = _conv_backward(x, w, g, s, p)
+        return (grad_x, grad_x) if returned == "dx twice" else (grad_w, grad_w)
+
+    report = assert_caught(11, with_mistake(conv2d_backward=conv2d_backward), "conv-grads-swapped")
+    assert ("second result (grad_weight's place) is dF/dx" in report) == (returned == "dx twice"), report
+
+
 def test_two_conv_backward_slips_at_once_are_all_named():
     result = check.check_exercise(11, _conv_student(flip=True, crop="none", batch="mean"))
     assert {"conv-kernel-flip", "conv-padding-not-cropped", "conv-weight-batch-averaged"} <= set(result.hints), \

@@ -3,9 +3,9 @@
 Why. A convolutional layer is one engine op (minivi/conv.py; the engine's
 rule is the same as in exercise 4: forward on arrays, and for each input a
 vector-Jacobian product g -> dF/d(input), with g = dF/d(out)). A Bayesian CNN
-samples its kernel W = μ + σ ∘ ε (exercise 3) and needs dF/dW from this op;
-the layers below it need dF/dx. Both follow from writing the convolution as
-one matrix product.
+samples its kernel W = μ + σ ∘ ε: step 7 needs dF/dW, which this op's backward
+gives and exercise 3 carries to μ and σ; the layers below it need dF/dx. Both
+follow from writing the convolution as one matrix product.
 
 The forward (PyTorch's layout, no sample axis). Images x of shape
 (N, C_in, H, W), kernels W of shape (C_out, C_in, kH, kW), stride s, zero

@@ -24,7 +24,8 @@ the right gradient computed under every combination of the usual slips:
 A combination that matches on every case where it is defined names its
 slips (several at once give several hints), and the report says what the
 student's numbers equal. The two results returned in the wrong order are
-recognised too. A mistake outside these gets the formula as its hint.
+recognised too (either gradient in the other's place). A mistake outside these gets the formula as its
+hint.
 """
 import functools
 import itertools
@@ -286,10 +287,17 @@ def probe_truth(k) -> tuple:
     return true_grads(c["x"], c["weight"], c["grad_out"], c["stride"], c["padding"])
 
 
-def _swapped_outputs(results) -> bool:
-    """True if the two results come back in the wrong order on every probe: (dF/dW, dF/dx)."""
+def _swapped_outputs(results) -> list:
+    """Which of the two results is the OTHER gradient on every probe: dF/dW first, dF/dx second, or both."""
     pairs = [(r, probe_truth(k)) for k, r in enumerate(results) if r is not None]
-    return len(pairs) >= 2 and all(matches(r[0], dw) and matches(r[1], dx) for r, (dx, dw) in pairs)
+    if len(pairs) < 2:
+        return []
+    found = []
+    if all(matches(r[0], dw) for r, (dx, dw) in pairs):
+        found.append("your first result (grad_x's place) is dF/dW")
+    if all(matches(r[1], dx) for r, (dx, dw) in pairs):
+        found.append("your second result (grad_weight's place) is dF/dx")
+    return found
 
 
 def probe(m) -> Diagnosis:
@@ -302,10 +310,9 @@ def probe(m) -> Diagnosis:
             raise
         except Exception:   # a slip such as exchanged channel axes raises on some shapes only
             results.append(None)
-    if _swapped_outputs(results):
-        return Diagnosis(["conv-grads-swapped"], [f"on {PROBE_RANGE} your first result is dF/dW and your second "
-                                                  "dF/dx: the two are returned in the wrong order"])
-    keys, lines = [], []
+    swapped = _swapped_outputs(results)
+    keys = ["conv-grads-swapped"] if swapped else []
+    lines = [f"on {PROBE_RANGE}, " + " and ".join(swapped)] if swapped else []
     for which, flags, slips in (("grad_x", _diagnose_grad_x(results), X_SLIPS),
                                 ("grad_weight", _diagnose_grad_weight(results), W_SLIPS)):
         if flags:

@@ -616,9 +616,10 @@ HINTS = {
         "term must be ADDED to the pixel. Look for an assignment `=` where an accumulation belongs. The "
         "checker's hand-worked case shows it: the centre pixel is in all four windows."),
     "conv-grads-swapped": (
-        "Your two results are right but returned in the wrong order (the lines above). The function returns "
-        "(grad_x, grad_weight): the image's gradient first, with x's shape, then the kernel's, with "
-        "weight's shape."),
+        "One of your results is the OTHER gradient (the lines above): dF/dW where dF/dx belongs, or dF/dx "
+        "where dF/dW belongs. The function returns (grad_x, grad_weight): the image's gradient first, with "
+        "x's shape, then the kernel's, with weight's shape. Check the order of your return statement and "
+        "which variable goes where."),
     "conv-weight-flipped": (
         "Your grad_weight is the right one turned by 180° (the lines above). W[o, c, a, e] met the pixel at "
         "offset (a, e) of each window: entry (a, e) of the gradient collects the pixels at that same offset, "
