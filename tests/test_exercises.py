@@ -1028,3 +1028,226 @@ def test_the_student_copy_of_exercise_10_alone_runs_and_reports_it_not_done(tmp_
     env = {**os.environ, "PYTHONPATH": str(EXERCISES_DIR.parent.parent)}   # minivi, as if installed
     done = subprocess.run([sys.executable, "check.py"], cwd=dest, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "not done [10]" in done.stdout, done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------- exercise 11: the backward of a convolution
+
+
+def _conv_backward(x, w, g, s, p, *, flip=False, swap=False, scatter_step=None, crop="centre", assign=False,
+                   order="x, w", weight_flip=False, weight_swap=False, weight_step=None, batch="sum"):
+    """A student's conv2d_backward written with loops over the kernel offsets (a, e); each keyword plants one slip.
+
+    grad_x: offset (a, e) adds Σ_o G[n, o] W[o, c, a, e] onto the pixels (s·i + a, s·j + e) of dF/dxp (col2im);
+    grad_weight: entry (a, e) collects Σ_{n, i, j} G[n, o, i, j] xp[n, c, s·i + a, s·j + e].
+    """
+    n, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    oh, ow = g.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    kernel = w[:, :, ::-1, ::-1] if flip else w
+    kernel = kernel.transpose(1, 0, 2, 3) if swap else kernel
+    step = scatter_step or s
+    dxp = np.zeros_like(xp)
+    for a in range(kh):
+        for e in range(kw):
+            term = np.einsum("noij,oc->ncij", g, kernel[:, :, a, e])
+            if assign:
+                dxp[:, :, a:a + step * oh:step, e:e + step * ow:step] = term
+            else:
+                dxp[:, :, a:a + step * oh:step, e:e + step * ow:step] += term
+    grad_x = {"centre": dxp[:, :, p:p + h, p:p + wd], "none": dxp, "corner": dxp[:, :, :h, :wd],
+              "one side": dxp[:, :, p:, p:]}[crop]
+    step = weight_step or s
+    per_image = np.zeros((n, c_out, c_in, kh, kw))
+    for a in range(kh):
+        for e in range(kw):
+            per_image[..., a, e] = np.einsum("noij,ncij->noc", g, xp[:, :, a:a + step * oh:step, e:e + step * ow:step])
+    grad_w = {"sum": per_image.sum(0), "mean": per_image.mean(0), "stack": per_image, "first": per_image[0],
+              "last": per_image[-1]}[batch]
+    grad_w = grad_w[..., ::-1, ::-1] if weight_flip else grad_w
+    grad_w = np.swapaxes(grad_w, -4, -3) if weight_swap else grad_w
+    return (grad_x, grad_w) if order == "x, w" else (grad_w, grad_x)
+
+
+def _conv_student(**slips):
+    return with_mistake(conv2d_backward=lambda x, w, g, s, p: _conv_backward(x, w, g, s, p, **slips))
+
+
+CONV_MISTAKES = {   # diagnosis -> the slip, planted in the student's loops above
+    "conv-kernel-flip": dict(flip=True),
+    "conv-input-grad-channels-swapped": dict(swap=True),       # runs only when C_in = C_out
+    "conv-scatter-stride-ignored": dict(scatter_step=1),
+    "conv-padding-not-cropped": dict(crop="none"),
+    "conv-padding-cropped-wrong": dict(crop="corner"),
+    "conv-overlaps-overwritten": dict(assign=True),
+    "conv-grads-swapped": dict(order="w, x"),
+    "conv-weight-flipped": dict(weight_flip=True),
+    "conv-weight-grad-channels-swapped": dict(weight_swap=True),
+    "conv-weight-stride-ignored": dict(weight_step=1),
+    "conv-weight-batch-not-summed": dict(batch="stack"),
+    "conv-weight-batch-averaged": dict(batch="mean"),
+}
+
+
+def test_a_students_loops_without_a_slip_pass_exercise_11():
+    result = check.check_exercise(11, _conv_student())
+    assert result.passed, check.format_result(result)
+
+
+@pytest.mark.parametrize("diagnosis", sorted(CONV_MISTAKES))
+def test_each_conv_backward_mistake_is_named(diagnosis):
+    module = _conv_student(**CONV_MISTAKES[diagnosis])
+    report = assert_caught(11, module, diagnosis)
+    failed = [c for c in check.check_exercise(11, module).checks if c.status == "FAIL"]
+    assert failed and all(c.diagnosis == diagnosis for c in failed), report
+    assert "7 random cases" in report, report   # the report says what the student's numbers equal
+
+
+@pytest.mark.parametrize("diagnosis, slips", [
+    ("conv-padding-cropped-wrong", dict(crop="one side")), ("conv-weight-batch-not-summed", dict(batch="first")),
+    ("conv-weight-batch-not-summed", dict(batch="last"))])
+def test_other_forms_of_a_conv_backward_mistake_get_the_same_name(diagnosis, slips):
+    assert_caught(11, _conv_student(**slips), diagnosis)
+
+
+def test_every_diagnosis_of_exercise_11_has_a_planted_mistake():
+    keys = {k for k in check.HINTS if k.startswith("conv-")} - check.GENERIC_HINTS
+    assert keys == set(CONV_MISTAKES), sorted(keys ^ set(CONV_MISTAKES))
+
+
+def _full_convolution_grad_x(x, w, g, s, p, *, flip):
+    """dF/dx the other way: G with s − 1 zeros between its entries, padded by k − 1, slid under the kernel
+    (turned by 180° when flip) with its channel axes read as (C_in, C_out), then the padding cut off."""
+    n, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    oh, ow = g.shape[2:]
+    spread = np.zeros((n, c_out, (oh - 1) * s + 1, (ow - 1) * s + 1))
+    spread[:, :, ::s, ::s] = g
+    spread = np.pad(spread, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    kernel = w[:, :, ::-1, ::-1] if flip else w
+    dxp = np.zeros((n, c_in, h + 2 * p, wd + 2 * p))
+    for u in range((oh - 1) * s + kh):
+        for v in range((ow - 1) * s + kw):
+            dxp[:, :, u, v] = np.einsum("noae,ocae->nc", spread[:, :, u:u + kh, v:v + kw], kernel)
+    return dxp[:, :, p:p + h, p:p + wd]
+
+
+def test_grad_x_as_a_full_convolution_passes_with_the_flip_and_is_named_without_it():
+    def student(flip):
+        return with_mistake(conv2d_backward=lambda x, w, g, s, p: (
+            _full_convolution_grad_x(x, w, g, s, p, flip=flip), _conv_backward(x, w, g, s, p)[1]))
+
+    result = check.check_exercise(11, student(flip=True))
+    assert result.passed, check.format_result(result)
+    report = assert_caught(11, student(flip=False), "conv-kernel-flip")
+    assert "the kernel turned by 180°" in report, report
+
+
+def test_overlaps_overwritten_in_a_loop_over_the_windows_are_named_and_right_without_overlap():
+    def conv2d_backward(x, w, g, s, p):   # each window's patch assigned, in the order of the output pixels
+        kh, kw = w.shape[2:]
+        dxp = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * p, x.shape[3] + 2 * p))
+        for i in range(g.shape[2]):
+            for j in range(g.shape[3]):
+                dxp[:, :, s * i:s * i + kh, s * j:s * j + kw] = np.einsum("no,ocae->ncae", g[:, :, i, j], w)
+        return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], _conv_backward(x, w, g, s, p)[1]
+
+    report = assert_caught(11, with_mistake(conv2d_backward=conv2d_backward), "conv-overlaps-overwritten")
+    assert "ok    both, stride = kernel size (windows side by side, no overlap)" in report, report
+    assert "[ 1   3   2]" in report and "[ 4  10   6]" in report, report   # the hand-worked case, as matrices
+
+
+@pytest.mark.parametrize("returned", ["dx twice", "dw twice"])
+def test_one_gradient_returned_in_the_others_place_is_named(returned):
+    def conv2d_backward(x, w, g, s, p):
+        grad_x, grad_w = _conv_backward(x, w, g, s, p)
+        return (grad_x, grad_x) if returned == "dx twice" else (grad_w, grad_w)
+
+    report = assert_caught(11, with_mistake(conv2d_backward=conv2d_backward), "conv-grads-swapped")
+    assert ("second result (grad_weight's place) is dF/dx" in report) == (returned == "dx twice"), report
+
+
+def test_two_conv_backward_slips_at_once_are_all_named():
+    result = check.check_exercise(11, _conv_student(flip=True, crop="none", batch="mean"))
+    assert {"conv-kernel-flip", "conv-padding-not-cropped", "conv-weight-batch-averaged"} <= set(result.hints), \
+        check.format_result(result)
+
+
+def test_an_unknown_conv_backward_mistake_gets_the_formula_and_a_null_diagnosis():
+    def conv2d_backward(x, w, g, s, p):   # a made-up slip: no pattern the probes know
+        grad_x, grad_w = _conv_backward(x, w, g, s, p)
+        return grad_x + 0.01 * np.sin(x), grad_w * 1.01
+
+    result = check.check_exercise(11, with_mistake(conv2d_backward=conv2d_backward))
+    failed = [c for c in result.checks if c.status == "FAIL"]
+    assert failed and all(c.diagnosis is None for c in failed), check.format_result(result)
+    assert {key for c in failed for key in c.hints} == {"conv-grad-x-formula", "conv-grad-weight-formula"}
+
+
+def test_the_conv_probes_tell_every_pattern_apart():
+    """Two different combinations of slips never give the same numbers on every probe where both are defined."""
+    from exercise_checker import conv_checks as cc
+    patterns = {}
+    for flags, settings, crop_mode, overwrite in cc.grad_x_candidates():
+        if not overwrite:
+            patterns["x " + ",".join(flags)] = [
+                None if cc.contributions(k, **settings) is None
+                else cc.crop(np.nansum(cc.contributions(k, **settings), axis=(0, 1)), c["padding"], crop_mode)
+                for k, c in enumerate(cc.PROBES)]
+    for flags, settings in cc.weight_candidates():
+        patterns["w " + ",".join(map(str, flags))] = [cc.weight_candidate(k, **settings)
+                                                      for k in range(len(cc.PROBES))]
+    names = list(patterns)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if a[0] != b[0]:
+                continue
+            both = [(u, v) for u, v in zip(patterns[a], patterns[b]) if u is not None and v is not None]
+            assert not all(u.shape == v.shape and np.allclose(u, v) for u, v in both), (a, b)
+
+
+def test_the_checkers_loop_gradients_are_minivis_autodiff_of_its_loop_forward():
+    from exercise_checker import conv_checks as cc
+    for c in cc.PROBES:
+        x, w, g = mv.Tensor(c["x"], requires_grad=True), mv.Tensor(c["weight"], requires_grad=True), c["grad_out"]
+        (mv.conv2d(x, w, stride=c["stride"], padding=c["padding"]) * g).sum().backward()
+        np.testing.assert_allclose(cc.conv_loop(c["x"], c["weight"], c["stride"], c["padding"]),
+                                   mv.conv2d(c["x"], c["weight"], stride=c["stride"], padding=c["padding"]).data,
+                                   rtol=0, atol=1e-12)
+        dx, dw = cc.true_grads(c["x"], c["weight"], g, c["stride"], c["padding"])
+        np.testing.assert_allclose(dx, x.grad, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(dw, w.grad, rtol=0, atol=1e-12)
+
+
+def test_the_reference_conv2d_backward_refuses_bad_input():
+    x, w = np.zeros((2, 3, 6, 6)), np.zeros((4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"grad_out must have the shape of conv2d's output, \(2, 4, 4, 4\)"):
+        reference.conv2d_backward(x, w, np.zeros((2, 4, 6, 6)), 1, 0)
+    with pytest.raises(ValueError, match="no sample axis"):
+        reference.conv2d_backward(x[0], w, np.zeros((4, 4, 4)), 1, 0)
+    with pytest.raises(ValueError, match="channels"):
+        reference.conv2d_backward(np.zeros((2, 2, 6, 6)), w, np.zeros((2, 4, 4, 4)), 1, 0)
+    with pytest.raises(ValueError, match="stride"):
+        reference.conv2d_backward(x, w, np.zeros((2, 4, 4, 4)), 0, 0)
+
+
+def test_the_json_of_exercise_11_names_its_diagnosis():
+    import json
+    report = check.json_results([check.check_exercise(11, _conv_student(assign=True))])
+    failed = [c for c in report["exercises"][0]["checks"] if not c["passed"]]
+    assert failed and {c["diagnosis"] for c in failed} == {"conv-overlaps-overwritten"}
+    assert all("hint: " + check.HINTS["conv-overlaps-overwritten"] in c["message"] for c in failed)
+    json.dumps(report)
+
+
+def test_the_student_copy_of_exercise_11_alone_runs_and_reports_it_not_done(tmp_path):
+    import os
+    dest = tmp_path / "week11"
+    files = {p.relative_to(dest).as_posix() for p in make_student_copy.build(dest, [check.EXERCISES[11]])}
+    assert {"ex11_conv_backward.py", "exercise_checker/conv_checks.py", "check.py", "README.md"} <= files
+    assert not any(name.startswith(("reference", "ex1_", "ex10")) for name in files), files
+    readme = (dest / "README.md").read_text(encoding="utf-8")
+    assert "Start with `ex11_conv_backward.py` and `python check.py 11`" in readme
+    env = {**os.environ, "PYTHONPATH": str(EXERCISES_DIR.parent.parent)}   # minivi, as if installed
+    done = subprocess.run([sys.executable, "check.py"], cwd=dest, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "not done [11]" in done.stdout, done.stdout + done.stderr

@@ -152,3 +152,23 @@ def log_evidence_estimate(log_weights):
         raise ValueError(f"log_weights must be a non-empty 1-D array of finite numbers, got {log_weights}")
     m = np.max(log_weights)
     return float(m + np.log(np.mean(np.exp(log_weights - m))))
+
+
+# ---------------------------------------------------------------- exercise 11: minivi/conv.py
+
+
+def conv2d_backward(x, weight, grad_out, stride, padding):
+    """minivi.conv's two VJPs of conv2d: conv_input_grad (col2im of G_col W_col) and conv_weight_grad
+    (G_colᵀ col(x), with col(x) from im2col). mv.conv2d runs first to check x, weight, stride and padding."""
+    x, weight, grad_out = (np.asarray(a, dtype=float) for a in (x, weight, grad_out))
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"x must be (N, C_in, H, W) and weight (C_out, C_in, kH, kW), got shapes {x.shape} "
+                         f"and {weight.shape} (no sample axis in this exercise)")
+    with mv.no_grad():
+        out_shape = mv.conv2d(x, weight, stride=stride, padding=padding).shape
+    if grad_out.shape != out_shape:
+        raise ValueError(f"grad_out must have the shape of conv2d's output, {out_shape}, got {grad_out.shape}")
+    stride, padding = (stride, stride), (padding, padding)
+    cols = mv.conv.im2col(x, weight.shape[-2:], stride, padding)
+    return (mv.conv.conv_input_grad(grad_out, weight, x.shape, stride, padding),
+            mv.conv.conv_weight_grad(cols, grad_out, weight.shape))

@@ -570,6 +570,77 @@ HINTS = {
         "On this run your two functions together miss the exact log evidence by more than the Monte Carlo "
         "error allows. Check each against its formula: the log weight Σ_t (β_t − β_{t−1}) log p(D|w_{t−1}) "
         "for each chain, and the log of the mean of the weights."),
+
+    # -------------------------------------------------------------- exercise 11: the backward of a convolution
+    # The probes run conv2d_backward on 7 random cases and compare with the right gradients under every
+    # combination of the slips below; the line above the hint says what the student's numbers equal.
+    "conv-grad-x-formula": (
+        "Your grad_x matches none of the usual slips the checker knows. Start from one window: output "
+        "pixel (i, j) used xp[n, c, s·i + a, s·j + e] once for each kernel offset (a, e), multiplied by "
+        "W[o, c, a, e]. So it sends Σ_o G[n, o, i, j] W[o, c, a, e] back to exactly that pixel of the "
+        "padded image. Add these over every window and offset, then keep the part over the image."),
+    "conv-grad-weight-formula": (
+        "Your grad_weight matches none of the usual slips the checker knows. W[o, c, a, e] multiplied "
+        "xp[n, c, s·i + a, s·j + e] in output pixel y[n, o, i, j], in every window of every image. Its "
+        "gradient collects G[n, o, i, j] times that pixel over all of them (the matrix form: G_colᵀ col(x))."),
+    "conv-kernel-flip": (
+        "Your grad_x is what the right gradient would be with every kernel turned by 180° (the line "
+        "above). Writing dF/dx as a 'full convolution' of G with the kernel is right, but which way the "
+        "kernel faces depends on whether that convolution flips it or slides it as it is (a cross-"
+        "correlation, which is what conv2d computes). Do not decide this from memory. Take a 1-D case, a "
+        "kernel [w0, w1], one output y_i = w0 x_i + w1 x_(i+1), and write out which w each x_h meets. "
+        "Then compare with what your code multiplies G by."),
+    "conv-input-grad-channels-swapped": (
+        "Your grad_x reads the kernel as if its first axis were the input channels (the lines above). It "
+        "only runs when C_in = C_out, and there it gives wrong numbers. W has shape (C_out, C_in, kH, kW). "
+        "The gradient flows back from output channel o to input channel c through W[o, c], and it is summed "
+        "over o. Follow the shapes in your product or einsum: which axis of W is summed?"),
+    "conv-scatter-stride-ignored": (
+        "Your grad_x places the windows' terms as if the stride were 1 (the lines above): with stride 1 it "
+        "is right, with a larger stride it is not. Window (i, j) starts at pixel (s·i, s·j) of the padded "
+        "image, so offset (a, e) of that window is pixel (s·i + a, s·j + e). Look at where your scatter "
+        "starts each window, or the step of your slice."),
+    "conv-padding-not-cropped": (
+        "Your grad_x has the shape of the PADDED image, H + 2p by W + 2p (the lines above). The padding "
+        "zeros are constants added by the forward, not inputs: nothing upstream receives their gradient. "
+        "Return only the part of dF/dxp that lies over the H × W image."),
+    "conv-padding-cropped-wrong": (
+        "Your grad_x has the right shape but is cut from the wrong place of the padded gradient (the line "
+        "above): the values near the border are shifted. The forward added p zeros on EVERY side (top, "
+        "bottom, left and right), so the image sits in the middle of xp. Which rows and columns of xp are "
+        "the image's?"),
+    "conv-overlaps-overwritten": (
+        "Your grad_x keeps, at each pixel, the term of one window only (the lines above): it is right where "
+        "the windows do not overlap (stride ≥ kernel size) and wrong where they do. A pixel covered by "
+        "several windows was copied into each of them. The adjoint of copying is a sum, so every window's "
+        "term must be ADDED to the pixel. Look for an assignment `=` where an accumulation belongs. The "
+        "checker's hand-worked case shows it: the centre pixel is in all four windows."),
+    "conv-grads-swapped": (
+        "One of your results is the OTHER gradient (the lines above): dF/dW where dF/dx belongs, or dF/dx "
+        "where dF/dW belongs. The function returns (grad_x, grad_weight): the image's gradient first, with "
+        "x's shape, then the kernel's, with weight's shape. Check the order of your return statement and "
+        "which variable goes where."),
+    "conv-weight-flipped": (
+        "Your grad_weight is the right one turned by 180° (the lines above). W[o, c, a, e] met the pixel at "
+        "offset (a, e) of each window: entry (a, e) of the gradient collects the pixels at that same offset, "
+        "not at (kH − 1 − a, kW − 1 − e). Check the direction in which you slide or index the windows."),
+    "conv-weight-grad-channels-swapped": (
+        "Your grad_weight has shape (C_in, C_out, kH, kW), with the right numbers in it (the lines above). The "
+        "gradient of a parameter has the parameter's shape, (C_out, C_in, kH, kW). In G_colᵀ col(x), which "
+        "factor gives the rows and which the columns?"),
+    "conv-weight-stride-ignored": (
+        "Your grad_weight takes the windows at stride 1 (the lines above): with stride 1 it is right, with "
+        "a larger stride it is not. The kernel met only the windows that start at (s·i, s·j). Look at "
+        "which pixels your code pairs with G[n, o, i, j]."),
+    "conv-weight-batch-not-summed": (
+        "Your grad_weight does not add the images' terms (the lines above): it is one image's term, or one "
+        "kernel gradient per image. The same kernel is used on every image of the batch. Like a weight "
+        "broadcast over the batch axis, its gradient is the SUM of the gradients through each use. Check "
+        "which axis your product or loop reduces over, and whether a loop over images adds or overwrites."),
+    "conv-weight-batch-averaged": (
+        "Your grad_weight is the right one divided by N, the number of images (the lines above): you "
+        "averaged over the batch. If the loss is a mean over the batch, that 1/N is already in G = dF/dy. "
+        "The op itself adds the terms of the images, as any parameter used N times does."),
 }
 
 # The restatements of a formula, given when no probe recognised a mistake. Every other key names a
@@ -579,4 +650,4 @@ GENERIC_HINTS = frozenset({
     "op-vjp", "elbo-weights-formula", "elbo-loss-formula", "unc-entropy-formula", "unc-mi-formula", "lrt-mean",
     "lrt-variance", "lrt-sample-eps", "leapfrog-formula", "leapfrog-not-reversible", "leapfrog-energy",
     "fullkl-formula", "fullkl-grad-mu", "fullkl-grad-L", "ais-log-weights-formula", "ais-log-evidence-formula",
-    "ais-evidence-formula"})
+    "ais-evidence-formula", "conv-grad-x-formula", "conv-grad-weight-formula"})
