@@ -14,7 +14,7 @@ predictive entropy on shifted, rotated and noise images."""
 # the closed form of step 5 summed over the kernel, and `mv.fit` runs the loop of step 8
 # (`minivi/bayes_conv.py: BayesConv2d`).
 #
-# We compare three networks on tutorial 06's split (the same 1,347 training and 450 test
+# We compare three networks on tutorial 06's split (the same 1348 training and 449 test
 # images):
 #
 # * the **Bayesian MLP** of tutorial 06 (64-64-10, `BayesLinear`), trained exactly as there;
@@ -38,7 +38,7 @@ from minivi import plots
 QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 10")
 
 MLP_EPOCHS = 10 if QUICK else 200        # tutorial 06's
-CNN_EPOCHS = 4 if QUICK else 40
+CNN_EPOCHS = 2 if QUICK else 40
 N_PREDICT = 20 if QUICK else 100         # weight samples for the predictive
 
 images, labels = mv.data.load_digits()
@@ -138,7 +138,8 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
 # * how the KL is spread over an epoch's minibatches (`kl_schedule`, `minivi/elbo.py:
 #   kl_weights`): "uniform" gives each of the $M$ minibatches $1/M$ of it, "blundell"
 #   gives minibatch $i$ the share $2^{-i}/(1 - 2^{-M})$ (Blundell et al. 2015, §3.4). Both sum to one KL
-#   per epoch; with Adam, which rescales every step, the second lets the data dominate most steps.
+#   per epoch; with Adam, which rescales every step, the second lets the data dominate most steps,
+#   the more so the more minibatches an epoch has (smaller batches).
 #
 # We hold out a fifth of the **training** images as a validation set, train each
 # candidate on the other four fifths and keep the one with the lowest validation NLL. The test
@@ -146,7 +147,8 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
 
 # %%
 CANDIDATES = {"prior N(0, 1), uniform KL, batches of 64": dict(prior_sigma=1.0, kl_schedule="uniform", batch_size=64),
-              "prior N(0, 3²), blundell KL, batches of 32": dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=32)}
+              "prior N(0, 3²), blundell KL, batches of 32": dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=32),
+              "prior N(0, 3²), blundell KL, batches of 16": dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=16)}
 x_fit, y_fit, x_valid, y_valid = mv.data.train_test_split(x_train, y_train, 0.2, np.random.default_rng(1))
 validation = {}
 for name, settings in CANDIDATES.items():
@@ -185,6 +187,25 @@ print(f"{'':18s}  accuracy     NLL     ECE  mean confidence")
 for name, s in test_scores.items():
     print(f"{name:18s}  {s['accuracy']:8.4f}  {s['NLL']:6.4f}  {s['ECE']:6.4f}  "
           f"{test_uncertainty[name]['probs'].max(-1).mean():15.4f}")
+goal_met = test_scores["Bayesian CNN"]["accuracy"] >= 0.98 and test_scores["Bayesian CNN"]["ECE"] <= 0.02
+print(f"the goal for the Bayesian CNN, accuracy >= 98% and ECE <= 0.02: {'reached' if goal_met else 'NOT reached'}")
+
+# %% [markdown]
+# Read the table row by row. The Bayesian CNN does better than the Bayesian MLP on all
+# three measures (accuracy 0.9710 against 0.9666, NLL 0.1203 against 0.1350, ECE 0.0419
+# against 0.0568): the convolution's prior knowledge, nearby pixels belong together, is worth
+# having, and with 1898 weights it has fewer than half of the MLP's 4810.
+#
+# But on this split the **deterministic** CNN is the best of the three on every measure:
+# accuracy 0.9822, NLL 0.0528, ECE 0.0050. The Bayesian CNN is still **under**confident:
+# its mean confidence (0.9311) is below its accuracy (0.9710), the same failing as the MLP's
+# (0.9144 against 0.9666). The settings chosen on the validation images lowered the ECE
+# there (0.0679 with the N(0, 1) prior and the uniform KL, 0.0502 with the chosen ones) but
+# did not remove the underconfidence. The goal this tutorial was written towards, at least 98% accuracy
+# and an ECE of at most 0.02 for the Bayesian CNN, is not reached (the line above says so
+# whenever the run is repeated). Mean-field Bayes by Backprop on 1348 images pays for its
+# uncertainty with a KL that keeps the sampled networks apart, and their averaged softmax is
+# flatter than the data call for.
 
 # %% [markdown]
 # ### Reliability diagrams
@@ -198,6 +219,8 @@ fig, axes = plots.figure(1, 3, size=(17, 5.5))
 for ax, (name, uncertainty) in zip(axes, test_uncertainty.items()):
     centres, bin_confidence, bin_accuracy, counts = mv.reliability_curve(uncertainty["probs"], y_test, n_bins=10)
     filled = counts > 0
+    print(f"{name:18s} images per confidence bin 0.0-0.1 ... 0.9-1.0: {' '.join(str(n) for n in counts)}; "
+          f"bins above the diagonal: {np.sum(bin_accuracy[filled] > bin_confidence[filled])} of {np.sum(filled)}")
     ax.bar(centres[filled], bin_accuracy[filled], width=0.1, color="tab:blue", edgecolor="black", alpha=0.8,
            label="accuracy in the bin")
     ax.plot(bin_confidence[filled], bin_accuracy[filled], "o", color="black", label="(mean confidence, accuracy)")
@@ -212,6 +235,11 @@ fig.suptitle("Digits, test images: reliability diagrams (numbers = images per bi
 print(f"figure written to {plots.save(fig, OUT_DIR / '10_reliability.png')}")
 
 # %% [markdown]
+# The diagrams show it. The Bayesian MLP's points lie above the diagonal in 6 of its 8
+# bins (right more often than it says), the Bayesian CNN's in 6 of 7, while the deterministic
+# CNN puts 432 of the 449 test images in its top bin, where it is as sure as it is right.
+
+# %% [markdown]
 # ## Setting the most uncertain 10% aside
 #
 # Sort the test images by predictive entropy, set aside the 10% with the highest and
@@ -220,14 +248,22 @@ print(f"figure written to {plots.save(fig, OUT_DIR / '10_reliability.png')}")
 
 # %%
 KEEP = 0.9
-print(f"{'':18s}  error, all images  error, most certain {KEEP:.0%}  mistakes set aside")
+n_kept = int(round(KEEP * len(y_test)))
+print(f"{'':18s}  error, all images  error, most certain {KEEP:.0%} ({n_kept} images)  mistakes set aside")
 kept_error = {}
 for name, uncertainty in test_uncertainty.items():
     wrong = uncertainty["probs"].argmax(-1) != y_test
-    kept = np.argsort(uncertainty["predictive_entropy"], kind="stable")[:int(round(KEEP * len(y_test)))]
+    kept = np.argsort(uncertainty["predictive_entropy"], kind="stable")[:n_kept]
     kept_error[name] = wrong[kept].mean()
-    print(f"{name:18s}  {wrong.mean():17.4f}  {kept_error[name]:25.4f}  {wrong.sum() - wrong[kept].sum():3d} of "
+    print(f"{name:18s}  {wrong.mean():17.4f}  {kept_error[name]:38.4f}  {wrong.sum() - wrong[kept].sum():3d} of "
           f"{wrong.sum()}")
+
+# %% [markdown]
+# All three networks set most of their mistakes aside this way (13 of 15, 6 of 8 and
+# 11 of 13), and on the remaining 90% each makes the same error, 0.0050: two mistakes in
+# 404 images. So the Bayesian CNN does **not** beat the MLP here: at full coverage its error
+# is lower (0.0290 against 0.0334), with the most uncertain 10% set aside the two tie.
+# With so few mistakes left, this test set cannot separate them.
 
 # %% [markdown]
 # ## Inputs the networks have never seen
@@ -303,3 +339,24 @@ ax.legend(loc="upper left", fontsize=9)
 fig.suptitle("Digits: is the network less sure of what it has never seen? (left: two examples of each input)",
              fontsize=14)
 print(f"figure written to {plots.save(fig, OUT_DIR / '10_unseen_entropy.png')}")
+
+# %% [markdown]
+# Every network is less sure of every kind of unseen input than of the test digits: each
+# row of the mean entropies grows from the first column, and every AUROC is above 0.8.
+# The Bayesian networks' entropies are larger everywhere (on uniform noise 1.8541 and 1.4123
+# nats against the deterministic CNN's 0.6477), but so are they on the test digits, and
+# what tells unseen from seen is the ranking, which the AUROC measures: there no network
+# wins everywhere. The Bayesian MLP separates shifted digits and noise best (0.996,
+# 0.998); on rotated digits the deterministic CNN does (0.901). The Bayesian CNN is below
+# the deterministic one on shifted and rotated digits (0.924 against 0.958, 0.814 against
+# 0.901) and above it only on noise (0.980 against 0.959).
+#
+# ## What to take away
+#
+# * A Bayesian convolution is the derivation of steps 4-8 on a kernel: the same q, the same
+#   KL, the same loop; Flipout keeps the gradient's variance low (tutorial 07).
+# * On the 8×8 digits it beats the Bayesian MLP on accuracy, NLL and calibration with fewer
+#   weights, but not the deterministic CNN of the same shape, and it stays underconfident.
+# * The settings that shape the KL's pull (the prior's scale, how the KL is spread over the
+#   minibatches) were chosen on a validation split of the training images; the test images
+#   are used once, for the table above.
