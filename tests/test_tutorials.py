@@ -4,8 +4,8 @@ Each runs in a fresh Python process, exactly as a student would start it, with
 figures going to a temporary folder so the committed ones stay untouched.
 
 The plain `pytest` runs the demo and tutorial 05 (Bayes by Backprop, the core)
-this way, about 2-3 s each; the other eight run under `pytest -m slow` (CI runs
-both). For those eight the plain run has
+this way, about 2-3 s each; the other nine run under `pytest -m slow` (CI runs
+both). For those nine the plain run has
 `test_tutorial_compiles_and_the_library_names_it_uses_exist`: each tutorial
 compiles, and every `mv.x.y`, `plots.x`, `np.x` it names exists and takes the
 keyword arguments it passes (a renamed function or argument fails there at once).
@@ -56,8 +56,8 @@ def check_05_output(stdout):
 STDOUT_CHECKS = {"05": check_05_output}
 
 
-def test_there_are_nine_tutorials():
-    assert len(TUTORIALS) == 9, [t.name for t in TUTORIALS]
+def test_there_are_ten_tutorials():
+    assert len(TUTORIALS) == 10, [t.name for t in TUTORIALS]
 
 
 IN_THE_PLAIN_RUN = {"05"}   # end to end in the plain run; the rest under `pytest -m slow`
