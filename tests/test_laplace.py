@@ -193,3 +193,40 @@ def test_bad_input_is_refused_with_a_clear_message(call, error, message):
     x, y = rng.normal(size=(10, 2)), rng.normal(size=(10, 1))
     with pytest.raises(error, match=message):
         call(model, x, y)
+
+
+# ---------------------------------------------------------------- find_mode
+
+
+@pytest.mark.parametrize("seed, n, d", [(0, 20, 1), (1, 40, 3)])
+def test_find_mode_reaches_the_exact_posterior_mean_of_linear_regression(seed, n, d):
+    x, y, phi, model, s, sigma = blr_problem(seed, n, d)
+    mean, _ = mv.exact.blr_posterior(phi, y, s, sigma)
+    w_hat = la.find_mode(model, x, y[:, None], noise_sigma=sigma, prior_sigma=s, w0=np.zeros(d + 1), tol=1e-20)
+    np.testing.assert_allclose(w_hat, mean, rtol=0, atol=1e-8)
+
+
+def test_find_mode_on_a_tanh_network_stops_where_the_gradient_vanishes_and_the_hessian_is_positive():
+    model, rng = tanh_net(3)
+    x = rng.normal(size=(30, 2))
+    y = np.sin(x[:, :1]) + 0.1 * rng.normal(size=(30, 1))
+    log_prob = mv.flat.log_joint(model, x, y, noise_sigma=0.1, prior_sigma=1.0)
+    w0 = mv.flat.parameters_to_vector(model)
+    assert np.max(np.abs(la.gradient(log_prob, w0))) > 1.0            # the start is not a mode
+    w_hat = la.find_mode(model, x, y, noise_sigma=0.1, w0=w0, tol=1e-10)
+    assert np.max(np.abs(la.gradient(log_prob, w_hat))) < 1e-3
+    assert log_prob(w_hat).item() > log_prob(w0).item()
+    assert np.linalg.eigvalsh(la.exact_hessian(log_prob, w_hat))[0] > 0   # a minimum of -log joint, not a saddle
+
+
+def test_find_mode_refuses_bad_settings_and_says_when_it_did_not_arrive():
+    model, rng = tanh_net(4)
+    x, y = rng.normal(size=(10, 2)), rng.normal(size=(10, 1))
+    with pytest.raises(ValueError, match="n_steps"):
+        la.find_mode(model, x, y, noise_sigma=0.1, n_steps=0)
+    with pytest.raises(ValueError, match="tol"):
+        la.find_mode(model, x, y, noise_sigma=0.1, tol=-1.0)
+    with pytest.raises(ValueError, match="shape"):
+        la.find_mode(model, x, y, noise_sigma=0.1, w0=np.zeros(3))
+    with pytest.raises(RuntimeError, match="no mode within 1 steps"):
+        la.find_mode(model, x, y, noise_sigma=0.1, n_steps=1)

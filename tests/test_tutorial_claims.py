@@ -181,6 +181,7 @@ NOT_MEASURED = {
     "05": {"0.3": "the amplitudes in the definition of the toy curve f(x) (mv.data.toy_curve_clean)",
            "10": "a prior scale for the reader to try at the end, not a result"},
     "07": {"256": "16 × 16, the entries of the layer the text names"},
+    "09": {"80": "a data size for the reader to try in the closing exercise, not a result"},
 }
 
 
@@ -245,7 +246,7 @@ def printed(output: str, pattern: str) -> list[float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("prefix", [f"{i:02d}" for i in range(1, 9)] + ["10"])
+@pytest.mark.parametrize("prefix", [f"{i:02d}" for i in range(1, 11)])
 def test_every_number_the_prose_quotes_is_printed_by_the_full_run(prefix, full_runs):
     script, output = full_runs[prefix]
     allowed = NOT_MEASURED.get(prefix, {})
@@ -356,3 +357,60 @@ def test_10_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     assert all(min(r[1:]) > r[0] for r in rows.values()), rows                      # "unseen: higher entropy"
     auroc = {name: printed(out.split("AUROC", 1)[1], rf"^{name} ")[-3:] for name in rows}
     assert min(min(v) for v in auroc.values()) > 0.8, auroc                         # "every AUROC above 0.8"
+
+
+def laplace_lines(output: str, after: str) -> list[list[float]]:
+    """The numbers of each 'start k: ...' line of tutorial 09's Laplace table printed after the line `after`."""
+    block = output.split(after, 1)[1]
+    return [[float(v) for v in re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]\d+)?", line)]
+            for line in block.splitlines() if line.startswith("start ")][:4]
+
+
+@pytest.mark.slow
+def test_09_laplace_claims_hold_in_the_full_run(full_runs):
+    out = full_runs["09"][1]
+    lower, upper = printed(out, r"^Laplace at \d+ modes in .* the sandwich")[-2:]
+    # columns: k, log joint, GGN, GGN - lower, exact, exact - lower, 1 (of "mode 1"), |mode - mode 1|, canonical
+    sim = laplace_lines(out, "1-20-1 network: D = 61")
+    assert len(sim) == 4 and len({row[1] for row in sim}) == 1, sim           # "the same height", four starts
+    assert max(row[7] for row in sim) > 1 and max(row[8] for row in sim) < 1e-2, sim   # far apart, copies
+    ggn, exact = sim[0][2], sim[0][4]
+    assert ggn > max(lower, upper) and exact < min(lower, upper), (ggn, exact, lower, upper)   # either side
+    with_copies = [float(v) for v in re.findall(r"= (-?\d+\.\d+)", re.search(r"^one mode's GGN Laplace.*$", out,
+                                                                             re.M).group(0))]
+    assert len(with_copies) == 2 and min(with_copies) > max(lower, upper) + 20, with_copies   # "tens of nats above"
+    net = laplace_lines(out, "1-50-1 network: D = 151")
+    bound, bound_se = printed(out, r"^K = 1000: forward AIS")[1:3]
+    assert len({row[1] for row in net}) == 2, net                              # "two modes of different heights"
+    assert all(row[2] < bound - 2 * bound_se and row[4] < bound - 2 * bound_se for row in net), (net, bound)
+
+
+@pytest.mark.slow
+def test_08_alternatives_against_hmc_hold_in_the_full_run(full_runs):
+    """Tutorial 08 part 3: the table of all six methods, read row by row (columns in the printed order)."""
+    out = full_runs["08"][1]
+    names = ("HMC", "mean-field", "full-cov", "MC dropout", "ensemble", "lin. Laplace")
+    row = {label: dict(zip(names, printed(out, rf"^{re.escape(label)}  ")[-6:])) for label in (
+        "std of f, clusters", "std of f, gap", "std ratio gap / clusters", "test LL per point, all",
+        "test LL per point, gap", "held-out y in the 95% interval", "HMC's mass inside, clusters",
+        "HMC's mass inside, gap")}
+    assert all(len(values) == 6 for values in row.values()), row
+    ratio, others = row["std ratio gap / clusters"], names[1:]
+    # the linearised Laplace is "the closest to HMC in shape": its gap/clusters ratio nearest HMC's (in log)
+    closest = min(others, key=lambda m: abs(np.log(ratio[m] / ratio["HMC"])))
+    assert closest == "lin. Laplace", ratio
+    clusters = row["std of f, clusters"]
+    assert abs(clusters["lin. Laplace"] - clusters["HMC"]) < 0.25 * clusters["HMC"], clusters   # "sure on the clusters"
+    gap = row["std of f, gap"]
+    assert gap["lin. Laplace"] < gap["HMC"], gap                                   # "somewhat too narrow" in the gap
+    ll = row["test LL per point, all"]
+    assert abs(ll["lin. Laplace"] - ll["HMC"]) < 0.05, ll                          # "close to HMC's"
+    # MC dropout: less uncertain in the gap than on the clusters, the least of HMC's predictive held in the gap
+    assert ratio["MC dropout"] < 1, ratio
+    assert min(row["HMC's mass inside, gap"], key=row["HMC's mass inside, gap"].get) == "MC dropout"
+    assert row["test LL per point, gap"]["MC dropout"] > row["test LL per point, gap"]["HMC"]    # "above HMC's"
+    # the ensemble: far surer than HMC on the clusters, the largest ratio, the best test log-likelihood of all six
+    assert clusters["ensemble"] < 0.25 * clusters["HMC"] and max(ratio, key=ratio.get) == "ensemble", (clusters, ratio)
+    assert max(ll, key=ll.get) == "ensemble", ll
+    # every method keeps about 95% of the held-out points inside its own interval
+    assert all(abs(c - 0.95) <= 0.04 for c in row["held-out y in the 95% interval"].values()), row
