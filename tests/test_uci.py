@@ -373,3 +373,28 @@ def test_quick_mode_end_to_end_is_reproducible_with_any_number_of_jobs(tmp_path,
         scores = stored["yacht"][method]
         assert len(scores["rmse"]) == 2 and all(np.isfinite(scores["test_ll"]))
         assert all(0 < r < 5 * y.std() for r in scores["rmse"])
+
+
+def _table_rows(text: str, heading: str) -> dict:
+    """The rows {data set: [cells]} of the first Markdown table after the line starting with `heading`."""
+    block = text[text.index(heading):].split("\n\n", 2)[1]
+    rows = [line.strip("|").split("|") for line in block.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
+
+
+@pytest.mark.parametrize("document", ["README.md", "benchmarks/README.md"])
+def test_the_uci_tables_quoted_in_the_readmes_are_the_committed_run(document):
+    """The README's and benchmarks/README.md's tables are copies of results/uci.md (written by
+    uci.py from results.json): the four minivi columns and the two dropout columns, cell for cell."""
+    committed = (BENCHMARKS / "results" / "uci.md").read_text(encoding="utf-8")
+    quoted = (BENCHMARKS.parent / document).read_text(encoding="utf-8")
+    stored = json.loads((BENCHMARKS / "results" / "results.json").read_text(encoding="utf-8"))
+    for metric, heading in (("test_ll", "Test log-likelihood (higher is better)"), ("rmse", "Test RMSE (lower is better)")):
+        ours = _table_rows(committed, "## " + heading)
+        theirs = _table_rows(quoted, heading)
+        assert set(theirs) == set(ours) == set(stored), (document, metric, sorted(theirs))
+        for name, cells in theirs.items():
+            # uci.md: bbb, dropout, ensemble, laplace, VI, PBP, Dropout, Dropout tuned; the README leaves out VI and PBP
+            assert cells == ours[name][:4] + ours[name][6:], (document, metric, name, cells, ours[name])
+            mean = np.mean(stored[name]["laplace"][metric])
+            assert cells[3].startswith(f"{mean:.3f}".replace("-", "−")), (name, metric, cells[3], mean)
