@@ -8,7 +8,7 @@ model of the issue that measured NumPyro's NUTS at about 13 µs per gradient).
     python benchmarks/bench_evidence.py --quick    # K = 100
 
 It prints, per network:
-  - the CPU time of one log-density-and-gradient of the tempered density log p(w) + β log p(D|w)
+  - the CPU time of one log-density-and-gradient of the tempered density log p(w) + β log p(𝒟|w)
     (what every leapfrog step of `mv.evidence.ais` evaluates), per chain: all C chains in one
     engine pass (the vectorised path, the default) against the same density called one chain
     at a time (the baseline, measured in the same process), and their ratio;
@@ -79,7 +79,7 @@ def main() -> None:
         cpu = time.process_time() - cpu
         print(f"  one evidence estimate (forward AIS, K = {n_steps}): {result.seconds:.1f} s wall, {cpu:.1f} s CPU "
               f"({1e6 * cpu / (result.n_gradients * N_CHAINS):.1f} µs CPU per gradient per chain, transitions "
-              f"included); {result.n_gradients} gradients per chain; log p(D) >= {result.log_evidence:.2f} ± "
+              f"included); {result.n_gradients} gradients per chain; log p(data) >= {result.log_evidence:.2f} ± "
               f"{result.stderr:.2f} (ESS {result.ess:.1f})\n")
 
 

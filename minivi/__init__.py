@@ -13,7 +13,7 @@ The public names, by layer (see README.md for the map to the derivation):
   asides      exact (conjugate ground truth), data (toy sets, digits)
   truth       flat (a network's weights as one vector, its log joint), mcmc (HMC, split R-hat, ESS)
   full cov    fullcov: FullCovGaussian q = N(mu, L L^T) on a flat weight vector, fit_full_cov
-  evidence    evidence: log p(D) by annealed importance sampling (forward and reverse), ELBOs with error bars
+  evidence    evidence: log p(𝒟) by annealed importance sampling (forward and reverse), ELBOs with error bars
   laplace     laplace: the Laplace evidence, GGN, linearised predictive, the evidence's prior precision
   dropout     Dropout, dropout_kl: MC dropout read as variational inference
 """

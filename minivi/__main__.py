@@ -47,7 +47,7 @@ def build_model(rng):
 def summarise(model, x, y, x_test, y_test):
     """The numbers the demo prints, all measured here at the trained q."""
     nll = functools.partial(mv.gaussian_nll, noise_sigma=NOISE_SIGMA)
-    with mv.no_grad():  # ELBO = -(KL + E_q[-log p(D|w)]), the expectation from 100 samples of w
+    with mv.no_grad():  # ELBO = -(KL + E_q[-log p(𝒟|w)]), the expectation from 100 samples of w
         loss, info = mv.elbo_loss(model, x, y, nll, len(x), n_samples=100, kl_weight=1.0)
     test_mean = mv.predict(model, x_test, n_samples=200).mean(axis=0)
     x_on = np.linspace(*ON_DATA, 50)[:, None]

@@ -2,7 +2,7 @@
 
 The lecture's step 3 minimises, over the parameters θ of a family q(w|θ),
 
-    F(θ) = KL[q(w|θ) || p(w)] - E_q[log p(D|w)].
+    F(θ) = KL[q(w|θ) || p(w)] - E_q[log p(𝒟|w)].
 
 Dropout picks a family that is not Gaussian. For a Linear layer y = x W + b whose
 inputs are dropped with probability p (a `Dropout(p)` in front of it):
@@ -13,7 +13,7 @@ inputs are dropped with probability p (a `Dropout(p)` in front of it):
        W̃ = diag(z) W / (1 - p),      b̃ = b (the bias is not dropped).
    θ = (W, b). Sampling w ~ q is sampling a mask z: `Dropout.forward` in mode "sample".
 
-2. The data term E_q[log p(D|w)] = Σ_n E_z[log p(y_n | x_n, z)] is estimated, as in
+2. The data term E_q[log p(𝒟|w)] = Σ_n E_z[log p(y_n | x_n, z)] is estimated, as in
    step 6, by Monte Carlo: one mask per row of a minibatch (each row's term has the
    same expectation whichever draw it uses), scaled by N/B.
 

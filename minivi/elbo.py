@@ -1,16 +1,16 @@
 """Layer 4, the objective: the negative ELBO with Monte Carlo samples and KL weighting (steps 3, 6, 8).
 
-    F(θ) = KL[q(w|θ) || p(w)] - E_q[log p(D|w)]                       (step 3)
+    F(θ) = KL[q(w|θ) || p(w)] - E_q[log p(𝒟|w)]                       (step 3)
 
 With the data split into M minibatches D_1..D_M, Blundell et al. (2015, eq. 8-9)
 give minibatch i the share
 
-    F_i(θ) = π_i KL[q || p] - E_q[log p(D_i | w)],     Σ_i π_i = 1,
+    F_i(θ) = π_i KL[q || p] - E_q[log p(𝒟_i | w)],     Σ_i π_i = 1,
 
 so that Σ_i F_i = F over one epoch. The expectation is estimated with S
 reparameterised samples w_s = mu + sigma * eps_s (steps 6-7):
 
-    E_q[log p(D_i | w)] ≈ (1/S) Σ_s log p(D_i | w_s).
+    E_q[log p(𝒟_i | w)] ≈ (1/S) Σ_s log p(𝒟_i | w_s).
 """
 from __future__ import annotations
 

@@ -1,39 +1,39 @@
-"""The evidence log p(D) of a network, sandwiched; and how many nats q is from the posterior.
+"""The evidence log p(𝒟) of a network, sandwiched; and how many nats q is from the posterior.
 
-Step 1 of the derivation calls the evidence p(D) = ∫ p(D|w) p(w) dw hopeless,
+Step 1 of the derivation calls the evidence p(𝒟) = ∫ p(𝒟|w) p(w) dw hopeless,
 and step 3 rests on an identity that contains it:
 
-    log p(D) = ELBO(q) + KL[q(w) ‖ p(w|D)].
+    log p(𝒟) = ELBO(q) + KL[q(w) ‖ p(w|𝒟)].
 
-If log p(D) can be estimated with an error bar, so can the KL that VI
-minimises: KL = log p(D) − ELBO. This module estimates both terms.
+If log p(𝒟) can be estimated with an error bar, so can the KL that VI
+minimises: KL = log p(𝒟) − ELBO. This module estimates both terms.
 
 Annealed importance sampling (AIS; Neal 2001, "Annealed importance sampling").
 Walk from the prior to the posterior through the tempered densities
 
-    π_β(w) ∝ p(w) p(D|w)^β,     0 = β_0 < β_1 < ... < β_K = 1,
+    π_β(w) ∝ p(w) p(𝒟|w)^β,     0 = β_0 < β_1 < ... < β_K = 1,
 
-whose normalisers are Z_0 = 1 (the prior integrates to one) and Z_K = p(D).
-Start w_0 from the prior; at each β_k add (β_k − β_{k−1}) log p(D|w_{k−1}) to
+whose normalisers are Z_0 = 1 (the prior integrates to one) and Z_K = p(𝒟).
+Start w_0 from the prior; at each β_k add (β_k − β_{k−1}) log p(𝒟|w_{k−1}) to
 the chain's log weight, then move w with an HMC transition that leaves π_{β_k}
 invariant (`mv.mcmc.transition`). After the last step
 
-    log W = Σ_k (β_k − β_{k−1}) log p(D|w_{k−1}),      E[W] = p(D)   exactly,
+    log W = Σ_k (β_k − β_{k−1}) log p(𝒟|w_{k−1}),      E[W] = p(𝒟)   exactly,
 
 for any number of steps: each factor is a ratio of consecutive unnormalised
 densities at a point distributed (jointly with the others) so that the
 ratios telescope. A short schedule is still unbiased, only noisier. By
-Jensen's inequality E[log mean W] ≤ log p(D): a stochastic *lower* bound.
+Jensen's inequality E[log mean W] ≤ log p(𝒟): a stochastic *lower* bound.
 
 Reverse AIS runs the same path backwards from an exact posterior draw; its
-weights average to 1/p(D), so −log mean W_rev is a stochastic *upper* bound.
-Together they sandwich log p(D) (bidirectional Monte Carlo, BDMC; Grosse,
+weights average to 1/p(𝒟), so −log mean W_rev is a stochastic *upper* bound.
+Together they sandwich log p(𝒟) (bidirectional Monte Carlo, BDMC; Grosse,
 Ghahramani & Adams 2015). An exact posterior draw exists for simulated data:
-draw w* from the prior and D from p(D|w*); then w* ~ p(w|D).
+draw w* from the prior and 𝒟 from p(𝒟|w*); then w* ~ p(w|𝒟).
 
 The transitions must be fixed before a chain arrives: a step size adapted on
 the chain's own acceptances makes the kernel depend on the path, and the
-weights no longer average to p(D). Here the step size at each β is set by a
+weights no longer average to p(𝒟). Here the step size at each β is set by a
 few tuning chains whose weights are thrown away (forward), or taken from a
 forward run (reverse).
 
@@ -69,7 +69,7 @@ MIN_ESS_FRACTION = 0.1
 
 
 class UnreliableEstimateWarning(UserWarning):
-    """A few chains carry almost all the weight: the estimate of log p(D) is unreliable."""
+    """A few chains carry almost all the weight: the estimate of log p(𝒟) is unreliable."""
 
 
 # ---------------------------------------------------------------- the schedule and the weights
@@ -80,7 +80,7 @@ def sigmoid_schedule(n_steps: int, delta: float = 4.0) -> np.ndarray:
 
         β̃_k = s(δ (2k/K − 1)),   β_k = (β̃_k − β̃_0) / (β̃_K − β̃_0),   s(z) = 1 / (1 + e^−z)
 
-    Steps are small at both ends, where log p(D|w)^β changes fastest relative to
+    Steps are small at both ends, where log p(𝒟|w)^β changes fastest relative to
     its size (near 0 the likelihood first takes over the prior's spread; near 1
     the posterior is narrowest). δ sets how strongly; δ → 0 gives equal steps.
     """
@@ -98,10 +98,10 @@ def geometric_schedule(n_steps: int, start: float = 1e-4) -> np.ndarray:
     """β_0 = 0, then β_1, ..., β_K equally spaced in log β from `start` to 1 (K = n_steps).
 
     Why geometric: once the likelihood dominates the prior, π_β is about Gaussian with a
-    precision proportional to β, so Var_β[log p(D|w)] ≈ D_eff / (2β²). A step adds variance
-    (β_k − β_{k−1})² Var[log p(D|w)] to the log weight; equal ratios β_k / β_{k−1} make every
+    precision proportional to β, so Var_β[log p(𝒟|w)] ≈ D_eff / (2β²). A step adds variance
+    (β_k − β_{k−1})² Var[log p(𝒟|w)] to the log weight; equal ratios β_k / β_{k−1} make every
     step add about the same. `start` should be about where the likelihood starts to dominate:
-    small enough that start · sd_prior[log p(D|w)] is well below one nat.
+    small enough that start · sd_prior[log p(𝒟|w)] is well below one nat.
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
         raise ValueError(f"geometric_schedule: n_steps must be a whole number >= 1, got {n_steps!r}")
@@ -134,8 +134,8 @@ def _weight_summary(log_w: np.ndarray) -> tuple:
 class AISResult:
     """What `ais` and `reverse_ais` return. C chains, K = len(betas) − 1 steps, D weights.
 
-    log_weights: (C,), log W_c. Forward: mean W estimates p(D). Reverse: mean W estimates 1/p(D).
-    log_evidence: log p(D) from them: log mean W (forward, a stochastic lower bound) or
+    log_weights: (C,), log W_c. Forward: mean W estimates p(𝒟). Reverse: mean W estimates 1/p(𝒟).
+    log_evidence: log p(𝒟) from them: log mean W (forward, a stochastic lower bound) or
                   −log mean W (reverse, a stochastic upper bound); log-mean-exp, computed stably.
     stderr:      the delta-method standard error of log_evidence (sd(W) / (√C mean W)).
     ess:         (Σ W)² / Σ W², how many equally weighted chains the weights are worth.
@@ -220,7 +220,7 @@ def _checked_count(value, name: str, minimum: int) -> int:
 
 
 def _densities(log_prior, log_likelihood, w: np.ndarray, beta: float, vectorized: bool) -> tuple:
-    """(log p(D|w), log π_β(w) = log p(w) + β log p(D|w), ∇ log π_β(w)) for every row of w (C, D).
+    """(log p(𝒟|w), log π_β(w) = log p(w) + β log p(𝒟|w), ∇ log π_β(w)) for every row of w (C, D).
 
     One graph and one backward pass: the likelihood value comes with the tempered gradient.
     """
@@ -258,8 +258,8 @@ def _anneal(log_prior, log_likelihood, w, betas, direction, *, rng, step_size, n
             n_tune, target_accept, adapt_mass, vectorized) -> AISResult:
     """The loop both directions share. Rows n_tune: of w are the chains whose weights count.
 
-    forward: for k = 1..K:  log W += (β_k − β_{k−1}) log p(D|w);  then a transition at β_k (k < K).
-    reverse: for k = K..1:  log W −= (β_k − β_{k−1}) log p(D|w);  then a transition at β_{k−1} (k > 1).
+    forward: for k = 1..K:  log W += (β_k − β_{k−1}) log p(𝒟|w);  then a transition at β_k (k < K).
+    reverse: for k = K..1:  log W −= (β_k − β_{k−1}) log p(𝒟|w);  then a transition at β_{k−1} (k > 1).
     The step size at transition j (level β_{j+1}) is step_size[j], or, when step_size is None,
     set from the tuning chains' acceptances at the transitions before j only.
     """
@@ -361,12 +361,12 @@ def _checked_options(d: int, n_betas: int, n_leapfrog, inverse_mass, target_acce
 def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_leapfrog: int = 5,
         step_size=None, n_tune: int | None = None, inverse_mass=None, adapt_mass: bool = True,
         target_accept: float = 0.8, vectorized: bool | None = None) -> AISResult:
-    """Forward AIS: a stochastic lower bound on log p(D), from the prior to the posterior.
+    """Forward AIS: a stochastic lower bound on log p(𝒟), from the prior to the posterior.
 
     log_prior:      w -> log p(w) + any constant: only its shape enters (through the transitions; the
                     weights hold only the likelihood). Tensor (D,) -> scalar Tensor, or (C, D) -> (C,)
                     when it carries `vectorized = True`, as `mv.mcmc.hmc`'s log_prob.
-    log_likelihood: w -> log p(D|w), normalised (every constant kept), same convention.
+    log_likelihood: w -> log p(𝒟|w), normalised (every constant kept), same convention.
     init:           (n_chains, D) exact draws from the prior.
     betas:          the schedule, strictly increasing from exactly 0 to exactly 1 (`geometric_schedule`).
     rng:            the np.random.Generator of every draw (momenta, jitter, accept/reject).
@@ -399,18 +399,18 @@ def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_l
 
 def reverse_ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, step_size,
                 n_leapfrog: int = 5, inverse_mass=None, vectorized: bool | None = None) -> AISResult:
-    """Reverse AIS: a stochastic upper bound on log p(D), from exact posterior draws back to the prior.
+    """Reverse AIS: a stochastic upper bound on log p(𝒟), from exact posterior draws back to the prior.
 
     Same path as `ais`, run from β = 1 to β = 0:
 
-        log W_rev = −Σ_k (β_k − β_{k−1}) log p(D|w_k),     E[W_rev] = 1/p(D),
+        log W_rev = −Σ_k (β_k − β_{k−1}) log p(𝒟|w_k),     E[W_rev] = 1/p(𝒟),
 
     with w_K = init (exact posterior draws) and w_{k−1} an HMC transition at β_{k−1}
-    from w_k. So −log mean W_rev ≥ log p(D) in expectation (Jensen): the upper half of
+    from w_k. So −log mean W_rev ≥ log p(𝒟) in expectation (Jensen): the upper half of
     the BDMC sandwich (Grosse, Ghahramani & Adams 2015).
     init:       (n_chains, D) exact posterior draws. For simulated data the weights w* the data
                 were drawn with are one; several chains may start from copies of it (each chain's
-                W_rev still averages to 1/p(D), but the chains are then not independent, so read
+                W_rev still averages to 1/p(𝒟), but the chains are then not independent, so read
                 the standard error as a lower limit).
     step_size:  required: a number or an array (K − 1,), e.g. `ais(...).step_size` of a forward run on
                 the same schedule. Tuning on these chains would make the kernels depend on the
@@ -452,7 +452,7 @@ def network_log_densities(model: Module, x, y, *, likelihood: str = "gaussian", 
     """(log_prior, log_likelihood) of a deterministic network as functions of its flat weights w (minivi/flat.py).
 
         log p(w)   = Σ_i [ −w_i² / (2 s²) − log s − log(2π)/2 ]          (`flat.log_normal_prior`, s = prior_sigma)
-        log p(D|w) = `flat.log_joint(...)`(w) − log p(w)                   (every constant kept)
+        log p(𝒟|w) = `flat.log_joint(...)`(w) − log p(w)                   (every constant kept)
 
     so that log_prior + log_likelihood is exactly the log joint that HMC samples. Both take
     (C, D) -> (C,) (`vectorized = True`): all chains in one engine pass.
@@ -509,7 +509,7 @@ def _modules(model):
 
 @dataclass
 class ELBOEstimate:
-    """ELBO(q) = E_q[log p(w) + log p(D|w)] + H[q], with its Monte Carlo standard error."""
+    """ELBO(q) = E_q[log p(w) + log p(𝒟|w)] + H[q], with its Monte Carlo standard error."""
 
     elbo: float
     stderr: float
@@ -522,14 +522,14 @@ class ELBOEstimate:
 
 def elbo(log_prior, log_likelihood, q, *, n_samples: int = 2000, rng: np.random.Generator,
          vectorized: bool | None = None, batch_size: int = 500) -> ELBOEstimate:
-    """The ELBO of a Gaussian q on the log joint log p(w) + log p(D|w), with its Monte Carlo error (step 3).
+    """The ELBO of a Gaussian q on the log joint log p(w) + log p(𝒟|w), with its Monte Carlo error (step 3).
 
-        ELBO(q) = E_q[log p(w) + log p(D|w)] + H[q] = log p(D) − KL[q ‖ p(w|D)]
+        ELBO(q) = E_q[log p(w) + log p(𝒟|w)] + H[q] = log p(𝒟) − KL[q ‖ p(w|𝒟)]
         H[N(mu, L Lᵀ)] = D/2 (1 + log 2π) + Σ_i log L_ii          (mean-field: L = diag(sigma))
 
     The expectation by Monte Carlo over w_s = mu + L eps_s, eps_s ~ N(0, I) from rng
     (never from q's own generator, so reading the ELBO does not change q's later draws);
-    the entropy in closed form. stderr = sd_s(log p(w_s) + log p(D|w_s)) / √S.
+    the entropy in closed form. stderr = sd_s(log p(w_s) + log p(𝒟|w_s)) / √S.
     q: a `FullCovGaussian`, a network of `BayesLinear` layers (`mean_field_vector`), or
        a pair (mu, sigma) of arrays (D,) for a mean-field q.
     log_prior, log_likelihood: as for `ais`; the same functions give the same log joint.

@@ -6,7 +6,7 @@ For the model
 
 with Phi of shape (N, D) (one row of features phi_n per data point) and y of
 shape (N,), everything the derivation calls intractable (steps 1-3) has a
-closed form: the posterior p(w|D), the evidence p(D), the ELBO of any Gaussian
+closed form: the posterior p(w|𝒟), the evidence p(𝒟), the ELBO of any Gaussian
 q, and the best factorised (mean-field) q. Tests and tutorials compare
 variational answers against these numbers.
 
@@ -111,7 +111,7 @@ def _posterior_precision_cholesky(Phi, prior_sigma, noise_sigma):
 
 
 def blr_posterior(Phi, y, prior_sigma, noise_sigma):
-    """The exact posterior p(w|D) = N(mean, cov)   (step 1, Bayes' rule, in closed form).
+    """The exact posterior p(w|𝒟) = N(mean, cov)   (step 1, Bayes' rule, in closed form).
 
         cov  = (Phi^T Phi / noise_sigma^2 + I / prior_sigma^2)^-1
         mean = cov Phi^T y / noise_sigma^2
@@ -129,9 +129,9 @@ def blr_posterior(Phi, y, prior_sigma, noise_sigma):
 
 
 def blr_log_evidence(Phi, y, prior_sigma, noise_sigma):
-    """log p(D) = log N(y; 0, C),  C = prior_sigma^2 Phi Phi^T + noise_sigma^2 I   (step 1's evidence).
+    """log p(𝒟) = log N(y; 0, C),  C = prior_sigma^2 Phi Phi^T + noise_sigma^2 I   (step 1's evidence).
 
-        log p(D) = -1/2 [N log 2 pi + log det C + y^T C^-1 y]
+        log p(𝒟) = -1/2 [N log 2 pi + log det C + y^T C^-1 y]
 
     C is N x N; both terms are computed from the D x D posterior precision
     A = Phi^T Phi / noise_sigma^2 + I / prior_sigma^2 instead, costing
@@ -156,14 +156,14 @@ def blr_log_evidence(Phi, y, prior_sigma, noise_sigma):
 
 
 def evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=801, half_width=None):
-    """log p(D) = log of the integral of p(D|w) p(w) dw, done by brute force on a grid (step 1).
+    """log p(𝒟) = log of the integral of p(𝒟|w) p(w) dw, done by brute force on a grid (step 1).
 
     Step 1 says this integral is hopeless in high dimension; for D = 1 or 2
     weights it is easy, and it checks ``blr_log_evidence`` without any of
     its algebra. The tensor-product trapezoid rule on a grid of n_grid points
     per axis over [-half_width, half_width]^D (default half_width =
     8 prior_sigma, where the prior density has fallen by e^-32) is summed in
-    log space (log-sum-exp), since p(D|w) alone underflows for moderate N.
+    log space (log-sum-exp), since p(𝒟|w) alone underflows for moderate N.
     For a smooth integrand that vanishes at the box edges the trapezoid rule
     converges exponentially fast, once the grid step is well below the
     posterior's standard deviation. Widen half_width if the posterior sits
@@ -232,16 +232,16 @@ def kl_gaussians(mean_q, cov_q, mean_p, cov_p):
 
 
 def elbo_gaussian_q(Phi, y, prior_sigma, noise_sigma, mean_q, cov_q):
-    """ELBO(q) = E_q[log p(D|w)] - KL[q || p(w)], exactly, for q = N(m, S)   (step 3).
+    """ELBO(q) = E_q[log p(𝒟|w)] - KL[q || p(w)], exactly, for q = N(m, S)   (step 3).
 
     The Gaussian likelihood's expectation needs no Monte Carlo:
-        E_q[log p(D|w)] = sum_n log N(y_n; phi_n^T m, noise_sigma^2)
+        E_q[log p(𝒟|w)] = sum_n log N(y_n; phi_n^T m, noise_sigma^2)
                           - tr(Phi^T Phi S) / (2 noise_sigma^2),
     because E_q[(y_n - phi_n^T w)^2] = (y_n - phi_n^T m)^2 + phi_n^T S phi_n.
     The KL to the prior N(0, prior_sigma^2 I) is ``kl_gaussians``. Step 3's
     identity then holds exactly:
-        log p(D) = ELBO(q) + KL[q || p(w|D)],
-    so ELBO(q) <= log p(D), with equality when q is the exact posterior.
+        log p(𝒟) = ELBO(q) + KL[q || p(w|𝒟)],
+    so ELBO(q) <= log p(𝒟), with equality when q is the exact posterior.
     Returns a Python float.
     """
     Phi, y = _checked_data(Phi, y)

@@ -2,7 +2,7 @@
 
 Bayes' rule (step 1 of the derivation) is about ONE vector of weights w:
 
-    log p(w|D) = log p(D|w) + log p(w) - log p(D).
+    log p(w|𝒟) = log p(𝒟|w) + log p(w) - log p(𝒟).
 
 A network keeps its weights in layers (each Linear holds a matrix W and a
 vector b). This module lays them end to end as one vector w of length D, the
@@ -13,10 +13,10 @@ way Hamiltonian Monte Carlo (minivi/mcmc.py) and a full-covariance q see them:
     vector_to_parameters(vec, model)                       write them back (the inverse)
     functional_forward(model, w, x)    -> Tensor           the network's output with its weights read from w,
                                                            gradients flowing into w (not into the layers)
-    log_likelihood(model, x, y, ...)   -> callable          w -> log p(D|w), a scalar Tensor (for mv.fit_full_cov)
-    log_joint(model, x, y, ...)        -> callable          w -> log p(D|w) + log p(w), a scalar Tensor (for HMC)
+    log_likelihood(model, x, y, ...)   -> callable          w -> log p(𝒟|w), a scalar Tensor (for mv.fit_full_cov)
+    log_joint(model, x, y, ...)        -> callable          w -> log p(𝒟|w) + log p(w), a scalar Tensor (for HMC)
 
-The log joint is log p(w|D) up to the constant log p(D): all that HMC needs.
+The log joint is log p(w|𝒟) up to the constant log p(𝒟): all that HMC needs.
 VI needs the likelihood alone, as its q brings the prior in the KL term.
 
 Decisions (so that nothing is silently wrong):
@@ -188,7 +188,7 @@ def _forward(layers: list, slices: dict, w: Tensor, x) -> Tensor:
     return h
 
 
-# ---------------------------------------------------------------- log p(D|w) + log p(w)
+# ---------------------------------------------------------------- log p(𝒟|w) + log p(w)
 
 
 def _prior_scales(model: Module, prior_sigma: float, fan_in_prior: bool) -> np.ndarray:
@@ -254,11 +254,11 @@ def _checked_targets(y, likelihood: str, n: int, n_out: int, who: str) -> np.nda
 
 
 def log_likelihood(model: Module, x, y, *, likelihood: str = "gaussian", noise_sigma=None):
-    """The log-likelihood as a function of the flat weights: w -> log p(D|w), every constant kept.
+    """The log-likelihood as a function of the flat weights: w -> log p(𝒟|w), every constant kept.
 
-      "gaussian":    log p(D|w) = Σ_n Σ_k [ -(y_nk - f_nk)² / (2 noise_sigma²) - log noise_sigma - log(2π)/2 ]
+      "gaussian":    log p(𝒟|w) = Σ_n Σ_k [ -(y_nk - f_nk)² / (2 noise_sigma²) - log noise_sigma - log(2π)/2 ]
                      (step 6; noise_sigma is required). y: (N, out), or (N,) for a one-output network.
-      "categorical": log p(D|w) = Σ_n log softmax(f_n)[y_n]; y: integer labels (N,) or (N, 1).
+      "categorical": log p(𝒟|w) = Σ_n log softmax(f_n)[y_n]; y: integer labels (N,) or (N, 1).
 
     This is what `mv.fit_full_cov` takes: its q carries the prior in the KL, so
     the data term must not hold it again (pass `log_joint` there and the prior
@@ -278,7 +278,7 @@ def log_likelihood(model: Module, x, y, *, likelihood: str = "gaussian", noise_s
 
 
 def _data_term(model: Module, x, y, likelihood: str, noise_sigma, who: str) -> tuple:
-    """(layers, slices of w, D, x as an array, f -> log p(D|f)) after checking every argument once."""
+    """(layers, slices of w, D, x as an array, f -> log p(𝒟|f)) after checking every argument once."""
     layers = _deterministic_layers(model)
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"{who}: likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
@@ -311,9 +311,9 @@ def _data_term(model: Module, x, y, likelihood: str, noise_sigma, who: str) -> t
 
 def log_joint(model: Module, x, y, *, likelihood: str = "gaussian", noise_sigma=None, prior_sigma=1.0,
               fan_in_prior: bool = False):
-    """The unnormalised log posterior as a function of the flat weights: w -> log p(D|w) + log p(w).
+    """The unnormalised log posterior as a function of the flat weights: w -> log p(𝒟|w) + log p(w).
 
-    log p(D|w) as in `log_likelihood` ("gaussian" or "categorical", every constant kept,
+    log p(𝒟|w) as in `log_likelihood` ("gaussian" or "categorical", every constant kept,
     so the value is a true log density). Prior: w_i ~ N(0, s_i²) independently
     (`log_normal_prior`), s_i = prior_sigma, or with fan_in_prior=True
     s_i² = prior_sigma² / in_features for the weights of each layer.

@@ -295,9 +295,9 @@ class FullCovGaussian:
 def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float = 1e-2, scale_lr: float | None = None,
                  n_samples: int = 1, average_last: float = 0.0, verbose: bool = False,
                  print_every: int | None = None) -> History:
-    """Minimise the negative ELBO F(q) = KL[q || p(w)] − E_q[log p(D|w)] with Adam (step 8).
+    """Minimise the negative ELBO F(q) = KL[q || p(w)] − E_q[log p(𝒟|w)] with Adam (step 8).
 
-    log_likelihood: a function Tensor w of shape (D,) -> scalar Tensor, log p(D|w)
+    log_likelihood: a function Tensor w of shape (D,) -> scalar Tensor, log p(𝒟|w)
                     over the whole data set, WITHOUT the prior: the prior is q's, in the KL.
                     For a network: `mv.flat.log_likelihood(model, x, y, noise_sigma=...)`.
                     Not `mv.flat.log_joint`, which adds log p(w): the prior would be counted
@@ -306,7 +306,7 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
                     `vectorized = True` (the convention of mv.mcmc.hmc), it is called once
                     with all S samples, (S, D) -> (S,), instead of S times.
     Each step draws n_samples weight vectors w_s = mu + L eps_s (one op) and
-    takes the loss  KL + (1/S) Σ_s −log p(D|w_s); backward carries it into mu
+    takes the loss  KL + (1/S) Σ_s −log p(𝒟|w_s); backward carries it into mu
     and l_raw through the explicit gradients above.
     lr, scale_lr:   Adam's learning rates for mu and for l_raw (scale_lr defaults to lr).
                     Adam moves every entry by about its learning rate whatever the size of
@@ -319,7 +319,7 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
                     a stochastic gradient with a constant learning rate.
     verbose:        print a line (step, loss, KL, NLL) every `print_every` steps, a whole number
                     >= 1 (default None: 10 lines in all; 0 is refused, verbose=False prints nothing).
-    Returns a History with one entry per step (loss, KL, NLL = −(1/S) Σ log p(D|w_s)).
+    Returns a History with one entry per step (loss, KL, NLL = −(1/S) Σ log p(𝒟|w_s)).
     A non-finite loss or gradient stops training with a message (History.stopped).
     """
     if not isinstance(q, FullCovGaussian):

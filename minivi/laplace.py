@@ -1,16 +1,16 @@
 """The Laplace approximation: a Gaussian at a mode, the evidence it implies, and its predictive.
 
-Steps 1 and 3 of the derivation call the evidence log p(D) = log ∫ p(D|w) p(w) dw
+Steps 1 and 3 of the derivation call the evidence log p(𝒟) = log ∫ p(𝒟|w) p(w) dw
 hopeless in high dimension. Laplace (MacKay 1992, "A practical Bayesian framework
 for backpropagation networks") answers it with a second-order Taylor expansion of
 the log joint around a mode ŵ (where its gradient is zero):
 
-    log p(D|w) + log p(w) ≈ log p(D|ŵ) + log p(ŵ) - ½ (w - ŵ)ᵀ H (w - ŵ),
-    H = -∇² [log p(D|w) + log p(w)] at ŵ          (the Hessian of the NEGATIVE log joint)
+    log p(𝒟|w) + log p(w) ≈ log p(𝒟|ŵ) + log p(ŵ) - ½ (w - ŵ)ᵀ H (w - ŵ),
+    H = -∇² [log p(𝒟|w) + log p(w)] at ŵ          (the Hessian of the NEGATIVE log joint)
 
 The right-hand side is an unnormalised Gaussian N(ŵ, H⁻¹), whose integral is known:
 
-    log p(D) ≈ log p(D|ŵ) + log p(ŵ) + (D/2) log 2π - ½ log det H        (step 1's evidence)
+    log p(𝒟) ≈ log p(𝒟|ŵ) + log p(ŵ) + (D/2) log 2π - ½ log det H        (step 1's evidence)
 
 and the posterior is approximated by q(w) = N(ŵ, H⁻¹) (step 3's q, found without
 minimising the KL). On conjugate Bayesian linear regression (`minivi/exact.py`) the
@@ -235,9 +235,9 @@ def cholesky_of_hessian(h: np.ndarray, who: str = "the Laplace approximation") -
 
 
 def laplace_log_evidence(log_joint_at_mode: float, h) -> float:
-    """log p(D) ≈ log p(D|ŵ) + log p(ŵ) + (D/2) log 2π - ½ log det H          (steps 1 and 3).
+    """log p(𝒟) ≈ log p(𝒟|ŵ) + log p(ŵ) + (D/2) log 2π - ½ log det H          (steps 1 and 3).
 
-    log_joint_at_mode: log p(D|ŵ) + log p(ŵ), every constant kept; H: (D, D), positive definite.
+    log_joint_at_mode: log p(𝒟|ŵ) + log p(ŵ), every constant kept; H: (D, D), positive definite.
     log det H = 2 Σ_i log L_ii from the Cholesky factor.
     """
     if not np.isfinite(log_joint_at_mode):
@@ -328,8 +328,8 @@ class Laplace:
     Build with `laplace(...)`. The prior is p(w_i) = N(0, s_i²) with precision 1/s_i² = r_i α,
     α = 1/prior_sigma² and r_i = 1 (or r_i = in_features for the weights of a layer when
     fan_in_prior=True, as in `mv.flat.log_joint`). Attributes: w_hat (D,), hessian H (D, D),
-    data_hessian (H minus the prior's precision diag(r α)), log_likelihood = log p(D|ŵ),
-    log_prior = log p(ŵ), log_evidence (the Laplace estimate of log p(D)), noise_sigma,
+    data_hessian (H minus the prior's precision diag(r α)), log_likelihood = log p(𝒟|ŵ),
+    log_prior = log p(ŵ), log_evidence (the Laplace estimate of log p(𝒟)), noise_sigma,
     prior_sigma, prior_ratio r (D,), kind ("ggn" or "exact").
     """
 
@@ -385,7 +385,7 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: 
 
     model: a Sequential of Linear/ReLU/Tanh (the flat-weight view); w: the mode ŵ (D,), by default
     the model's own parameters (`parameters_to_vector`). The log joint is `mv.flat.log_joint`'s,
-    with the same arguments: log p(D|w) = Σ log N(y; f(x; w), noise_sigma²), p(w_i) = N(0, s_i²),
+    with the same arguments: log p(𝒟|w) = Σ log N(y; f(x; w), noise_sigma²), p(w_i) = N(0, s_i²),
     s_i = prior_sigma (or prior_sigma / sqrt(in_features) for weights with fan_in_prior=True).
     hessian: "ggn" (J^T J / noise_sigma² + diag(1/s²), `ggn`) or "exact" (from finite
     differences of the engine's gradient, `exact_hessian`; D up to a few hundred).

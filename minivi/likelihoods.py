@@ -1,4 +1,4 @@
-"""Layer 4, likelihoods: -log p(D_batch | w), the data term of the loss (step 6).
+"""Layer 4, likelihoods: -log p(𝒟_batch | w), the data term of the loss (step 6).
 
 Both functions sum over the batch and keep every constant, so the value is a
 true negative log-likelihood (comparable with the KL and with exact answers).
@@ -25,7 +25,7 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
 
     With a fixed noise_sigma this is the derivation's L2 loss,
     Σ (y - f)² / (2 noise_sigma²), plus a constant that no parameter changes.
-    The noise scale sets the balance in F = KL - E_q[log p(D|w)]: halving
+    The noise scale sets the balance in F = KL - E_q[log p(𝒟|w)]: halving
     noise_sigma multiplies the data term by 4, so the data outweigh the prior
     more and q becomes narrower; a large noise_sigma lets the KL pull q back
     to the prior (wider, more uncertain predictions).

@@ -1,19 +1,19 @@
-"""Hamiltonian Monte Carlo (HMC) from scratch: draws from the true posterior p(w|D), the gold standard for VI.
+"""Hamiltonian Monte Carlo (HMC) from scratch: draws from the true posterior p(w|𝒟), the gold standard for VI.
 
-Variational inference replaces p(w|D) by a simple q (step 3 of the
+Variational inference replaces p(w|𝒟) by a simple q (step 3 of the
 derivation). To see how close q gets, we need the posterior itself. HMC
 (Neal 2011, "MCMC using Hamiltonian dynamics") draws from it using only the
-unnormalised log density log p(w|D) + const = log p(D|w) + log p(w) (e.g.
+unnormalised log density log p(w|𝒟) + const = log p(𝒟|w) + log p(w) (e.g.
 `mv.flat.log_joint`) and its gradient, which minivi's engine gives us.
 
 The idea. Add a momentum p ~ N(0, M) beside the weights w and treat
 
-    H(w, p) = -log p(w|D) + ½ pᵀ M⁻¹ p          (potential energy + kinetic energy)
+    H(w, p) = -log p(w|𝒟) + ½ pᵀ M⁻¹ p          (potential energy + kinetic energy)
 
 as the energy of a particle. exp(-H) is the joint density of (w, p), whose
 w-marginal is the posterior. Hamilton's equations
 
-    dw/dt = M⁻¹ p,      dp/dt = ∇_w log p(w|D)
+    dw/dt = M⁻¹ p,      dp/dt = ∇_w log p(w|𝒟)
 
 keep H constant, so following them moves w far across the posterior (the
 particle rolls through the valleys of -log p) yet lands on a point that is
@@ -389,7 +389,7 @@ def hmc(log_prob, init, n_samples: int = 1000, n_warmup: int = 1000, *, rng: np.
     at the value of H; the gradient only decides where the proposal goes. Any
     force field F(w) that depends on w alone gives leapfrog updates that are
     still shears (volume-preserving) and still symmetric (reversible), so the
-    accept/reject step keeps p(w|D) exactly stationary. A wrong gradient makes
+    accept/reject step keeps p(w|𝒟) exactly stationary. A wrong gradient makes
     the energy error larger, so fewer proposals are accepted and the chain
     mixes more slowly; a wrong log density, by contrast, is a different target.
     (tests/test_mcmc.py measures both.)

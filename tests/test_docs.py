@@ -130,6 +130,53 @@ def test_code_spans_are_not_math():
     assert formulas("costs `$5` and $x$") == [(False, "x")]
 
 
+# Issue 22: one symbol each, on every page: the data set 𝒟, N its number of points, D the number of
+# weights. In math the data set is \mathcal{D}; a bare D there (p(D), p(w | D), (w, D)) reads as the
+# number of weights. Code, printed output and plain figure text write it `data`, and the glyph 𝒟
+# itself never appears in a tutorial: the browsers' and matplotlib's default fonts lack it.
+DATA_AS_D_IN_MATH = re.compile(r"p\(D(?![\w{])|\\mid\s*D(?![\w{])|,\s*D\s*[)\]]")
+DATA_AS_D_IN_CODE = re.compile(r"p\(D(?![\w{])|\|\s*D\)")
+
+
+def data_set_written_as_d(script: Path) -> list[str]:
+    """Where a tutorial writes the data set as D (in a formula or in its code), or the glyph 𝒟."""
+    lines = script.read_text(encoding="utf-8").splitlines()
+    problems = [f"line {n}: the glyph 𝒟" for n, line in enumerate(lines, 1) if "𝒟" in line]
+    markdown = set()
+    for start, cell in markdown_cells(script):
+        markdown.update(range(start, start + cell.count("\n") + 1))
+        problems += [f"cell at line {start}: ${tex}$" for _, tex in formulas(cell) if DATA_AS_D_IN_MATH.search(tex)]
+    problems += [f"line {n}: {line.strip()}" for n, line in enumerate(lines, 1)
+                 if n not in markdown and DATA_AS_D_IN_CODE.search(line)]
+    return problems
+
+
+# Tutorial 10 still writes p(y_n | x_n, D) (line 174) and was being edited elsewhere when this test
+# came; strict, so that the mark must go once that line writes \mathcal{D}.
+LEFT_FOR_LATER = {"10_bayesian_cnn": "writes the data set as D in $\\bar p(y_n \\mid x_n, D)$"}
+
+
+@pytest.mark.parametrize("script", [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=LEFT_FOR_LATER[s.stem])) if s.stem in LEFT_FOR_LATER
+    else s for s in TUTORIALS], ids=lambda p: p.stem)
+def test_tutorials_write_the_data_set_as_script_d_and_never_as_the_number_of_weights(script):
+    assert not data_set_written_as_d(script), "\n".join(data_set_written_as_d(script))
+
+
+@pytest.mark.parametrize("cell, code", [
+    ("$\\log p(D)$", ""), ("$p(w \\mid D)$", ""), ("$(w^\\star, D)$", ""), ("the data 𝒟", ""),
+    ("", 'print(f"log p(D) = {x}")'), ("", 'ax.set(ylabel="KL[q || p(w|D)]")'),
+])
+def test_the_data_set_written_as_d_is_caught(tmp_path, cell, code):
+    script = tmp_path / "01_x.py"
+    script.write_text(f"# %% [markdown]\n# {cell}\n\n# %%\n{code}\n", encoding="utf-8")
+    assert data_set_written_as_d(script)
+    clean = tmp_path / "02_x.py"
+    clean.write_text("# %% [markdown]\n# $\\log p(\\mathcal{D} \\mid w)$, $\\frac{D}{2}$, $D = 6$, $p(w, \\mathcal{D})$\n\n"
+                     "# %%\nprint(f\"D = {d} weights: log p(data|w) = {x}\")\n", encoding="utf-8")
+    assert not data_set_written_as_d(clean)
+
+
 KATEX_CHECK = """
 const katex = require(process.argv[1]);
 const items = JSON.parse(require("fs").readFileSync(0, "utf8"));

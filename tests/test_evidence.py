@@ -1,6 +1,6 @@
 """The evidence by annealed importance sampling, sandwiched, and ELBOs with error bars (minivi/evidence.py).
 
-Ground truth: the conjugate model of minivi/exact.py, whose log p(D), posterior and KL are exact.
+Ground truth: the conjugate model of minivi/exact.py, whose log p(𝒟), posterior and KL are exact.
 Every random run uses fixed seeds, so each statistical check gives the same answer every time;
 the tolerances are 3 standard errors as the run itself reports them.
 """
@@ -32,7 +32,7 @@ def conjugate(n_data, d, seed, prior_sigma=1.0, noise_sigma=0.5):
 
 
 def sandwich(n_data, d, seed, n_chains, n_steps, n_leapfrog=5, noise_sigma=0.5):
-    """(exact log p(D), forward AIS, reverse AIS) on one conjugate problem."""
+    """(exact log p(𝒟), forward AIS, reverse AIS) on one conjugate problem."""
     Phi, y, log_prior, log_likelihood = conjugate(n_data, d, seed, noise_sigma=noise_sigma)
     exact = mv.exact.blr_log_evidence(Phi, y, 1.0, noise_sigma)
     mean, cov = mv.exact.blr_posterior(Phi, y, 1.0, noise_sigma)
@@ -51,7 +51,7 @@ def assert_within_3_stderr(result, exact):
     assert result.ess >= 0.1 * len(result.log_weights), result.summary()   # the stderr is then meaningful
 
 
-# ---------------------------------------------------------------- the conjugate model: exact log p(D)
+# ---------------------------------------------------------------- the conjugate model: exact log p(𝒟)
 
 
 @pytest.mark.parametrize("d", [1, 3])
@@ -77,7 +77,7 @@ def test_a_short_schedule_gives_a_lower_and_an_upper_bound():
 
 
 def test_one_step_is_plain_importance_sampling_from_the_prior():
-    """betas = [0, 1]: no transition at all; log W_c = log p(D|w_c) at the prior draws."""
+    """betas = [0, 1]: no transition at all; log W_c = log p(𝒟|w_c) at the prior draws."""
     _, _, log_prior, log_likelihood = conjugate(8, 2, seed=0)
     init = np.random.default_rng(1).standard_normal((50, 2))
     result = ev.ais(log_prior, log_likelihood, init, [0.0, 1.0], rng=np.random.default_rng(2), step_size=0.1)
@@ -182,7 +182,7 @@ def test_network_log_densities_split_the_log_joint():
     np.testing.assert_allclose(log_prior(mv.Tensor(w)).data, prior_by_hand, rtol=1e-12)
 
 
-# ---------------------------------------------------------------- log p(D) − ELBO = KL[q ‖ p(w|D)]
+# ---------------------------------------------------------------- log p(𝒟) − ELBO = KL[q ‖ p(w|𝒟)]
 
 
 @pytest.mark.parametrize("which", ["mean-field optimum", "full covariance, shifted and widened"])

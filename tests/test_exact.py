@@ -1,6 +1,6 @@
 """Tests for minivi.exact: conjugate Bayesian linear regression, checked against
 dense textbook formulas, brute-force quadrature and step 3's identity
-log p(D) = ELBO(q) + KL[q || p(w|D)]."""
+log p(𝒟) = ELBO(q) + KL[q || p(w|𝒟)]."""
 
 import numpy as np
 import pytest

@@ -887,11 +887,11 @@ def test_each_ais_estimate_mistake_is_named(diagnosis):
 def test_the_three_ais_mistakes_of_the_issue_show_what_the_student_computed():
     report = assert_caught(10, with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES["ais-beta-not-increment"]),
                            "ais-beta-not-increment")
-    assert "is Σ_{t=1}^{T} β_t · log p(D|w_{t−1});" in report, report
+    assert "is Σ_{t=1}^{T} β_t · log p(data|w_{t−1});" in report, report
     assert "ok    ais_log_weights with one step, betas = [0, 1]" in report   # β_1 = β_1 − β_0 there
     report = assert_caught(10, with_mistake(ais_log_weights=_weights_at_new_point), "ais-likelihood-at-new-point")
-    assert "is Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(D|w_t);" in report, report
-    assert "log p(D|w_0)" not in report.split("fitted exactly")[1].split("hint:")[0]   # w_0 is never used
+    assert "is Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(data|w_t);" in report, report
+    assert "log p(data|w_0)" not in report.split("fitted exactly")[1].split("hint:")[0]   # w_0 is never used
     report = assert_caught(10, with_mistake(log_evidence_estimate=AIS_ESTIMATE_MISTAKES["ais-mean-of-log-weights"]),
                            "ais-mean-of-log-weights")
     assert "your estimate, fitted exactly on 12 random sets of log weights (n = 2 to 60): 1·mean_c log W_c" in report
@@ -955,7 +955,7 @@ def test_the_ais_probes_tell_every_pattern_apart():
     from exercise_checker import ais_checks
     fits = [ais_checks.fit_coefficients(reference.ais_log_weights(ll, betas), ll)
             for betas, ll in ais_checks.WEIGHT_PROBES]
-    assert ais_checks.classify_weights(fits) == ([], "Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(D|w_{t−1})")
+    assert ais_checks.classify_weights(fits) == ([], "Σ_{t=1}^{T} (β_t − β_{t−1}) · log p(data|w_{t−1})")
     patterns = [np.concatenate([placed(coefficients(betas)) for betas, _ in ais_checks.WEIGHT_PROBES])
                 for coefficients, _ in ais_checks.FACTORS.values() for placed, _ in ais_checks.STATES.values()]
     assert min(np.max(np.abs(a - b)) for i, a in enumerate(patterns) for b in patterns[:i]) > 0.01
@@ -978,7 +978,7 @@ def test_the_reference_ais_functions_refuse_bad_input():
 
 
 def test_the_conjugate_run_of_exercise_10_has_the_exact_evidence():
-    """The checker's ground truth: its closed-form log p(D) against a plain Monte Carlo average over the prior."""
+    """The checker's ground truth: its closed-form log p(𝒟) against a plain Monte Carlo average over the prior."""
     from exercise_checker import ais_checks
     X, y = ais_checks.conjugate_model()
     w = np.random.default_rng(7).standard_normal((400_000, X.shape[1]))

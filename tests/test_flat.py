@@ -299,7 +299,7 @@ def test_targets_n_and_n_by_1_mean_the_same_for_one_output():
 
 
 def test_log_likelihood_is_the_log_joint_without_the_prior():
-    """Gaussian and categorical, one vector and a batch: log p(D|w) written by hand, the same refusals."""
+    """Gaussian and categorical, one vector and a batch: log p(𝒟|w) written by hand, the same refusals."""
     rng = np.random.default_rng(21)
     model, x = tanh_net(rng), rng.normal(size=(7, 2))
     y, labels = rng.normal(size=(7, 3)), rng.integers(0, 3, size=7)

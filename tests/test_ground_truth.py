@@ -118,7 +118,7 @@ def test_monte_carlo_elbo_matches_the_exact_elbo_and_stays_below_the_evidence(co
     standard_error = estimates.std(ddof=1) / np.sqrt(len(estimates))
     # 4 standard errors: an unbiased estimator misses by more with probability 6e-5.
     assert abs(estimate - exact_elbo) <= 4.0 * standard_error
-    # Step 3: log p(D) = ELBO(q) + KL[q || p(w|D)] >= ELBO(q).
+    # Step 3: log p(𝒟) = ELBO(q) + KL[q || p(w|𝒟)] >= ELBO(q).
     assert exact_elbo <= log_evidence
     assert estimate <= log_evidence
 

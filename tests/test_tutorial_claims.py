@@ -320,15 +320,15 @@ def test_06_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
 @pytest.mark.slow
 def test_07_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     out = full_runs["07"][1]
-    table = out.split("initial parameters:", 1)[1].split("from N = 2", 1)[0]
+    table = out.split("initial parameters:", 1)[1].split("from B = 2", 1)[0]
     rows = [[float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", line)] for line in table.splitlines()
             if re.match(r"^\s+\d+ \|", line)]
     n, mu_ratio, rho_ratio = [r[0] for r in rows], [r[3] for r in rows], [r[6] for r in rows]
-    assert n[0] == 2 and mu_ratio[0] < 2, rows                       # "close at N = 2"
-    assert mu_ratio == sorted(mu_ratio), mu_ratio                    # "the gap opens as N grows"
-    assert rho_ratio[0] > 10, rho_ratio                              # rho: "lower even at N = 2"
-    weight_fall, local_fall = printed(out, r"^from N = 2 to 512")[2:4]
-    assert weight_fall < 2 and 128 < local_fall < 512, (weight_fall, local_fall)   # "falls like 1/N"; "levels off"
+    assert n[0] == 2 and mu_ratio[0] < 2, rows                       # "close at B = 2"
+    assert mu_ratio == sorted(mu_ratio), mu_ratio                    # "the gap opens as B grows"
+    assert rho_ratio[0] > 10, rho_ratio                              # rho: "lower even at B = 2"
+    weight_fall, local_fall = printed(out, r"^from B = 2 to 512")[2:4]
+    assert weight_fall < 2 and 128 < local_fall < 512, (weight_fall, local_fall)   # "falls like 1/B"; "levels off"
     assert re.search(r"^local reparameterisation ended lower in (\d) of \1 seeds", out, re.M)   # "for every seed"
 
 

@@ -4,16 +4,21 @@ dimension grows, and the predictive integral answered by Monte Carlo."""
 # %% [markdown]
 # # 01 · Why the posterior is hard (derivation steps 1–2)
 #
-# Bayes' rule gives the posterior over the weights w of a model from the data D:
+# Bayes' rule gives the posterior over the weights w of a model from the data $\mathcal{D}$:
 #
-# $$p(w \mid D) = \frac{p(D \mid w)\, p(w)}{p(D)}, \qquad p(D) = \int p(D \mid w)\, p(w)\, dw .$$
+# $$p(w \mid \mathcal{D}) = \frac{p(\mathcal{D} \mid w)\, p(w)}{p(\mathcal{D})}, \qquad p(\mathcal{D}) = \int p(\mathcal{D} \mid w)\, p(w)\, dw .$$
 #
-# The numerator is easy: we chose the prior $p(w)$ and the likelihood $p(D \mid w)$ ourselves.
-# The **evidence** $p(D)$ in the denominator is an integral over *every* weight
+# The numerator is easy: we chose the prior $p(w)$ and the likelihood $p(\mathcal{D} \mid w)$ ourselves.
+# The **evidence** $p(\mathcal{D})$ in the denominator is an integral over *every* weight
 # (step 1 of the derivation in `README.md`). And once we have the posterior, using it
 # for a prediction is a second integral of the same kind (step 2):
 #
-# $$\mathbb{E}_{p(w \mid D)}[f(x; w)] = \int f(x; w)\, p(w \mid D)\, dw .$$
+# $$\mathbb{E}_{p(w \mid \mathcal{D})}[f(x; w)] = \int f(x; w)\, p(w \mid \mathcal{D})\, dw .$$
+#
+# **Symbols**, the same on every page, in the README and in the derivation: $\mathcal{D}$ is the
+# data set, $N$ the number of its points, $D$ the number of weights. The printed output is plain
+# text, where the data set is written out as `data`: `log p(data)` is $\log p(\mathcal{D})$ and
+# `p(data|w)` is $p(\mathcal{D} \mid w)$.
 #
 # This tutorial does both integrals the obvious way, on a grid, for models small enough
 # that we also know the exact answer, and measures how fast the obvious way stops
@@ -41,8 +46,8 @@ QUICK, OUT_DIR = plots.tutorial_options(__doc__ or "tutorial 01")
 #
 # Eight points from $y = w x + \text{noise}$ with one unknown weight $w$. The prior is $\mathcal{N}(0, 1)$,
 # the noise standard deviation 0.5. For one weight the evidence integral is the area
-# under the curve $p(D \mid w)\, p(w)$, and a grid of points along $w$ (the trapezoid rule) finds it.
-# `mv.exact.evidence_by_quadrature` does exactly that, in log space because $p(D \mid w)$
+# under the curve $p(\mathcal{D} \mid w)\, p(w)$, and a grid of points along $w$ (the trapezoid rule) finds it.
+# `mv.exact.evidence_by_quadrature` does exactly that, in log space because $p(\mathcal{D} \mid w)$
 # alone underflows for more than a few data points.
 
 # %%
@@ -57,13 +62,13 @@ post_mean_1d, post_cov_1d = mv.exact.blr_posterior(Phi_1d, y_1d, PRIOR_SIGMA, NO
 log_evidence_1d = mv.exact.blr_log_evidence(Phi_1d, y_1d, PRIOR_SIGMA, NOISE_1D)
 log_evidence_1d_grid = mv.exact.evidence_by_quadrature(Phi_1d, y_1d, PRIOR_SIGMA, NOISE_1D, n_grid=801)
 print(f"one weight: posterior N({post_mean_1d[0]:.4f}, {np.sqrt(post_cov_1d[0, 0]):.4f}^2)")
-print(f"  log p(D) exact (closed form)   = {log_evidence_1d:.12f}")
-print(f"  log p(D) by grid, 801 points   = {log_evidence_1d_grid:.12f}")
-print(f"  difference                     = {log_evidence_1d_grid - log_evidence_1d:.1e}")
+print(f"  log p(data) exact (closed form)   = {log_evidence_1d:.12f}")
+print(f"  log p(data) by grid, 801 points   = {log_evidence_1d_grid:.12f}")
+print(f"  difference                        = {log_evidence_1d_grid - log_evidence_1d:.1e}")
 
 # %% [markdown]
 # The figure draws the three densities of Bayes' rule and, on the right, the
-# unnormalised product $p(D \mid w)\, p(w)$, whose area *is* $p(D)$. Dividing the product by its
+# unnormalised product $p(\mathcal{D} \mid w)\, p(w)$, whose area *is* $p(\mathcal{D})$. Dividing the product by its
 # area gives back the posterior on the left: that division is all Bayes' rule asks for.
 
 # %%
@@ -73,7 +78,7 @@ def trapezoid(values, grid):
 
 
 def log_likelihood(Phi, y, w, noise_sigma):
-    """log p(D|w) = Σ_n log N(y_n; φ_nᵀ w, σ_noise²) for each row of w (shape (G, D)) -> (G,)."""
+    """log p(data|w) = Σ_n log N(y_n; φ_nᵀ w, σ_noise²) for each row of w (shape (G, D)) -> (G,)."""
     return np.sum(mv.gaussian.log_normal_pdf(y, w @ Phi.T, noise_sigma), axis=1)
 
 
@@ -92,17 +97,17 @@ likelihood_unit_area = likelihood_1d / trapezoid(likelihood_1d, w_axis)
 
 fig, (ax_densities, ax_area) = plots.figure(1, 2, size=(12, 4.5))
 ax_densities.plot(w_axis, prior_1d, lw=2, label="prior p(w) = N(0, 1)")
-ax_densities.plot(w_axis, likelihood_unit_area, lw=2, ls="--", label="likelihood p(D|w), rescaled to area 1")
-ax_densities.plot(w_axis, posterior_1d, lw=2.5, color="black", label="posterior p(w|D) (exact)")
+ax_densities.plot(w_axis, likelihood_unit_area, lw=2, ls="--", label=r"likelihood $p(\mathcal{D} \mid w)$, rescaled to area 1")
+ax_densities.plot(w_axis, posterior_1d, lw=2.5, color="black", label=r"posterior $p(w \mid \mathcal{D})$ (exact)")
 ax_densities.axvline(W_TRUE_1D, color="gray", lw=1, ls=":", label=f"true w = {W_TRUE_1D}")
 ax_densities.set(xlabel="weight w", ylabel="density", title="Bayes' rule for one weight")
 ax_densities.legend(fontsize=9)
 
 ax_area.fill_between(w_axis, joint_1d, color="tab:orange", alpha=0.4,
-                     label=f"area = p(D) = {np.exp(log_evidence_1d):.3e}")
-ax_area.plot(w_axis, joint_1d, color="tab:orange", lw=2, label="p(D|w) p(w)")
-ax_area.set(xlabel="weight w", ylabel="p(D|w) p(w)   (not a density in w)",
-            title=f"The evidence is the area: log p(D) = {log_evidence_1d:.4f}")
+                     label=rf"area = $p(\mathcal{{D}})$ = {np.exp(log_evidence_1d):.3e}")
+ax_area.plot(w_axis, joint_1d, color="tab:orange", lw=2, label=r"$p(\mathcal{D} \mid w)\, p(w)$")
+ax_area.set(xlabel="weight w", ylabel=r"$p(\mathcal{D} \mid w)\, p(w)$   (not a density in w)",
+            title=rf"The evidence is the area: $\log p(\mathcal{{D}})$ = {log_evidence_1d:.4f}")
 ax_area.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
 ax_area.legend(fontsize=9)
 plots.save(fig, OUT_DIR / "01_evidence_1d.png")
@@ -113,7 +118,7 @@ plots.save(fig, OUT_DIR / "01_evidence_1d.png")
 # Now an intercept and a slope, y = w₀ + w₁ x + noise, from 20 points with x in [0, 1].
 # The two weights trade off against each other (a higher intercept fits as well with a
 # lower slope), so the posterior is a tilted ellipse. A grid with n points per axis now
-# has $n^2$ points. On the left, a fine grid's $p(D \mid w)\, p(w) / p(D)_{\text{grid}}$ is filled in at the
+# has $n^2$ points. On the left, a fine grid's $p(\mathcal{D} \mid w)\, p(w) / p(\mathcal{D})_{\text{grid}}$ is filled in at the
 # levels of the exact posterior's contours, which are drawn on top: they coincide. On the
 # right, a coarse grid of the same box $[-8, 8]^2$ (the default of `evidence_by_quadrature`:
 # ±8 prior standard deviations), whose points mostly miss the posterior and whose evidence
@@ -132,12 +137,12 @@ post_sd_2d = np.sqrt(np.diag(post_cov_2d))
 post_corr_2d = post_cov_2d[0, 1] / (post_sd_2d[0] * post_sd_2d[1])
 print(f"two weights: posterior mean {np.round(post_mean_2d, 4)}, sd {np.round(post_sd_2d, 4)}, "
       f"correlation {post_corr_2d:.3f}")
-print(f"  log p(D) exact = {log_evidence_2d:.12f}")
+print(f"  log p(data) exact = {log_evidence_2d:.12f}")
 N_FINE, N_COARSE = 401, 25
 log_evidence_2d_fine = mv.exact.evidence_by_quadrature(Phi_2d, y_2d, PRIOR_SIGMA, NOISE_2D, n_grid=N_FINE)
 log_evidence_2d_coarse = mv.exact.evidence_by_quadrature(Phi_2d, y_2d, PRIOR_SIGMA, NOISE_2D, n_grid=N_COARSE)
 for n, value in ((N_FINE, log_evidence_2d_fine), (N_COARSE, log_evidence_2d_coarse)):
-    print(f"  grid {n:3d} x {n:3d} = {n * n:6d} points: log p(D) = {value:.12f}, "
+    print(f"  grid {n:3d} x {n:3d} = {n * n:6d} points: log p(data) = {value:.12f}, "
           f"error {value - log_evidence_2d:+.2e}")
 
 
@@ -171,13 +176,13 @@ for ax, n, value in ((ax_fine, N_FINE, log_evidence_2d_fine), (ax_coarse, N_COAR
     grid_posterior = np.exp(log_joint - value)
     if G0.shape[0] > 20:
         ax.contourf(G0, G1, grid_posterior.reshape(G0.shape), levels=levels + [1.01 * peak], cmap="Blues", alpha=0.8)
-        ax.fill([], [], color="tab:blue", alpha=0.5, label="grid: p(D|w)p(w)/p(D)_grid, same levels")
+        ax.fill([], [], color="tab:blue", alpha=0.5, label=r"grid: $p(\mathcal{D} \mid w)\, p(w) / p(\mathcal{D})_{\mathrm{grid}}$, same levels")
     else:
         ax.scatter(w_grid[:, 0], w_grid[:, 1], s=25, c="tab:blue", label="grid points in view")
     ax.contour(W0, W1, exact_density, levels=levels, colors="black", linewidths=1.5)
     ax.plot([], [], color="black", label="exact posterior, Mahalanobis radius 1, 2, 3")
     ax.set(xlim=view[0], ylim=view[1], xlabel="intercept w₀", ylabel="slope w₁",
-           title=f"{n} x {n} grid on [−8, 8]² (step {step:.2f}): log p(D) error {value - log_evidence_2d:+.1e}")
+           title=rf"{n} x {n} grid on [−8, 8]² (step {step:.2f}): $\log p(\mathcal{{D}})$ error {value - log_evidence_2d:+.1e}")
     ax.legend(loc="upper right", fontsize=9)
 plots.save(fig, OUT_DIR / "01_posterior_2d.png")
 
@@ -187,11 +192,11 @@ plots.save(fig, OUT_DIR / "01_posterior_2d.png")
 # The trapezoid rule converges very fast once the grid step is well below the
 # posterior's width: the error falls off a cliff. Before that the grid simply misses
 # the posterior. Sweeping the number of points per axis, for the one- and two-weight
-# problems, finds the smallest $n$ that gets $\log p(D)$ right to 0.01 nats (and stays
+# problems, finds the smallest $n$ that gets $\log p(\mathcal{D})$ right to 0.01 nats (and stays
 # right for every larger n in the sweep).
 
 # %%
-TOLERANCE = 1e-2                                   # nats: a 1% error in p(D) itself
+TOLERANCE = 1e-2                                   # nats: a 1% error in p(data) itself
 n_sweep = np.arange(5, 161, 2 if QUICK else 1)
 sweep_errors = {}
 for label, Phi, y, noise_sigma, exact_value in (("D = 1", Phi_1d, y_1d, NOISE_1D, log_evidence_1d),
@@ -211,7 +216,7 @@ def smallest_n_within(errors, n_values, tolerance):
 n_needed_by_d = {label: smallest_n_within(errors, n_sweep, TOLERANCE) for label, errors in sweep_errors.items()}
 N_PER_AXIS = max(n_needed_by_d.values())
 for label, n in n_needed_by_d.items():
-    print(f"{label}: {n} points per axis give |log p(D) error| < {TOLERANCE} nats")
+    print(f"{label}: {n} points per axis give |log p(data) error| < {TOLERANCE} nats")
 print(f"so a grid needs about n = {N_PER_AXIS} points per axis, n^D points in D dimensions")
 
 # %% [markdown]
@@ -219,7 +224,7 @@ print(f"so a grid needs about n = {N_PER_AXIS} points per axis, n^D points in D 
 #
 # `evidence_by_quadrature` stops at D = 2 on purpose. To time larger D, here is the
 # same tensor-product trapezoid sum for any D (the library's version expands the squared
-# residual to avoid touching each data point; this one evaluates $\log p(D \mid w) + \log p(w)$
+# residual to avoid touching each data point; this one evaluates $\log p(\mathcal{D} \mid w) + \log p(w)$
 # directly with `mv.gaussian.log_normal_pdf`). At D = 1 and 2 it agrees with the library.
 #
 # The clock then measures one pass over about $2 \cdot 10^5$ grid points ($2 \cdot 10^4$ in quick mode)
@@ -231,7 +236,7 @@ print(f"so a grid needs about n = {N_PER_AXIS} points per axis, n^D points in D 
 
 # %%
 def grid_log_evidence(Phi, y, prior_sigma, noise_sigma, n_per_axis, half_width):
-    """log ∫ p(D|w) p(w) dw by the trapezoid rule on an n^D grid over [-half_width, half_width]^D."""
+    """log ∫ p(data|w) p(w) dw by the trapezoid rule on an n^D grid over [-half_width, half_width]^D."""
     d = Phi.shape[1]
     axis = np.linspace(-half_width, half_width, n_per_axis)
     log_step_weight = np.log(np.full(n_per_axis, axis[1] - axis[0]))
@@ -282,7 +287,7 @@ fig, (ax_err, ax_count, ax_time) = plots.figure(1, 3, size=(15, 4.8))
 for label, errors in sweep_errors.items():
     ax_err.semilogy(n_sweep, np.maximum(errors, 1e-16), lw=2, label=f"{label} (needs n = {n_needed_by_d[label]})")
 ax_err.axhline(TOLERANCE, color="gray", ls="--", lw=1, label=f"tolerance {TOLERANCE} nats")
-ax_err.set(xlabel="grid points per axis n", ylabel="|log p(D) grid − exact|  (nats)",
+ax_err.set(xlabel="grid points per axis n", ylabel=r"$|\log p(\mathcal{D})$ grid − exact$|$  (nats)",
            title="Grid error: nothing, then everything")
 ax_err.legend(fontsize=9)
 
@@ -303,7 +308,7 @@ for seconds, name, side in ((1.0, "1 second", "right"), (SECONDS_PER_YEAR, "1 ye
     ax_time.text(all_dims[0] if side == "left" else all_dims[-1], seconds * 2.0, name, fontsize=9,
                  color="dimgray", ha=side)
 ax_time.set(xlabel="number of weights D", ylabel="seconds for one evidence",
-            title="Time for one log p(D) on this machine")
+            title=r"Time for one $\log p(\mathcal{D})$ on this machine")
 ax_time.legend(loc="lower right", fontsize=9)
 plots.save(fig, OUT_DIR / "01_grid_cost.png")
 
@@ -317,10 +322,10 @@ plots.save(fig, OUT_DIR / "01_grid_cost.png")
 # ## 5. The predictive integral (step 2), and why Monte Carlo answers it
 #
 # Suppose we did have the posterior. A prediction averages the network's output over it:
-# $\mathbb{E}_{p(w \mid D)}[f(x; w)]$. On a grid this is the same $n^D$ problem. **Monte Carlo** instead
-# draws $S$ weight vectors $w^{(s)} \sim p(w \mid D)$ and averages:
+# $\mathbb{E}_{p(w \mid \mathcal{D})}[f(x; w)]$. On a grid this is the same $n^D$ problem. **Monte Carlo** instead
+# draws $S$ weight vectors $w^{(s)} \sim p(w \mid \mathcal{D})$ and averages:
 #
-# $$\mathbb{E}_{p(w \mid D)}[f(x; w)] \approx \frac{1}{S}\sum_{s=1}^{S} f(x; w^{(s)}),$$
+# $$\mathbb{E}_{p(w \mid \mathcal{D})}[f(x; w)] \approx \frac{1}{S}\sum_{s=1}^{S} f(x; w^{(s)}),$$
 #
 # an unbiased estimate whose standard error is $\mathrm{sd}_p[f] / \sqrt{S}$: it depends on how much $f$
 # varies under the posterior, **not on how many weights there are**.
@@ -396,17 +401,17 @@ plots.save(fig, OUT_DIR / "01_predictive_mc.png")
 # %% [markdown]
 # ## What to take away
 #
-# - The evidence $p(D) = \int p(D \mid w)\, p(w)\, dw$ (step 1) is an area for one weight and a volume
+# - The evidence $p(\mathcal{D}) = \int p(\mathcal{D} \mid w)\, p(w)\, dw$ (step 1) is an area for one weight and a volume
 #   for two; a grid finds it to many digits once its step is below the posterior's width
 #   (`mv.exact.evidence_by_quadrature` against `mv.exact.blr_log_evidence`).
 # - A grid needs $n^D$ points. With the few dozen points per axis that one axis needed here,
 #   a couple of dozen weights already cost more than the age of the universe: direct
-#   integration is hopeless for a neural network, so the posterior $p(w \mid D) = p(D \mid w)\, p(w) / p(D)$ is out of reach.
+#   integration is hopeless for a neural network, so the posterior $p(w \mid \mathcal{D}) = p(\mathcal{D} \mid w)\, p(w) / p(\mathcal{D})$ is out of reach.
 # - The predictive mean (step 2) is another such integral, but an *expectation*: Monte
 #   Carlo estimates it with error $\mathrm{sd}/\sqrt{S}$, independent of $D$. What it needs is samples from
 #   the posterior, which we cannot draw either.
 # - Variational inference (tutorial 02, `02_kl_and_the_elbo.py`) replaces the posterior by
-#   a simple q(w) that we *can* sample, fitted without ever computing p(D). Then every
+#   a simple q(w) that we *can* sample, fitted without ever computing $p(\mathcal{D})$. Then every
 #   expectation becomes a Monte Carlo average over q.
 #
 # Exercises: change `PRIOR_SIGMA` or the number of data points and watch how the n needed

@@ -1,30 +1,32 @@
-"""Tutorial 02: KL and the ELBO (step 3): log p(D) = ELBO + KL(q || posterior) checked for several q,
+"""Tutorial 02: KL and the ELBO (step 3): log p(data) = ELBO + KL(q || posterior) checked for several q,
 and the best mean-field q drawn over the exact posterior (too narrow, and why)."""
 
 # %% [markdown]
 # # 02 · KL and the ELBO (derivation step 3)
 #
-# Tutorial 01 showed that the posterior $p(w \mid D)$ is out of reach because its normaliser
-# $p(D)$ is an integral over all weights. Variational inference gives up on $p(w \mid D)$ itself
+# Tutorial 01 showed that the posterior $p(w \mid \mathcal{D})$ is out of reach because its normaliser
+# $p(\mathcal{D})$ is an integral over all weights. Variational inference gives up on $p(w \mid \mathcal{D})$ itself
 # and picks a simple distribution q(w) that we can evaluate and sample, then makes it
 # imitate the posterior by minimising the Kullback–Leibler divergence
 #
-# $$\mathrm{KL}[q \,\|\, p(w \mid D)] = \mathbb{E}_q\big[\log q(w) - \log p(w \mid D)\big] \ \ge 0 .$$
+# $$\mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})] = \mathbb{E}_q\big[\log q(w) - \log p(w \mid \mathcal{D})\big] \ \ge 0 .$$
 #
-# Substituting Bayes' rule, $\log p(w \mid D) = \log p(D \mid w) + \log p(w) - \log p(D)$, and using that
-# $\log p(D)$ is a constant under $\mathbb{E}_q$:
+# Substituting Bayes' rule, $\log p(w \mid \mathcal{D}) = \log p(\mathcal{D} \mid w) + \log p(w) - \log p(\mathcal{D})$, and using that
+# $\log p(\mathcal{D})$ is a constant under $\mathbb{E}_q$:
 #
-# $$\mathrm{KL}[q \,\|\, p(w \mid D)] = \underbrace{\mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(D \mid w)]}_{F(q)\;=\;-\mathrm{ELBO}(q)} + \log p(D).$$
+# $$\mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})] = \underbrace{\mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(\mathcal{D} \mid w)]}_{F(q)\;=\;-\mathrm{ELBO}(q)} + \log p(\mathcal{D}).$$
 #
 # Rearranged, this is the identity at the heart of step 3:
 #
-# $$\log p(D) = \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\, p(w \mid D)], \qquad
-#   \mathrm{ELBO}(q) = \mathbb{E}_q[\log p(D \mid w)] - \mathrm{KL}[q \,\|\, p(w)] .$$
+# $$\begin{aligned}
+#   \log p(\mathcal{D}) &= \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})], \\
+#   \mathrm{ELBO}(q) &= \mathbb{E}_q[\log p(\mathcal{D} \mid w)] - \mathrm{KL}[q \,\|\, p(w)] .
+# \end{aligned}$$
 #
 # Three consequences: the ELBO is a lower bound on the log evidence (hence the name,
 # Evidence Lower BOund), because $\mathrm{KL} \ge 0$; maximising the ELBO over $q$ is the same as
 # minimising $\mathrm{KL}[q \,\|\, \text{posterior}]$, because their sum does not depend on $q$; and the ELBO only
-# needs the likelihood and the prior, never p(D). Below the identity is checked to
+# needs the likelihood and the prior, never $p(\mathcal{D})$. Below the identity is checked to
 # rounding error on a model where every term is known exactly.
 
 # %%
@@ -59,7 +61,7 @@ log_evidence = mv.exact.blr_log_evidence(Phi, y, PRIOR_SIGMA, NOISE_SIGMA)
 post_sd = np.sqrt(np.diag(post_cov))
 post_corr = post_cov[0, 1] / (post_sd[0] * post_sd[1])
 print(f"posterior mean {np.round(post_mean, 4)}, sd {np.round(post_sd, 4)}, correlation {post_corr:.3f}")
-print(f"log p(D) = {log_evidence:.12f}")
+print(f"log p(data) = {log_evidence:.12f}")
 
 # %% [markdown]
 # ## 2. The identity, q by q
@@ -67,7 +69,7 @@ print(f"log p(D) = {log_evidence:.12f}")
 # Seven Gaussians $q = \mathcal{N}(m, S)$, from hopeless to perfect:
 #
 # - **prior**: $q = p(w)$, which has not looked at the data;
-# - **exact posterior**: $q = p(w \mid D)$, for which KL must be 0 and $\mathrm{ELBO} = \log p(D)$;
+# - **exact posterior**: $q = p(w \mid \mathcal{D})$, for which KL must be 0 and $\mathrm{ELBO} = \log p(\mathcal{D})$;
 # - **mean-field optimum**: the best *factorised* $q(w) = \mathcal{N}(w_0; \mu_0, \sigma_0^2)\, \mathcal{N}(w_1; \mu_1, \sigma_1^2)$,
 #   from `mv.exact.mean_field_optimum` (section 3);
 # - **diagonal, marginal variances**: factorised, with each $\sigma_i$ set to the posterior's
@@ -76,8 +78,8 @@ print(f"log p(D) = {log_evidence:.12f}")
 # - **2× wider / 2× narrower**: the posterior's shape and mean, every standard deviation
 #   doubled or halved.
 #
-# For each, the table prints $\mathrm{ELBO}(q)$ (`elbo_gaussian_q`), $\mathrm{KL}[q \,\|\, p(w \mid D)]$ (`kl_gaussians`),
-# their sum, and the sum minus $\log p(D)$.
+# For each, the table prints $\mathrm{ELBO}(q)$ (`elbo_gaussian_q`), $\mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})]$ (`kl_gaussians`),
+# their sum, and the sum minus $\log p(\mathcal{D})$.
 
 # %%
 mf_mu, mf_sigma = mv.exact.mean_field_optimum(post_mean, post_cov)
@@ -92,7 +94,7 @@ candidates = {
     "posterior 2x narrower": (post_mean, 0.25 * post_cov),
 }
 elbo, kl_to_post = {}, {}
-print(f"{'q':30s} {'ELBO(q)':>12s} {'KL[q||post]':>12s} {'ELBO + KL':>16s} {'log p(D)':>16s} {'difference':>11s}")
+print(f"{'q':30s} {'ELBO(q)':>12s} {'KL[q||post]':>12s} {'ELBO + KL':>16s} {'log p(data)':>16s} {'difference':>11s}")
 for name, (mean_q, cov_q) in candidates.items():
     elbo[name] = mv.exact.elbo_gaussian_q(Phi, y, PRIOR_SIGMA, NOISE_SIGMA, mean_q, cov_q)
     kl_to_post[name] = mv.exact.kl_gaussians(mean_q, cov_q, post_mean, post_cov)
@@ -102,12 +104,12 @@ for name, (mean_q, cov_q) in candidates.items():
 
 # %% [markdown]
 # The last column is rounding error (around $10^{-13}$ nats): ELBO and KL trade off exactly.
-# Every ELBO is below $\log p(D)$, and equal to it only for the exact posterior. Note the
+# Every ELBO is below $\log p(\mathcal{D})$, and equal to it only for the exact posterior. Note the
 # asymmetry between the last two rows: $\mathrm{KL}[q \,\|\, p]$ punishes a $q$ that is too *wide* (mass where
 # the posterior has none) more than one that is too narrow.
 #
 # The figure draws the same numbers: each row's bar starts at $\mathrm{ELBO}(q)$ and has length
-# $\mathrm{KL}[q \,\|\, \text{posterior}]$, so every bar ends on the line $\log p(D)$. The prior's row is far off to
+# $\mathrm{KL}[q \,\|\, \text{posterior}]$, so every bar ends on the line $\log p(\mathcal{D})$. The prior's row is far off to
 # the left (its ELBO is printed above) and is left out so the others stay readable.
 
 # %%
@@ -115,9 +117,9 @@ shown = [name for name in candidates if name != "prior p(w)"]
 fig, ax = plots.figure(size=(10, 4.8))
 rows = np.arange(len(shown))
 ax.barh(rows, [kl_to_post[name] for name in shown], left=[elbo[name] for name in shown], height=0.55,
-        color="tab:orange", alpha=0.8, label="KL[q || p(w|D)]")
+        color="tab:orange", alpha=0.8, label=r"$\mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})]$")
 ax.plot([elbo[name] for name in shown], rows, "o", color="tab:blue", ms=8, label="ELBO(q)")
-ax.axvline(log_evidence, color="black", lw=2, ls="--", label=f"log p(D) = {log_evidence:.4f}")
+ax.axvline(log_evidence, color="black", lw=2, ls="--", label=rf"$\log p(\mathcal{{D}})$ = {log_evidence:.4f}")
 for row, name in zip(rows, shown):
     ax.text(elbo[name] - 0.05, row, f"ELBO {elbo[name]:.3f}, KL {kl_to_post[name]:.3f}",
             va="center", ha="right", fontsize=9)
@@ -125,7 +127,7 @@ left_edge = min(elbo[name] for name in shown)
 ax.set_xlim(left_edge - 0.6 * (log_evidence - left_edge), log_evidence + 0.3)   # room for the labels
 ax.set_yticks(rows, shown)
 ax.invert_yaxis()
-ax.set(xlabel="nats", title="log p(D) = ELBO(q) + KL[q || posterior], for every q")
+ax.set(xlabel="nats", title=r"$\log p(\mathcal{D})$ = ELBO(q) + KL[q || posterior], for every q")
 ax.legend(loc="lower left", fontsize=9)
 plots.save(fig, OUT_DIR / "02_elbo_plus_kl.png")
 
@@ -229,8 +231,8 @@ print(f"KL[p || q_c] smallest on the scan at c = {scales[np.argmin(kl_inclusive)
       f"(formula: 1/sqrt(1 - ρ²) = {c_marginal:.3f}); scan step {scales[1] - scales[0]:.3f}")
 
 fig, ax = plots.figure(size=(9, 4.8))
-ax.plot(scales, kl_exclusive, lw=2.5, color="tab:red", label="KL[q_c || p(w|D)]  (what VI minimises)")
-ax.plot(scales, kl_inclusive, lw=2.5, color="tab:purple", label="KL[p(w|D) || q_c]  (the other direction)")
+ax.plot(scales, kl_exclusive, lw=2.5, color="tab:red", label=r"$\mathrm{KL}[q_c \,\|\, p(w \mid \mathcal{D})]$  (what VI minimises)")
+ax.plot(scales, kl_inclusive, lw=2.5, color="tab:purple", label=r"$\mathrm{KL}[p(w \mid \mathcal{D}) \,\|\, q_c]$  (the other direction)")
 ax.axvline(1.0, color="tab:red", ls=":", lw=1.5, label="c = 1: mean-field optimum")
 ax.axvline(c_marginal, color="tab:purple", ls=":", lw=1.5,
            label=f"c = 1/√(1−ρ²) = {c_marginal:.2f}: marginal sds")
@@ -245,7 +247,7 @@ plots.save(fig, OUT_DIR / "02_kl_direction.png")
 # `elbo_gaussian_q` uses the exact Gaussian expectation of the likelihood, which a neural
 # network does not have. Steps 5–6 compute the same ELBO the way Bayes by Backprop does:
 # the KL to the $\mathcal{N}(0, 1)$ prior in closed form, summed over the weights
-# (`mv.gaussian.kl_normal`, tutorial 04), and $\mathbb{E}_q[\log p(D \mid w)]$ by Monte Carlo over sampled
+# (`mv.gaussian.kl_normal`, tutorial 04), and $\mathbb{E}_q[\log p(\mathcal{D} \mid w)]$ by Monte Carlo over sampled
 # weights $w = \mu + \sigma \varepsilon$ (step 7's reparameterisation, `mv.gaussian.reparameterize`).
 
 # %%
@@ -253,7 +255,7 @@ N_ELBO_SAMPLES = 2_000 if QUICK else 20_000
 mc_rng = np.random.default_rng(1)
 eps = mc_rng.standard_normal((N_ELBO_SAMPLES, 2))
 w_samples = mv.gaussian.reparameterize(mf_mu, mf_sigma, eps)                        # (S, 2)
-log_lik = np.sum(mv.gaussian.log_normal_pdf(y, w_samples @ Phi.T, NOISE_SIGMA), axis=1)  # log p(D|w) per sample
+log_lik = np.sum(mv.gaussian.log_normal_pdf(y, w_samples @ Phi.T, NOISE_SIGMA), axis=1)  # log p(data|w) per sample
 kl_prior = mv.gaussian.kl_normal(mf_mu, mf_sigma, prior_sigma=PRIOR_SIGMA)
 elbo_mc = log_lik.mean() - kl_prior
 elbo_se = log_lik.std(ddof=1) / np.sqrt(N_ELBO_SAMPLES)
@@ -268,9 +270,9 @@ print(f"mean-field optimum, S = {N_ELBO_SAMPLES}: ELBO by MC = {elbo_mc:.4f} ± 
 # %% [markdown]
 # ## What to take away
 #
-# - $\log p(D) = \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\, p(w \mid D)]$ holds for every $q$, to rounding error. So the ELBO is
+# - $\log p(\mathcal{D}) = \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})]$ holds for every $q$, to rounding error. So the ELBO is
 #   a lower bound on the log evidence, and maximising it is minimising $\mathrm{KL}[q \,\|\, \text{posterior}]$
-#   without ever computing $p(D)$: step 3's loss $F = \mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(D \mid w)] = -\mathrm{ELBO}$.
+#   without ever computing $p(\mathcal{D})$: step 3's loss $F = \mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(\mathcal{D} \mid w)] = -\mathrm{ELBO}$.
 # - The best factorised $q$ matches the posterior's *conditional* variances $1/\Lambda_{ii}$, not its
 #   marginal ones: with correlated weights, mean-field VI gives error bars that are too
 #   small. This is a property of $\mathrm{KL}[q \,\|\, p]$ (mass outside $p$ is expensive, missed mass is free),

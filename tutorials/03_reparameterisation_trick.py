@@ -8,7 +8,7 @@ reparameterised one."""
 #
 # Step 3 of the derivation asks us to minimise
 #
-# $$F(\theta) = \mathrm{KL}\big[q(w \mid \theta) \,\|\, p(w)\big] - \mathbb{E}_q\big[\log p(D \mid w)\big], \qquad \theta = (\mu, \sigma),$$
+# $$F(\theta) = \mathrm{KL}\big[q(w \mid \theta) \,\|\, p(w)\big] - \mathbb{E}_q\big[\log p(\mathcal{D} \mid w)\big], \qquad \theta = (\mu, \sigma),$$
 #
 # and step 6 estimates the expectation by Monte Carlo: draw $w$ from $q$, evaluate the
 # data term at that $w$. Step 7 is the snag the lecture points out: *sampling is not

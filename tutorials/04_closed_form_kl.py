@@ -7,7 +7,7 @@ estimate, and the KL's landscape over mu and sigma with its gradient field."""
 # Step 4 of the derivation fixes the practical choices of Bayes by Backprop
 # (Blundell et al. 2015, "Weight Uncertainty in Neural Networks"): every weight $w_i$ has the
 # prior $p(w_i) = \mathcal{N}(0, 1)$ and the variational posterior $q(w_i) = \mathcal{N}(\mu_i, \sigma_i^2)$. The loss of
-# step 3 is $F = \mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(D \mid w)]$. Its first term needs no sampling at all:
+# step 3 is $F = \mathrm{KL}[q \,\|\, p(w)] - \mathbb{E}_q[\log p(\mathcal{D} \mid w)]$. Its first term needs no sampling at all:
 # for two Gaussians the KL has a closed form. This tutorial derives it, checks it against
 # the definition by Monte Carlo, and draws it as a function of $(\mu, \sigma)$ together with its
 # gradient. In the code: `minivi/gaussian.py: kl_normal` and `kl_normal_grads`.
@@ -224,12 +224,12 @@ plots.save(fig, OUT_DIR / "04_kl_landscape.png")
 # After deriving this KL, the lecture removes a constant factor ("상수배 Scale을 제거하고")
 # before summing over the weights: written with $\log\sigma_i^2$ and without the ½, its loss
 # term is $c\,\mathrm{KL}$ with $c = 2$. minivi keeps the factor. Scaling the whole loss would
-# change nothing, but scaling the KL alone does: $F_c = c\,\mathrm{KL}[q\,\|\,p(w)] - \mathbb{E}_q[\log p(D\mid w)]$
-# is a KL weight $c \neq 1$, and since $F_c = c\,\mathrm{KL}[q\,\|\,p(w)\,p(D\mid w)^{1/c}/Z] + \text{const}$,
+# change nothing, but scaling the KL alone does: $F_c = c\,\mathrm{KL}[q\,\|\,p(w)] - \mathbb{E}_q[\log p(\mathcal{D}\mid w)]$
+# is a KL weight $c \neq 1$, and since $F_c = c\,\mathrm{KL}[q\,\|\,p(w)\,p(\mathcal{D}\mid w)^{1/c}/Z] + \text{const}$,
 # its minimiser imitates the posterior of the likelihood raised to $1/c$: for $c = 2$, as if
 # every data point counted half. (Tutorial 05 says the same of the L2 loss: its factor
 # $1/(2\sigma_{\text{noise}}^2)$ must stay.) Below, one weight and eight points
-# $y = w x + \text{noise}$, where $\mathbb{E}_q[-\log p(D\mid w)]$ has a closed form, so $F_c$ is
+# $y = w x + \text{noise}$, where $\mathbb{E}_q[-\log p(\mathcal{D}\mid w)]$ has a closed form, so $F_c$ is
 # minimised over a fine $(\mu, \sigma)$ grid for $c = 1$ and $c = 2$.
 
 # %%
@@ -241,7 +241,7 @@ sigma_grid = np.linspace(0.05, 1.0, 951)[None, :]
 
 
 def expected_nll(mu, sigma):
-    """E_q[−log p(D|w)], q = N(mu, sigma²): Σ_n [(y_n − x_n mu)² + x_n² sigma²] / (2 s²) + N log(s √(2π))."""
+    """E_q[−log p(data|w)], q = N(mu, sigma²): Σ_n [(y_n − x_n mu)² + x_n² sigma²] / (2 s²) + N log(s √(2π))."""
     squares = np.sum((y_c[:, None, None] - x_c[:, None, None] * mu) ** 2, axis=0) + np.sum(x_c**2) * sigma**2
     return squares / (2 * NOISE_SIGMA_C**2) + len(x_c) * np.log(NOISE_SIGMA_C * np.sqrt(2 * np.pi))
 
@@ -267,7 +267,7 @@ for c, name in ((1.0, "the KL as derived"), (2.0, "the KL's ½ dropped")):
 # - Its constant factor stays: $c\,\mathrm{KL}$ with $c \neq 1$ is a KL weight, and its minimiser is
 #   a different, tempered posterior (wider for the lecture's $c = 2$).
 # - Because it is exact, this half of the loss needs no sampling; only the data term
-#   $\mathbb{E}_q[\log p(D \mid w)]$ is estimated by Monte Carlo (step 6), through $w = \mu + \sigma \varepsilon$ (step 7).
+#   $\mathbb{E}_q[\log p(\mathcal{D} \mid w)]$ is estimated by Monte Carlo (step 6), through $w = \mu + \sigma \varepsilon$ (step 7).
 #
 # Next: tutorial 05 (`05_bayes_by_backprop_regression.py`) puts the two halves of the loss
 # together and trains a Bayesian network.

@@ -8,7 +8,7 @@
 #
 # | step | what | where in minivi |
 # |---|---|---|
-# | 4 | prior $p(w_i)=\mathcal N(0,1)$, posterior $q(w_i)=\mathcal N(\mu_i,\sigma_i^2)$: 2N numbers | `minivi/bayes.py: BayesLinear` |
+# | 4 | prior $p(w_i)=\mathcal N(0,1)$, posterior $q(w_i)=\mathcal N(\mu_i,\sigma_i^2)$: $2D$ numbers | `minivi/bayes.py: BayesLinear` |
 # | 5 | closed-form KL per weight | `minivi/gaussian.py: kl_normal` |
 # | 6 | Gaussian likelihood = L2 loss | `minivi/likelihoods.py: gaussian_nll` |
 # | 7 | reparameterisation $w=\mu+\sigma\varepsilon$ | `minivi/gaussian.py: reparameterize`, `minivi/bayes.py: sample_weight` |
@@ -60,7 +60,7 @@ print(f"training set: x {x.shape}, y {y.shape}; test set: {x_test.shape}; x in [
 print(f"rms of y - f(x) on the training set: {np.sqrt(np.mean((y - mv.data.toy_curve_clean(x)) ** 2)):.4f}")
 
 # %% [markdown]
-# ## Step 4: 2N numbers to learn
+# ## Step 4: 2D numbers to learn
 #
 # A 1-50-50-1 ReLU network. Every weight and bias $w_i$ gets its own Gaussian
 # $q(w_i) = \mathcal N(\mu_i, \sigma_i^2)$, and the prior is $p(w_i) = \mathcal N(0, 1)$.
@@ -82,7 +82,7 @@ n_weights = sum(mu.size for layer in bayes_layers for mu, _ in layer.variational
 for k, layer in enumerate(bayes_layers):
     print(f"layer {k}: weight_mu {layer.weight_mu.shape}, weight_rho {layer.weight_rho.shape}, "
           f"bias_mu {layer.bias_mu.shape}, bias_rho {layer.bias_rho.shape}")
-print(f"N = {n_weights} weights and biases -> 2N = {2 * n_weights} numbers to learn; "
+print(f"D = {n_weights} weights and biases -> 2D = {2 * n_weights} numbers to learn; "
       f"model.parameters() holds {sum(p.size for p in model.parameters())}")
 print(f"initial sigma = softplus(rho) = {mv.gaussian.softplus(bayes_layers[0].weight_rho.data[0, 0]):.3f} "
       "for every weight (BayesLinear's init_sigma)")
@@ -94,7 +94,7 @@ print(f"initial sigma = softplus(rho) = {mv.gaussian.softplus(bayes_layers[0].we
 #
 # $$\mathrm{KL}[q\,\|\,p] = -\log\sigma + \tfrac12(\sigma^2+\mu^2) - \tfrac12 ,$$
 #
-# and the network's KL is the sum over all $N$ weights (`minivi/gaussian.py: kl_normal`,
+# and the network's KL is the sum over all $D$ weights (`minivi/gaussian.py: kl_normal`,
 # summed over layers by `mv.kl_divergence`). We check the library against the
 # formula typed straight from the derivation.
 
@@ -112,7 +112,7 @@ print(f"mv.kl_divergence(model):  {mv.kl_divergence(model).item():.6f}")
 #
 # With $p(y_n\mid x_n, w) = \mathcal N(y_n; f(x_n; w), \sigma_{\text{noise}}^2)$,
 #
-# $$-\log p(D\mid w) = \underbrace{\frac{1}{2\sigma_{\text{noise}}^2}\sum_n (y_n - f(x_n;w))^2}_{\text{the L2 loss, scaled}}
+# $$-\log p(\mathcal{D}\mid w) = \underbrace{\frac{1}{2\sigma_{\text{noise}}^2}\sum_n (y_n - f(x_n;w))^2}_{\text{the L2 loss, scaled}}
 #   + \underbrace{N\left(\log\sigma_{\text{noise}} + \tfrac12\log 2\pi\right)}_{\text{a constant}} .$$
 #
 # `mv.gaussian_nll` keeps the constant, so its value is a true negative
@@ -140,7 +140,7 @@ print(f"at the mean weights w = mu: L2 / (2 noise_sigma^2) + N(log noise_sigma +
 # is (Kingma & Welling 2014; Blundell et al. 2015, §3.1). Below we draw every
 # $\varepsilon$ ourselves, form the weights with ordinary Tensor operations,
 # run the network, and build the whole-data loss
-# $F = \mathrm{KL}[q\,\|\,p] - \log p(D\mid w)$ (the one-sample estimate of step 3's
+# $F = \mathrm{KL}[q\,\|\,p] - \log p(\mathcal{D}\mid w)$ (the one-sample estimate of step 3's
 # negative ELBO). `backward()` then carries the gradient **into $\mu$ and $\rho$**: the
 # weights $w$ are intermediate results, not parameters.
 
@@ -235,9 +235,9 @@ for p in model.parameters():
 # `mv.fit` (`minivi/train.py`) repeats that step with three practical changes:
 #
 # * **minibatches** of 50 points; minibatch $i$ gets the share
-#   $\pi_i\,\mathrm{KL} - \log p(D_i\mid w)$ with $\pi_i = 50/200$, so the shares add up
+#   $\pi_i\,\mathrm{KL} - \log p(\mathcal{D}_i\mid w)$ with $\pi_i = 50/200$, so the shares add up
 #   to the whole-data loss over an epoch (Blundell et al. 2015, eq. 8-9; `mv.elbo_loss`);
-# * **4 weight samples** per step, averaged, for a less noisy estimate of $\mathbb E_q[\log p(D_i\mid w)]$ (step 6);
+# * **4 weight samples** per step, averaged, for a less noisy estimate of $\mathbb E_q[\log p(\mathcal{D}_i\mid w)]$ (step 6);
 # * **Adam** (Kingma & Ba 2015) instead of plain gradient descent.
 #
 # The history records, per epoch, the loss (the negative ELBO), the KL and the NLL.
@@ -255,9 +255,9 @@ print(f"Bayes by Backprop: {EPOCHS} epochs in {time.perf_counter() - start:.1f} 
 # The same 1-50-50-1 architecture with ordinary `mv.Linear` layers: one number
 # per weight, no $\sigma$, no sampling.
 #
-# * **ML** minimises $-\log p(D\mid w)$, the scaled L2 loss alone.
+# * **ML** minimises $-\log p(\mathcal{D}\mid w)$, the scaled L2 loss alone.
 # * **MAP** maximises the posterior density, i.e. minimises
-#   $-\log p(D\mid w) - \log p(w)$. With the same $\mathcal N(0,1)$ prior on every
+#   $-\log p(\mathcal{D}\mid w) - \log p(w)$. With the same $\mathcal N(0,1)$ prior on every
 #   weight and bias, $-\log p(w) = \sum_i w_i^2/(2\,\sigma_{\text{prior}}^2)$ + a constant: the
 #   familiar weight decay. Like the KL, the prior is counted once per epoch, so
 #   minibatch $i$ gets the share $50/200$ of it.
@@ -409,7 +409,7 @@ print(f"last epoch: ML NLL {ml_nll[-1]:.1f}; MAP NLL {map_nll[-1]:.1f}")
 # %% [markdown]
 # ## What to take away
 #
-# * Bayes by Backprop learns **2N numbers**, $\mu$ and $\rho$ ($\sigma = \operatorname{softplus}(\rho)$), for $N$ weights (step 4).
+# * Bayes by Backprop learns **$2D$ numbers**, $\mu$ and $\rho$ ($\sigma = \operatorname{softplus}(\rho)$), for $D$ weights (step 4).
 # * Its loss is **KL + scaled L2**: a closed-form KL (step 5) plus `gaussian_nll`, which is
 #   the L2 loss times $1/(2\sigma_{\text{noise}}^2)$ plus a constant (step 6).
 # * The reparameterisation $w = \mu + \sigma\varepsilon$ lets `backward()` reach $\mu$ and $\rho$, and the

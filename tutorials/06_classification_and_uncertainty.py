@@ -39,26 +39,28 @@ digits_rng = np.random.default_rng(7)    # depend on how long the moons part tra
 #
 # With $C$ classes the network outputs $C$ numbers (logits) $z = f(x; w)$ and
 #
-# $$p(y = c \mid x, w) = \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_k e^{z_k}},\qquad
-#   -\log p(D\mid w) = -\sum_n \log \mathrm{softmax}(f(x_n; w))_{y_n} .$$
+# $$\begin{aligned}
+#   p(y = c \mid x, w) &= \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_k e^{z_k}}, \\
+#   -\log p(\mathcal{D}\mid w) &= -\sum_n \log \mathrm{softmax}(f(x_n; w))_{y_n} .
+# \end{aligned}$$
 #
 # This is the cross-entropy loss; it plays the part the L2 loss played for
 # regression (`minivi/likelihoods.py: categorical_nll`, computed with a stable
-# log-softmax). The loss is still $F = \mathrm{KL}[q\,\|\,p] - \mathbb E_q[\log p(D\mid w)]$
+# log-softmax). The loss is still $F = \mathrm{KL}[q\,\|\,p] - \mathbb E_q[\log p(\mathcal{D}\mid w)]$
 # (step 3), the KL is still the closed form of step 5, and `mv.fit` runs the same loop.
 #
 # ## Predictive and its uncertainty (step 2)
 #
 # With $S$ weight samples $w_s \sim q$ the predictive class probabilities are
 #
-# $$\bar p(y\mid x, D) \approx \frac1S \sum_s \mathrm{softmax}(f(x; w_s)),$$
+# $$\bar p(y\mid x, \mathcal{D}) \approx \frac1S \sum_s \mathrm{softmax}(f(x; w_s)),$$
 #
 # and its uncertainty splits in two (Houlsby et al. 2011, "Bayesian Active Learning
 # for Classification and Preference Learning"; Depeweg et al. 2018):
 #
 # $$\underbrace{H[\bar p]}_{\text{predictive entropy (total)}} =
 #   \underbrace{\frac1S\sum_s H[p_s]}_{\text{expected entropy (aleatoric)}} +
-#   \underbrace{I[y; w\mid x, D]}_{\text{mutual information (epistemic)}} .$$
+#   \underbrace{I[y; w\mid x, \mathcal{D}]}_{\text{mutual information (epistemic)}} .$$
 #
 # Predictive entropy is high when the prediction is unsure for any reason. Mutual
 # information is high only when the sampled networks **disagree**, each sure of a
@@ -186,7 +188,7 @@ print(f"digits: {DIGITS_EPOCHS} epochs in {time.perf_counter() - start:.1f} s")
 # ### Accuracy, log-likelihood, calibration
 #
 # * **accuracy**: the class with the largest mean probability $\bar p$ is right;
-# * **test log-likelihood**: $\frac1N\sum_n \log \bar p(y_n\mid x_n, D)$, which punishes
+# * **test log-likelihood**: $\frac1N\sum_n \log \bar p(y_n\mid x_n, \mathcal{D})$, which punishes
 #   confident mistakes (`mv.categorical_log_likelihood`);
 # * **expected calibration error** (Naeini et al. 2015; Guo et al. 2017, "On Calibration
 #   of Modern Neural Networks"): group the test points by confidence

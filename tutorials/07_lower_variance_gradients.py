@@ -8,12 +8,13 @@ a small CNN, and training curves side by side."""
 #
 # Step 7 samples the weights, $w = \mu + \sigma \varepsilon$, and `BayesLinear` does it the plain way:
 # **one** weight matrix $W$ per forward pass, shared by every example of the
-# minibatch. The minibatch gradient is an average over the $N$ examples,
+# minibatch. The minibatch gradient is an average over its $B$ examples ($B$ is the batch size;
+# $N$, as on every page, is the number of points in the whole data set),
 #
-# $$g = \frac{1}{N} \sum_n g_n, \qquad \mathrm{Var}[g] = \frac{1}{N} \mathrm{Var}[g_n] + \Big(1 - \frac{1}{N}\Big) \mathrm{Cov}[g_n, g_m],$$
+# $$g = \frac{1}{B} \sum_n g_n, \qquad \mathrm{Var}[g] = \frac{1}{B} \mathrm{Var}[g_n] + \Big(1 - \frac{1}{B}\Big) \mathrm{Cov}[g_n, g_m],$$
 #
 # and with one shared $W$ the examples' gradients are correlated ($\mathrm{Cov} \neq 0$): they all
-# saw the same lucky or unlucky weights. That covariance term does not shrink as $N$
+# saw the same lucky or unlucky weights. That covariance term does not shrink as $B$
 # grows, so a bigger minibatch stops helping.
 #
 # Kingma, Salimans & Welling (2015), "Variational Dropout and the Local
@@ -25,13 +26,13 @@ a small CNN, and training curves side by side."""
 #
 # and we can sample it directly,
 #
-# $$b = x \mu + \mu_\beta + \sqrt{x^2 \sigma^2 + \sigma_\beta^2} \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, 1) \text{ of shape } (N, \text{out}),$$
+# $$b = x \mu + \mu_\beta + \sqrt{x^2 \sigma^2 + \sigma_\beta^2} \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, 1) \text{ of shape } (B, \text{out}),$$
 #
 # with a fresh $\varepsilon$ for every example. For each single example this has *exactly* the
 # distribution of weight sampling, so the ELBO and its gradient in expectation are
 # unchanged; but different examples now get independent noise, the covariance term
-# vanishes and $\mathrm{Var}[g]$ falls like $1/N$. The price is a second matrix product per
-# layer ($x^2 \sigma^2$), and $N \times \text{out}$ random numbers per forward pass instead of $\text{in} \times \text{out}$.
+# vanishes and $\mathrm{Var}[g]$ falls like $1/B$. The price is a second matrix product per
+# layer ($x^2 \sigma^2$), and $B \times \text{out}$ random numbers per forward pass instead of $\text{in} \times \text{out}$.
 #
 # In minivi: `mv.BayesLinear` samples weights (`bayes.sample_weight`, tutorial 03);
 # `mv.LocalBayesLinear` samples pre-activations (`minivi/bayes.py:
@@ -134,9 +135,9 @@ plots.save(fig, OUT_DIR / "07_preactivation_pairs.png")
 # $\sigma_{\text{noise}} = 0.05$. The quantity whose gradient we take is the average data term
 # per example,
 #
-# $$L = \frac{1}{N} \sum_{n \in \text{batch}} -\log p(y_n \mid x_n, w),$$
+# $$L = \frac{1}{B} \sum_{n \in \text{batch}} -\log p(y_n \mid x_n, w),$$
 #
-# on a minibatch of $N$ examples drawn at random (with replacement) from the training
+# on a minibatch of $B$ examples drawn at random (with replacement) from the training
 # set, with fresh noise $\varepsilon$. (The KL is closed form, so it adds no noise to the
 # gradient.) We repeat
 # this $R$ times *at the same parameters* and measure the variance of $\partial L/\partial \mu$ (`weight_mu`) and
@@ -197,12 +198,12 @@ for point, parameters in (("initial parameters", initial), (f"after {pretrain_ep
 for point in ("initial parameters", f"after {pretrain_epochs} epochs"):
     ws, lrt = (variance[point, name] for name in METHODS)
     print(f"\n{point}: summed gradient variance of the {HIDDEN}x{HIDDEN} layer, {n_repeats} draws per batch size")
-    print(f"{'N':>5} | {'mu: weight s.':>13} {'local':>10} {'ratio':>7} | {'rho: weight s.':>14} {'local':>10} {'ratio':>7}")
+    print(f"{'B':>5} | {'mu: weight s.':>13} {'local':>10} {'ratio':>7} | {'rho: weight s.':>14} {'local':>10} {'ratio':>7}")
     for k, n in enumerate(batch_sizes):
         print(f"{n:>5} | {ws[k, 0]:13.4g} {lrt[k, 0]:10.4g} {ws[k, 0] / lrt[k, 0]:7.1f} | "
               f"{ws[k, 1]:14.4g} {lrt[k, 1]:10.4g} {ws[k, 1] / lrt[k, 1]:7.1f}")
     growth = batch_sizes[-1] / batch_sizes[0]
-    print(f"from N = {batch_sizes[0]} to {batch_sizes[-1]} (x{growth:.0f}) the variance fell by a factor of "
+    print(f"from B = {batch_sizes[0]} to {batch_sizes[-1]} (x{growth:.0f}) the variance fell by a factor of "
           f"{ws[0, 0] / ws[-1, 0]:.1f} (weight sampling) and {lrt[0, 0] / lrt[-1, 0]:.1f} (local) for mu, "
           f"{ws[0, 1] / ws[-1, 1]:.1f} and {lrt[0, 1] / lrt[-1, 1]:.1f} for rho")
 
@@ -215,8 +216,8 @@ for row, point in enumerate(("initial parameters", f"after {pretrain_epochs} epo
             values = variance[point, name][:, col]
             ax.loglog(batch_sizes, values, "o-", lw=2, color=COLORS[name], label=name)
         local = variance[point, list(METHODS)[1]][:, col]
-        ax.loglog(batch_sizes, local[0] * batch_sizes[0] / batch_sizes, ":", color="gray", label="∝ 1/N (reference)")
-        ax.set(xlabel="minibatch size N", ylabel="summed variance of the gradient",
+        ax.loglog(batch_sizes, local[0] * batch_sizes[0] / batch_sizes, ":", color="gray", label="∝ 1/B (reference)")
+        ax.set(xlabel="minibatch size B", ylabel="summed variance of the gradient",
                title=f"∂L/∂{parameter}, middle layer, {point}")
         ax.grid(alpha=0.3, which="major")
         ax.legend(fontsize=8)
@@ -225,12 +226,12 @@ plots.save(fig, OUT_DIR / "07_gradient_variance.png")
 
 # %% [markdown]
 # Read the plot with the table above. With local reparameterisation the variance
-# follows the $1/N$ line: each example's noise is its own, so averaging $N$ examples
-# divides it by $N$. With weight sampling the variance flattens out as $N$ grows: the
+# follows the $1/B$ line: each example's noise is its own, so averaging $B$ examples
+# divides it by $B$. With weight sampling the variance flattens out as $B$ grows: the
 # part that comes from the one shared $W$ is the same however many examples look at it.
-# For $\partial L/\partial\mu$ the two are close at $N = 2$, where there is little to average either way,
-# and the gap (the ratio column) opens as $N$ grows. For $\partial L/\partial\rho$ the local version is
-# lower even at $N = 2$: its per-example gradient with respect to $\sigma_{ij}$ is a different
+# For $\partial L/\partial\mu$ the two are close at $B = 2$, where there is little to average either way,
+# and the gap (the ratio column) opens as $B$ grows. For $\partial L/\partial\rho$ the local version is
+# lower even at $B = 2$: its per-example gradient with respect to $\sigma_{ij}$ is a different
 # estimator, $\frac{\partial L}{\partial b_{nj}}\, \varepsilon_{nj}\, x_{ni}^2 \sigma_{ij} \big/ \sqrt{\sum_k x_{nk}^2 \sigma_{kj}^2 + \sigma_{\beta j}^2}$, driven by the
 # one noise $\varepsilon_{nj}$ of the pre-activation rather than by weight $ij$'s own $\varepsilon_{ij}$; here it
 # happens to be much less noisy as well. The estimates themselves are noisy — a
@@ -255,7 +256,7 @@ n_eval_chunks, eval_samples_per_chunk = (4, 25) if QUICK else (10, 50)
 
 
 def final_negative_elbo(network, seed):
-    """KL − E_q[log p(D|w)] on all data with a common weight-sampling estimator; (mean, standard error)."""
+    """KL − E_q[log p(data|w)] on all data with a common weight-sampling estimator; (mean, standard error)."""
     evaluator = make_network(mv.BayesLinear, seed)
     copy_parameters(network, evaluator)
     with mv.no_grad():
@@ -397,7 +398,7 @@ for estimator, (linear, _) in ESTIMATORS.items():
 for net, sizes, repeats in (("MLP", batch_sizes, n_repeats), ("CNN", cnn_sizes, cnn_repeats)):
     print(f"\n{net}: summed variance of dL/dmu of the measured layer ({repeats} draws per batch size), "
           "and CPU ms per forward + backward")
-    print(f"{'N':>5} | " + " | ".join(f"{name:>24}" for name in ESTIMATORS) + " | Flipout / weight s.")
+    print(f"{'B':>5} | " + " | ".join(f"{name:>24}" for name in ESTIMATORS) + " | Flipout / weight s.")
     for k, n in enumerate(sizes):
         cells = " | ".join(f"{flipout_results[net, name][0][k]:12.4g} {flipout_results[net, name][1][k]:8.2f} ms"
                            for name in ESTIMATORS)
@@ -405,7 +406,7 @@ for net, sizes, repeats in (("MLP", batch_sizes, n_repeats), ("CNN", cnn_sizes, 
         print(f"{n:>5} | {cells} | {ratio:10.3f}")
     for name in ESTIMATORS:
         v = flipout_results[net, name][0]
-        print(f"  {name}: from N = {sizes[0]} to {sizes[-1]} (x{sizes[-1] // sizes[0]}) the variance fell by "
+        print(f"  {name}: from B = {sizes[0]} to {sizes[-1]} (x{sizes[-1] // sizes[0]}) the variance fell by "
               f"a factor of {v[0] / v[-1]:.1f}")
 
 # %%
@@ -414,9 +415,9 @@ for ax, (net, sizes, repeats) in zip(axes, (("MLP", batch_sizes, n_repeats), ("C
     for name in ESTIMATORS:
         ax.loglog(sizes, flipout_results[net, name][0], "o-", lw=2, color=ESTIMATOR_COLORS[name], label=name)
     first = flipout_results[net, "Flipout"][0][0]
-    ax.loglog(sizes, first * sizes[0] / sizes, ":", color="gray", label="∝ 1/N from Flipout's first point")
+    ax.loglog(sizes, first * sizes[0] / sizes, ":", color="gray", label="∝ 1/B from Flipout's first point")
     measured = "middle layer of the 1-16-16-1 MLP" if net == "MLP" else "the convolution of the digits CNN"
-    ax.set(xlabel="minibatch size N", ylabel="summed variance of ∂L/∂μ",
+    ax.set(xlabel="minibatch size B", ylabel="summed variance of ∂L/∂μ",
            title=f"{measured}, {repeats} draws per point")
     ax.grid(alpha=0.3, which="major")
     ax.legend(fontsize=8)
@@ -425,12 +426,12 @@ plots.save(fig, OUT_DIR / "07_flipout_variance.png")
 
 # %% [markdown]
 # Read the two tables with the figure. In the full run weight sampling's variance falls slowly
-# and flattens as $N$ grows, while Flipout's and local reparameterisation's keep falling close to
-# the $1/N$ line (the last lines of each table give the factors over the whole range): the sign
+# and flattens as $B$ grows, while Flipout's and local reparameterisation's keep falling close to
+# the $1/B$ line (the last lines of each table give the factors over the whole range): the sign
 # flips take away most of the shared part of the noise. Flipout stays above local
-# reparameterisation, and on the MLP it bends away from the $1/N$ line at large $N$: only the part
+# reparameterisation, and on the MLP it bends away from the $1/B$ line at large $B$: only the part
 # of the noise that is linear in $\Delta W$ is decorrelated, since $(\Delta W \odot E_n)^2 = \Delta W^2$ whatever
-# the signs $E_n = s_n r_n^\top$. How much lower than weight sampling it gets at a given $N$ is the last
+# the signs $E_n = s_n r_n^\top$. How much lower than weight sampling it gets at a given $B$ is the last
 # column; it depends on how much of the noise was shared, so measure it on your own network
 # (`benchmarks/gradient_variance.py` does it on the digits for an MLP and this CNN, with and
 # without fresh minibatches). Each Flipout and local-reparameterisation step costs a second
@@ -441,7 +442,7 @@ plots.save(fig, OUT_DIR / "07_flipout_variance.png")
 # - Local reparameterisation samples the pre-activations $b = x\mu + \sqrt{x^2\sigma^2}\, \varepsilon$
 #   instead of the weights. Per example the distribution is the same, so the ELBO is
 #   the same objective; across the minibatch the noise becomes independent.
-# - So its gradient variance falls like $1/N$ with the minibatch size, while weight
+# - So its gradient variance falls like $1/B$ with the minibatch size, while weight
 #   sampling's levels off at the part due to the one shared weight sample.
 # - Here that bought faster training for the same number of steps. How much it buys
 #   depends on how much of the gradient noise came from the shared weights, so
@@ -459,4 +460,4 @@ plots.save(fig, OUT_DIR / "07_flipout_variance.png")
 # Exercise: measure the gradient variance of the *first* layer and of the
 # output layer too, and repeat section 2 with `n_samples=4` weight samples per step
 # — how many weight samples does weight sampling need to match local
-# reparameterisation at $N = 128$, and what does each cost?
+# reparameterisation at $B = 128$, and what does each cost?

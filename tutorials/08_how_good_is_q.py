@@ -11,9 +11,9 @@ full-covariance variational inference, on the conjugate model and on a small net
 # Monte Carlo** (HMC; Neal 2011, "MCMC using Hamiltonian dynamics"; `minivi/mcmc.py`),
 # which needs only the unnormalised log density
 #
-# $$\log p(w \mid D) = \log p(D \mid w) + \log p(w) - \log p(D),$$
+# $$\log p(w \mid \mathcal{D}) = \log p(\mathcal{D} \mid w) + \log p(w) - \log p(\mathcal{D}),$$
 #
-# where the constant $\log p(D)$, the hopeless integral of step 1, drops out. HMC's samples
+# where the constant $\log p(\mathcal{D})$, the hopeless integral of step 1, drops out. HMC's samples
 # are the gold standard that two variational families are held against:
 #
 # - **mean-field** q, the derivation's $q(w) = \prod_i \mathcal N(w_i;\mu_i,\sigma_i^2)$ (steps 4-8,
@@ -70,12 +70,12 @@ print(f"best mean-field q: mu {np.round(mf_mu, 4)}, sigma {np.round(mf_sigma, 4)
 # %% [markdown]
 # ### HMC on the conjugate model
 #
-# HMC needs $\log p(w\mid D)$ up to a constant, as a function of a Tensor $w$ so that the
+# HMC needs $\log p(w\mid \mathcal{D})$ up to a constant, as a function of a Tensor $w$ so that the
 # engine can give its gradient. Written so that it also takes a batch of weight vectors
 # (one row per chain) and returns one value per row; `vectorized = True` tells `mv.mcmc.hmc`
 # to evaluate all chains in one pass.
 #
-# $$\log p(w\mid D) = -\frac{\lVert y - \Phi w\rVert^2}{2\sigma_{\text{noise}}^2} - \frac{\lVert w\rVert^2}{2 s^2} + \text{const}.$$
+# $$\log p(w\mid \mathcal{D}) = -\frac{\lVert y - \Phi w\rVert^2}{2\sigma_{\text{noise}}^2} - \frac{\lVert w\rVert^2}{2 s^2} + \text{const}.$$
 #
 # Four chains start at scattered points. The first 500 iterations of each chain (the warm-up)
 # tune the step size and a diagonal mass matrix and are thrown away; the 2000 after them are
@@ -85,7 +85,7 @@ print(f"best mean-field q: mu {np.round(mf_mu, 4)}, sigma {np.round(mf_sigma, 4)
 
 # %%
 def log_posterior_linear(w):
-    """log p(D|w) + log p(w) + const for w of shape (2,) or (C, 2): one value per row."""
+    """log p(data|w) + log p(w) + const for w of shape (2,) or (C, 2): one value per row."""
     residual = y_lin - w @ Phi.T
     return ((residual * residual).sum(axis=-1) * (-0.5 / NOISE_SIGMA ** 2)
             + (w * w).sum(axis=-1) * (-0.5 / PRIOR_SIGMA ** 2))
@@ -129,7 +129,7 @@ print(f"relative s.e. of a variance from the smallest bulk ESS ({n_eff:.0f}): ab
 # ### Full-covariance and mean-field VI on the same model
 #
 # Full-covariance q is trained by `mv.fit_full_cov`: Adam on the negative ELBO
-# $F = \mathrm{KL}[q\,\|\,p(w)] - \mathbb E_q[\log p(D\mid w)]$ with 4 samples of $w = \mu + L\varepsilon$
+# $F = \mathrm{KL}[q\,\|\,p(w)] - \mathbb E_q[\log p(\mathcal{D}\mid w)]$ with 4 samples of $w = \mu + L\varepsilon$
 # per step; its last half of steps is averaged (Polyak averaging) to remove the noise of the
 # stochastic gradient. Mean-field q is a `BayesLinear(2, 1, bias=False)` layer fed the features
 # $\Phi = [1, x]$, trained by `mv.fit` on the same ELBO. The exact posterior lies inside the
@@ -138,7 +138,7 @@ print(f"relative s.e. of a variance from the smallest bulk ESS ({n_eff:.0f}): ab
 
 # %%
 def log_likelihood_linear(w):
-    """log p(D|w) + const for w of shape (S, 2): one value per sample (the prior is in q's KL)."""
+    """log p(data|w) + const for w of shape (S, 2): one value per sample (the prior is in q's KL)."""
     residual = y_lin - w @ Phi.T
     return (residual * residual).sum(axis=-1) * (-0.5 / NOISE_SIGMA ** 2)
 
@@ -247,7 +247,7 @@ plots.save(fig, OUT_DIR / "08_conjugate.png")
 # variances at the ends). Our network uses tanh, so no theorem applies: we measure, with the
 # same model and prior for all three methods.
 #
-# The log joint $\log p(D\mid w) + \log p(w)$ as a function of the flat weight vector comes
+# The log joint $\log p(\mathcal{D}\mid w) + \log p(w)$ as a function of the flat weight vector comes
 # from `mv.flat.log_joint` (which reads a network's weights from one vector,
 # `minivi/flat.py`); variational inference needs the log-likelihood alone (its prior is in
 # the KL), written with `mv.flat.functional_forward`.
@@ -283,7 +283,7 @@ log_joint = mv.flat.log_joint(net, x_net, y_net, noise_sigma=NOISE_NET, prior_si
 
 
 def log_likelihood_net(w):
-    """log p(D|w) + const for w of shape (S, D): one value per weight vector."""
+    """log p(data|w) + const for w of shape (S, D): one value per weight vector."""
     residual = mv.flat.functional_forward(net, w, x_net) - y_net                # (S, N, 1)
     return (residual * residual).sum(axis=(-2, -1)) * (-0.5 / NOISE_NET ** 2)
 
@@ -374,7 +374,7 @@ N_ELBO_SAMPLES = 500 if QUICK else 4000
 
 
 def negative_elbo(q, n_samples=N_ELBO_SAMPLES):
-    """F = KL[q || p(w)] - E_q[log p(D|w)] (likelihood constant included), by Monte Carlo over n_samples."""
+    """F = KL[q || p(w)] - E_q[log p(data|w)] (likelihood constant included), by Monte Carlo over n_samples."""
     constant = len(x_net) * (np.log(NOISE_NET) + 0.5 * np.log(2.0 * np.pi))
     with mv.no_grad():
         return q.kl().item() - log_likelihood_net(q.sample(n_samples)).data.mean() + constant, q.kl().item()
@@ -558,7 +558,7 @@ w_map = mv.laplace.find_mode(net, x_net, y_net, noise_sigma=NOISE_NET, prior_sig
 laplace_prior_1 = mv.laplace.laplace(net, x_net, y_net, noise_sigma=NOISE_NET, prior_sigma=1.0, w=w_map)
 laplace_net = laplace_prior_1.optimise_prior_precision()
 print(f"linearised Laplace: MAP network (log joint {log_joint(mv.Tensor(w_map)).item():.2f}) and its GGN in "
-      f"{time.process_time() - t0:.1f} s CPU; Laplace log p(D) {laplace_prior_1.log_evidence:.2f} with the "
+      f"{time.process_time() - t0:.1f} s CPU; Laplace log p(data) {laplace_prior_1.log_evidence:.2f} with the "
       f"prior's alpha = 1, {laplace_net.log_evidence:.2f} with the evidence's alpha = "
       f"{laplace_net.prior_precision:.3f} (prior sd {laplace_net.prior_sigma:.2f})")
 
@@ -678,7 +678,7 @@ print(f"tutorial 08 ran in {time.perf_counter() - START:.1f} s")
 # %% [markdown]
 # ## What to take away
 #
-# - HMC needs only $\log p(D\mid w) + \log p(w)$ and its gradient, never $p(D)$; on the conjugate
+# - HMC needs only $\log p(\mathcal{D}\mid w) + \log p(w)$ and its gradient, never $p(\mathcal{D})$; on the conjugate
 #   model its means match the exact ones within their Monte Carlo error and its covariance
 #   entries within 4.6%. On a network it is the slow part (its time against the two VI fits'
 #   is printed above), and its chains mixed in function space while single weights did not:

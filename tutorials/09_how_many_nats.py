@@ -1,37 +1,37 @@
-"""Tutorial 09: how many nats is q from the posterior? The evidence log p(D) by annealed importance
-sampling, sandwiched by its reverse, and step 3's identity log p(D) = ELBO + KL measured on networks."""
+"""Tutorial 09: how many nats is q from the posterior? The evidence log p(data) by annealed importance
+sampling, sandwiched by its reverse, and step 3's identity log p(data) = ELBO + KL measured on networks."""
 
 # %% [markdown]
 # # 09 · How many nats is q from the posterior? (derivation steps 1 and 3, measured)
 #
 # Step 3 of the derivation rests on one identity,
 #
-# $$\log p(D) = \mathrm{ELBO}(q) + \mathrm{KL}[q(w) \,\|\, p(w \mid D)],$$
+# $$\log p(\mathcal{D}) = \mathrm{ELBO}(q) + \mathrm{KL}[q(w) \,\|\, p(w \mid \mathcal{D})],$$
 #
 # and tutorial 02 checked it where every term has a formula. On a network, step 1 calls the
-# evidence $\log p(D)$ hopeless, and without it the KL that VI minimises stays unknown: we
+# evidence $\log p(\mathcal{D})$ hopeless, and without it the KL that VI minimises stays unknown: we
 # know the ELBO went up, not how far q still is from the posterior. This tutorial estimates
-# $\log p(D)$ with **annealed importance sampling** (AIS; Neal 2001, `minivi/evidence.py`) and
-# then reads off $\mathrm{KL} = \log p(D) - \mathrm{ELBO}$, in nats, with an error bar.
+# $\log p(\mathcal{D})$ with **annealed importance sampling** (AIS; Neal 2001, `minivi/evidence.py`) and
+# then reads off $\mathrm{KL} = \log p(\mathcal{D}) - \mathrm{ELBO}$, in nats, with an error bar.
 #
 # **AIS.** Walk from the prior to the posterior through tempered densities
-# $\pi_\beta(w) \propto p(w)\,p(D\mid w)^{\beta}$, $0 = \beta_0 < \beta_1 < \dots < \beta_K = 1$.
+# $\pi_\beta(w) \propto p(w)\,p(\mathcal{D}\mid w)^{\beta}$, $0 = \beta_0 < \beta_1 < \dots < \beta_K = 1$.
 # Start each chain at a prior draw $w_0$; at each step add
-# $(\beta_k - \beta_{k-1}) \log p(D \mid w_{k-1})$ to the chain's log weight and move $w$ with an
+# $(\beta_k - \beta_{k-1}) \log p(\mathcal{D} \mid w_{k-1})$ to the chain's log weight and move $w$ with an
 # HMC transition that leaves $\pi_{\beta_k}$ invariant (tutorial 08's sampler). Then
 #
-# $$\log W = \sum_{k=1}^{K} (\beta_k - \beta_{k-1}) \log p(D \mid w_{k-1}), \qquad \mathbb E[W] = p(D)$$
+# $$\log W = \sum_{k=1}^{K} (\beta_k - \beta_{k-1}) \log p(\mathcal{D} \mid w_{k-1}), \qquad \mathbb E[W] = p(\mathcal{D})$$
 #
 # exactly, for any $K$. Averaging $W$ over chains and taking the log gives an estimate that is
 # too low on average (Jensen: $\mathbb E[\log \bar W] \le \log \mathbb E[\bar W]$): a stochastic
 # **lower bound**. Run the same path backwards from an exact posterior draw and the weights
-# average to $1/p(D)$: a stochastic **upper bound** (reverse AIS). The two together sandwich
-# $\log p(D)$ (bidirectional Monte Carlo, BDMC; Grosse, Ghahramani & Adams 2015); the longer
+# average to $1/p(\mathcal{D})$: a stochastic **upper bound** (reverse AIS). The two together sandwich
+# $\log p(\mathcal{D})$ (bidirectional Monte Carlo, BDMC; Grosse, Ghahramani & Adams 2015); the longer
 # the schedule, the thinner the sandwich.
 #
 # Where does an exact posterior draw come from? For simulated data: draw $w^\star$ from the prior,
-# then $D$ from $p(D \mid w^\star)$. The pair $(w^\star, D)$ is then a draw from $p(w, D)$, so
-# $w^\star$ is a draw from $p(w \mid D)$ for the $D$ we got.
+# then $\mathcal{D}$ from $p(\mathcal{D} \mid w^\star)$. The pair $(w^\star, \mathcal{D})$ is then a draw from $p(w, \mathcal{D})$, so
+# $w^\star$ is a draw from $p(w \mid \mathcal{D})$ for the $\mathcal{D}$ we got.
 
 # %%
 import math
@@ -51,7 +51,7 @@ START = time.perf_counter()
 # ## Part 1. The conjugate model: everything is exact
 #
 # Bayesian linear regression with $D = 6$ weights, 30 points, noise standard deviation 0.5,
-# prior $\mathcal N(0, I)$: `mv.exact.blr_log_evidence` gives $\log p(D)$ exactly. The two log
+# prior $\mathcal N(0, I)$: `mv.exact.blr_log_evidence` gives $\log p(\mathcal{D})$ exactly. The two log
 # densities AIS needs are written for a batch of weight vectors (one row per chain, one value
 # per row; `vectorized = True`), so that every chain moves in the same engine pass.
 
@@ -69,7 +69,7 @@ def log_prior_lin(w):
 
 
 def log_likelihood_lin(w):
-    """log p(D|w) = Σ_n log N(y_n; φ_nᵀ w, σ²), every constant kept (AIS needs a normalised likelihood)."""
+    """log p(data|w) = Σ_n log N(y_n; φ_nᵀ w, σ²), every constant kept (AIS needs a normalised likelihood)."""
     residual = y_lin - w @ Phi.T
     return (residual * residual).sum(axis=-1) * (-0.5 / NOISE_LIN ** 2) \
         - N_LIN * (np.log(NOISE_LIN) + 0.5 * np.log(2 * np.pi))
@@ -78,14 +78,14 @@ def log_likelihood_lin(w):
 log_prior_lin.vectorized = log_likelihood_lin.vectorized = True
 exact_lin = mv.exact.blr_log_evidence(Phi, y_lin, 1.0, NOISE_LIN)
 post_mean, post_cov = mv.exact.blr_posterior(Phi, y_lin, 1.0, NOISE_LIN)
-print(f"D = {D_LIN} weights, {N_LIN} points: exact log p(D) = {exact_lin:.3f}")
+print(f"D = {D_LIN} weights, {N_LIN} points: exact log p(data) = {exact_lin:.3f}")
 
 # %% [markdown]
 # For each schedule length $K$, forward AIS from 100 prior draws and reverse AIS from 100 exact
 # posterior draws, one HMC transition of 5 leapfrog steps per $\beta$. The schedule is
 # `geometric_schedule`: $\beta_1 = 10^{-4}$, then equal ratios $\beta_k/\beta_{k-1}$ up to 1. Once the
 # likelihood dominates, $\pi_\beta$ is roughly Gaussian with a precision proportional to $\beta$, so
-# $\mathrm{Var}_\beta[\log p(D\mid w)] \approx D_{\text{eff}}/(2\beta^2)$, and equal ratios make each step add
+# $\mathrm{Var}_\beta[\log p(\mathcal{D}\mid w)] \approx D_{\text{eff}}/(2\beta^2)$, and equal ratios make each step add
 # about the same variance to the log weight. The forward run also tunes the step size and a diagonal mass
 # matrix, with a quarter of its chains whose weights are thrown away; the reverse run reuses
 # them. (A step size adapted on a chain's own acceptances during the anneal would bias its
@@ -134,11 +134,11 @@ print(f"longest schedule: forward - exact = {fwd_lin.log_evidence - exact_lin:+.
 # -32.170: forward -32.251 ± 0.105 (-0.8 standard errors), reverse -32.266 ± 0.141 (-0.7). The
 # reverse estimate is an upper bound only on average; one run can land below, by its noise.
 #
-# ### log p(D) − ELBO is the KL to the posterior
+# ### $\log p(\mathcal{D})$ − ELBO is the KL to the posterior
 #
 # Two Gaussian q's: the best mean-field q (`mv.exact.mean_field_optimum`, too narrow), and a
 # full-covariance q with the posterior's correlations but widened by 30% and shifted by 0.05.
-# `ev.elbo` estimates $\mathrm{ELBO}(q) = \mathbb E_q[\log p(w) + \log p(D\mid w)] + H[q]$ from 4000
+# `ev.elbo` estimates $\mathrm{ELBO}(q) = \mathbb E_q[\log p(w) + \log p(\mathcal{D}\mid w)] + H[q]$ from 4000
 # draws of $q$ (the entropy $H$ in closed form), with its Monte Carlo standard error; the AIS
 # estimate minus it is then held against the exact KL (`mv.exact.kl_gaussians`).
 
@@ -172,8 +172,8 @@ for direction, index, color in (("forward AIS (lower bound)", 0, "tab:blue"), ("
     values = np.array([runs_lin[k][index].log_evidence for k in ks])
     errors = np.array([runs_lin[k][index].stderr for k in ks])
     ax_k.errorbar(ks, values, yerr=errors, marker="o", capsize=3, color=color, label=direction)
-ax_k.axhline(exact_lin, color="black", lw=1.5, ls="--", label=f"exact log p(D) = {exact_lin:.2f}")
-ax_k.set(xscale="log", xlabel="number of β steps K", ylabel="log p(D) estimate (nats)",
+ax_k.axhline(exact_lin, color="black", lw=1.5, ls="--", label=rf"exact $\log p(\mathcal{{D}})$ = {exact_lin:.2f}")
+ax_k.set(xscale="log", xlabel="number of β steps K", ylabel=r"$\log p(\mathcal{D})$ estimate (nats)",
          title=f"Conjugate model, D = {D_LIN}: the sandwich closes on the exact evidence")
 ax_k.set_xticks(ks, [str(k) for k in ks])
 ax_k.minorticks_off()
@@ -183,7 +183,8 @@ ax_kl.errorbar(np.arange(len(names)) - 0.1, [kl_rows[n][0] for n in names], yerr
                fmt="o", capsize=4, color="tab:blue", label=f"AIS (K = {STEPS_LIN[-1]}) − ELBO, ± 1 s.e.")
 ax_kl.plot(np.arange(len(names)) + 0.1, [kl_rows[n][2] for n in names], "s", color="black", label="exact KL")
 ax_kl.set_xticks(np.arange(len(names)), names)
-ax_kl.set(ylabel="KL[q ‖ p(w|D)] (nats)", title="log p(D) − ELBO(q) = KL[q ‖ posterior]", xlim=(-0.6, 1.6))
+ax_kl.set(ylabel=r"$\mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})]$ (nats)",
+          title=r"$\log p(\mathcal{D})$ − ELBO(q) = KL[q ‖ posterior]", xlim=(-0.6, 1.6))
 ax_kl.legend(fontsize=9)
 plots.save(fig, OUT_DIR / "09_conjugate_sandwich.png")
 
@@ -193,7 +194,7 @@ plots.save(fig, OUT_DIR / "09_conjugate_sandwich.png")
 # A 1-20-1 tanh network, $D = 61$ weights and biases, prior $\mathcal N(0, 1)$ on each; 40
 # inputs uniform in $[-2, 2]$, targets $f(x; w^\star) + \text{noise}$ with $w^\star$ drawn from the prior
 # and noise standard deviation 0.3. `ev.network_log_densities` splits tutorial 08's log joint
-# (`mv.flat.log_joint`) into $\log p(w)$ and $\log p(D\mid w)$ as functions of the flat weight
+# (`mv.flat.log_joint`) into $\log p(w)$ and $\log p(\mathcal{D}\mid w)$ as functions of the flat weight
 # vector, both taking all chains at once.
 
 # %%
@@ -205,14 +206,14 @@ w_star = sim_rng.standard_normal(D_SIM)                                      # a
 x_sim = sim_rng.uniform(-2.0, 2.0, (N_SIM, 1))
 with mv.no_grad():
     f_star = mv.flat.functional_forward(net_sim, mv.Tensor(w_star), x_sim).data
-y_sim = f_star + NOISE_SIM * sim_rng.standard_normal(f_star.shape)           # D ~ p(D | w*): w* ~ p(w | D)
+y_sim = f_star + NOISE_SIM * sim_rng.standard_normal(f_star.shape)           # data ~ p(data | w*): w* ~ p(w | data)
 log_prior_sim, log_likelihood_sim = ev.network_log_densities(net_sim, x_sim, y_sim, noise_sigma=NOISE_SIM)
 print(f"1-{HIDDEN_SIM}-1 network: D = {D_SIM} weights, {N_SIM} points; "
-      f"log p(D | w*) = {log_likelihood_sim(mv.Tensor(w_star)).item():.2f}")
+      f"log p(data | w*) = {log_likelihood_sim(mv.Tensor(w_star)).item():.2f}")
 
 # %% [markdown]
 # The sandwich for three schedule lengths. Every reverse chain starts from the one exact draw
-# $w^\star$ (Grosse et al. do the same): each chain's weight still averages to $1/p(D)$, but the
+# $w^\star$ (Grosse et al. do the same): each chain's weight still averages to $1/p(\mathcal{D})$, but the
 # chains are not independent, so the reverse standard error is a lower limit.
 
 # %%
@@ -250,9 +251,9 @@ print(f"sandwich at K = {STEPS_SIM[-1]}: lower bound {lower_sim:.2f} ± {fwd_sim
 # 4 samples a step). Full covariance: `mv.FullCovGaussian` over the 61 weights, started where
 # the mean-field q ended and trained by `mv.fit_full_cov` (as in tutorial 08). Each ELBO is
 # estimated by `ev.elbo` on the same two log densities the sandwich used, so
-# $\log p(D) - \mathrm{ELBO}$ is the KL to the true posterior. With the two bounds,
+# $\log p(\mathcal{D}) - \mathrm{ELBO}$ is the KL to the true posterior. With the two bounds,
 #
-# $$\underbrace{\hat L - \mathrm{ELBO}}_{\text{forward}} \;\lesssim\; \mathrm{KL}[q\,\|\,p(w\mid D)] \;\lesssim\;
+# $$\underbrace{\hat L - \mathrm{ELBO}}_{\text{forward}} \;\lesssim\; \mathrm{KL}[q\,\|\,p(w\mid \mathcal{D})] \;\lesssim\;
 #   \underbrace{\hat U - \mathrm{ELBO}}_{\text{reverse}}.$$
 
 # %%
@@ -322,9 +323,9 @@ print(f"log(H! 2^H) for H = {HIDDEN_SIM}: {log_symmetries(HIDDEN_SIM):.1f} nats"
 #
 # The Laplace approximation of MacKay (1992) (`minivi/laplace.py`) needs no sampling: at a mode $\hat w$
 # of the log joint it replaces the posterior by one Gaussian bump, $\mathcal N(\hat w, H^{-1})$ with $H$
-# the Hessian of $-\log p(D, w)$, and integrates that:
+# the Hessian of $-\log p(\mathcal{D}, w)$, and integrates that:
 #
-# $$\log p(D) \approx \log p(D\mid \hat w) + \log p(\hat w) + \frac{D}{2}\log 2\pi - \frac12 \log\det H.$$
+# $$\log p(\mathcal{D}) \approx \log p(\mathcal{D}\mid \hat w) + \log p(\hat w) + \frac{D}{2}\log 2\pi - \frac12 \log\det H.$$
 #
 # The modes come from `mv.laplace.find_mode` (Levenberg-Marquardt steps with the generalised
 # Gauss-Newton matrix, GGN), started from 4 prior draws, and each is scored with two
@@ -346,7 +347,7 @@ def canonical(w, hidden):
 
 
 def laplace_at_modes(net, x, y, noise_sigma, lower, seed):
-    """Find a mode from each of N_STARTS prior draws; print its Laplace log p(D) (GGN, exact) against `lower`,
+    """Find a mode from each of N_STARTS prior draws; print its Laplace log p(data) (GGN, exact) against `lower`,
     and how far the mode is from the first one, as it is and after `canonical`."""
     hidden = net.layers[0].out_features
     starts = np.random.default_rng(seed).standard_normal((N_STARTS, mv.flat.n_weights(net)))
@@ -362,7 +363,7 @@ def laplace_at_modes(net, x, y, noise_sigma, lower, seed):
         modes.append(w_hat)
         copies = np.linalg.norm(canonical(w_hat, hidden) - canonical(modes[0], hidden))
         print(f"start {k + 1}: log joint at the mode {by_ggn.log_likelihood + by_ggn.log_prior:8.2f};  Laplace "
-              f"log p(D): GGN {by_ggn.log_evidence:7.2f} ({by_ggn.log_evidence - lower:+.2f} from the forward "
+              f"log p(data): GGN {by_ggn.log_evidence:7.2f} ({by_ggn.log_evidence - lower:+.2f} from the forward "
               f"AIS), exact Hessian {by_exact:7.2f} ({by_exact - lower:+.2f});  |mode - mode 1| "
               f"{np.linalg.norm(w_hat - modes[0]):.2f}, after canonical {copies:.1e}")
     return np.array(values)
@@ -386,10 +387,10 @@ print(f"one mode's GGN Laplace + log(H! 2^H) = {laplace_sim[0, 0] + log_symmetri
 # nearer the evidence is not something the approximation itself can tell.
 #
 # Counting the symmetries makes it worse, not better: if the posterior were $H!\,2^H$ separated
-# copies of this Gaussian bump, $\log p(D)$ would be the Laplace value plus $\log(H!\,2^H)$, 39.44 with
+# copies of this Gaussian bump, $\log p(\mathcal{D})$ would be the Laplace value plus $\log(H!\,2^H)$, 39.44 with
 # the GGN or 22.96 with the exact Hessian, tens of nats above the sandwich's upper end. So this
 # small network's posterior is not a set of separated Gaussian bumps, one per copy: the copies
-# overlap or the bumps are not Gaussian, and a single-mode Laplace value near $\log p(D)$ (as the
+# overlap or the bumps are not Gaussian, and a single-mode Laplace value near $\log p(\mathcal{D})$ (as the
 # GGN's is here) gets there by cancellation, not because its assumptions hold.
 
 # %% [markdown]
@@ -399,7 +400,7 @@ print(f"one mode's GGN Laplace + log(H! 2^H) = {laplace_sim[0, 0] + log_symmetri
 # $[-1, -0.5]$ and $[0.5, 1]$ from $y = \sin(3x) + \text{noise}$, noise 0.1, a 1-50-1 tanh network,
 # $D = 151$, prior $\mathcal N(0, 1)$. These data were not drawn from the network's prior, so there
 # is no exact posterior draw and no reverse run: only the forward bound $\hat L$. Its bias
-# shrinks as the schedule lengthens, so it rises (up to noise) towards $\log p(D)$; so each
+# shrinks as the schedule lengthens, so it rises (up to noise) towards $\log p(\mathcal{D})$; so each
 # $\hat L - \mathrm{ELBO}$ is a (stochastic) lower bound on that q's KL, which a longer run would
 # raise, up to noise.
 
@@ -425,7 +426,10 @@ with warnings.catch_warnings():
                                    ais_rng.standard_normal((N_CHAINS_NET + N_CHAINS_NET // 3, D_NET)),
                                    ev.geometric_schedule(n_steps), rng=ais_rng)
 for n_steps, fwd in runs_net.items():
-    print(f"K = {n_steps:4d}: {fwd.summary()}")
+    # what fwd.summary() prints, with the data set written as `data` (D is the number of weights here)
+    print(f"K = {n_steps:4d}: forward AIS (lower bound): log p(data) = {fwd.log_evidence:.3f} ± {fwd.stderr:.3f}; "
+          f"{len(fwd.log_weights)} chains, {len(fwd.betas) - 1} steps x {fwd.n_leapfrog} leapfrog; "
+          f"ESS {fwd.ess:.1f}; acceptance {np.mean(fwd.acceptance):.2f}; {fwd.seconds:.1f} s")
 fwd_net = runs_net[STEPS_NET[-1]]
 gradient_cost_net = fwd_net.seconds / (fwd_net.n_gradients * (N_CHAINS_NET + N_CHAINS_NET // 3))
 print(f"{1e6 * gradient_cost_net:.0f} µs per log-density-and-gradient per chain on the 1-{HIDDEN}-1 network")
@@ -442,7 +446,7 @@ print(f"log(H! 2^H) for H = {HIDDEN}: {log_symmetries(HIDDEN):.1f} nats")
 # **What the lower bound alone says.** In the full run the forward estimate rose from 1.837 at
 # $K = 30$ to 21.635 at $K = 100$, and then stayed there within its noise (20.383 at 300,
 # 21.550 ± 0.528 at 1000). Its weight ESS stays low (3.1 of 16 chains at $K = 1000$), so a
-# longer run could still find a higher value: $\log p(D)$ is at least about 21.550 nats, and the
+# longer run could still find a higher value: $\log p(\mathcal{D})$ is at least about 21.550 nats, and the
 # KL figures are lower bounds, at least 279.98 ± 1.32 nats for the mean-field q and at least
 # 249.38 ± 0.80 for the full-covariance q. Each would only grow if the bound rose. The ordering
 # is the same as on the simulated network: full covariance is closer, by 30.6 nats here, and
@@ -464,7 +468,7 @@ print(f"Laplace at {N_STARTS} modes in {time.process_time() - t0:.1f} s CPU")
 # -106.74 (starts 1 and 4 at one, 2 and 3 at the other, which stay apart after `canonical`). At
 # each, the Laplace estimate lies *below* the forward bound 21.550: by 4.17 and 4.66 nats with the
 # GGN, 4.93 and 6.14 with the exact Hessian. As the forward bound is itself, up to its noise
-# (± 0.528), below $\log p(D)$, one Gaussian at one mode misses at least that much posterior mass:
+# (± 0.528), below $\log p(\mathcal{D})$, one Gaussian at one mode misses at least that much posterior mass:
 # the other modes (two of nearly the same height turned up in four tries), their symmetric copies,
 # and the mass away from any mode. With only a lower bound, how much of the gap each accounts for
 # cannot be read off.
@@ -501,7 +505,7 @@ window = (fwd_net.log_evidence - 25.0, fwd_net.log_evidence + 5.0)
 draw_bounds(ax_net, ks_net, [runs_net[k] for k in ks_net], "tab:blue", "forward AIS (lower bound)", window)
 ax_net.set(ylim=window, title=f"Tutorial 08's 1-{HIDDEN}-1 network on two clusters:\nthe lower bound only")
 for ax in (ax_sim, ax_net):
-    ax.set(xscale="log", xlabel="number of β steps K", ylabel="log p(D) estimate (nats)")
+    ax.set(xscale="log", xlabel="number of β steps K", ylabel=r"$\log p(\mathcal{D})$ estimate (nats)")
     ax.set_xticks(ks_sim if ax is ax_sim else ks_net, [str(k) for k in (ks_sim if ax is ax_sim else ks_net)])
     ax.minorticks_off()
     ax.legend(fontsize=8, loc="lower right")
@@ -516,7 +520,7 @@ for i, (network, rows, upper) in enumerate(((f"1-{HIDDEN_SIM}-1", kl_sim, rev_si
             ax_kl.plot([x, x], [kl_low, upper.log_evidence - estimate.elbo], color=color, lw=3, alpha=0.5)
         labels.append(f"{network}\n{name.split()[0]}")
 ax_kl.set_xticks(range(len(labels)), labels)
-ax_kl.set(ylabel="KL[q ‖ p(w|D)] (nats)", ylim=(0, None), title="How many nats each q is from the posterior\n"
+ax_kl.set(ylabel=r"$\mathrm{KL}[q \,\|\, p(w \mid \mathcal{D})]$ (nats)", ylim=(0, None), title="How many nats each q is from the posterior\n"
           "(± 1 s.e.; 1-20-1: both bounds; 1-50-1: at least ▲)")
 ax_kl.legend(fontsize=8, loc="upper left")
 plots.save(fig, OUT_DIR / "09_network_sandwich.png")
@@ -529,7 +533,7 @@ print(f"tutorial 09 ran in {time.perf_counter() - START:.1f} s")
 #   $K$ small importance-sampling steps between tempered posteriors, with HMC moving the
 #   chains in between; forward and reverse runs bound it from both sides, and their gap says
 #   how far to trust either.
-# - Step 3's identity becomes a measurement: $\mathrm{KL}[q \,\|\, p(w\mid D)] = \log p(D) - \mathrm{ELBO}$.
+# - Step 3's identity becomes a measurement: $\mathrm{KL}[q \,\|\, p(w\mid \mathcal{D})] = \log p(\mathcal{D}) - \mathrm{ELBO}$.
 #   On the conjugate model it returns the exact KL; on the simulated 1-20-1 network it says
 #   that the mean-field q is 108.70 nats from the posterior and the full-covariance q 89.23, of
 #   which up to 56.2 are the network's symmetries.

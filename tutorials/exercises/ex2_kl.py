@@ -1,6 +1,6 @@
 """Exercise 2 — the closed-form KL against a Gaussian prior, and its gradient (derivation step 5).
 
-Why. The loss of Bayes by Backprop is F = KL[q || p] − E_q[log p(D|w)]. With a
+Why. The loss of Bayes by Backprop is F = KL[q || p] − E_q[log p(𝒟|w)]. With a
 Gaussian q(w_i) = N(μ_i, σ_i²) and a Gaussian prior p(w_i) = N(0, s²), the KL
 has a closed form: no sampling needed, and its gradient is exact.
 

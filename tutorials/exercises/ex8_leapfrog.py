@@ -1,7 +1,7 @@
 """Exercise 8 — one leapfrog step of Hamiltonian Monte Carlo (Neal 2011, "MCMC using Hamiltonian dynamics").
 
 Why. To judge how good a variational q is, we need draws from the true
-posterior p(w|D). Hamiltonian Monte Carlo gets them by treating -log p(w|D)
+posterior p(w|𝒟). Hamiltonian Monte Carlo gets them by treating -log p(w|𝒟)
 as a landscape and the weights w as a particle with a momentum p, whose
 energy
 

@@ -135,7 +135,7 @@ def kl_full_cov_grads(mu, L, prior_sigma=1.0):
 
 
 def ais_log_weights(log_likelihoods, betas):
-    """Σ_{t=1}^{T} (β_t − β_{t−1}) log p(D|w_{t−1}) per chain: the increments times rows 0..T−1 of the table."""
+    """Σ_{t=1}^{T} (β_t − β_{t−1}) log p(𝒟|w_{t−1}) per chain: the increments times rows 0..T−1 of the table."""
     log_likelihoods, betas = np.asarray(log_likelihoods, dtype=float), np.asarray(betas, dtype=float)
     if betas.ndim != 1 or len(betas) < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) <= 0):
         raise ValueError(f"betas must be an increasing 1-D schedule from exactly 0 to exactly 1, got {betas}")

@@ -1,16 +1,16 @@
 """Checks for exercise 10: the log weights of annealed importance sampling and the log evidence (Neal 2001).
 
 Ground truth, written here independently of the student's file and of minivi:
-the sum Σ_t (β_t − β_{t−1}) log p(D|w_{t−1}) as a loop over the steps, the log
+the sum Σ_t (β_t − β_{t−1}) log p(𝒟|w_{t−1}) as a loop over the steps, the log
 of the mean of the weights shifted by their largest (so nothing overflows), and
 a whole AIS run on a conjugate model (Bayesian linear regression, 2 weights,
-12 points) whose evidence log p(D) = log N(y; 0, s² I + X Xᵀ) is exact, with
+12 points) whose evidence log p(𝒟) = log N(y; 0, s² I + X Xᵀ) is exact, with
 transitions that draw exactly from each π_β (a draw from π_β, whatever the
 current point, leaves π_β invariant), so the only error left is Monte Carlo.
 
 The diagnosis of ais_log_weights runs the student's function on 5 random
 schedules (T = 2 to 9 steps, uneven) and random tables of log-likelihoods,
-and fits each chain's result exactly as Σ_{t=0}^{T} a_t log p(D|w_t) + b.
+and fits each chain's result exactly as Σ_{t=0}^{T} a_t log p(𝒟|w_t) + b.
 The right weight has a_t = β_{t+1} − β_t for t < T and a_T = 0. Each mistake
 leaves its own coefficients: the states one later (a_t = β_t − β_{t−1} for
 t ≥ 1), β_t for its increment, −(β_t − β_{t−1}), 1/T, the increments / T,
@@ -33,7 +33,7 @@ from .core import (Diagnosis, Failure, as_array, describe_terms, exercise, expec
 # Tolerances. The weights are sums of T products: a right answer differs from the loop below by rounding,
 # ~1e-15 relative, so rtol 1e-10. The log-mean-exp of log weights near ±1000 loses ~1e-13 absolute.
 VALUE_RTOL, VALUE_ATOL = 1e-10, 1e-10
-# The run on the conjugate model: the estimate must lie within 4 standard errors of the exact log p(D).
+# The run on the conjugate model: the estimate must lie within 4 standard errors of the exact log p(𝒟).
 # Over 200 seeds the right functions stayed within 2.94 standard errors; the mistakes named below miss
 # by 10 or more (the weights at the new point, the trapezoid rule, the mean of the log weights).
 N_STANDARD_ERRORS = 4.0
@@ -50,7 +50,7 @@ EX10 = exercise(10, "ais", "ex10_ais_weights.py",
 
 
 def true_log_weights(log_likelihoods, betas):
-    """Σ_{t=1}^{T} (β_t − β_{t−1}) log p(D|w_{t−1}) for each chain, a loop over the steps."""
+    """Σ_{t=1}^{T} (β_t − β_{t−1}) log p(𝒟|w_{t−1}) for each chain, a loop over the steps."""
     log_w = np.zeros(log_likelihoods.shape[1])
     for t in range(1, len(betas)):
         log_w += (betas[t] - betas[t - 1]) * log_likelihoods[t - 1]
@@ -113,9 +113,9 @@ FACTORS = {"β_t − β_{t−1}": (lambda b: np.diff(b), []),
            "(β_t − β_{t−1})/T": (lambda b: np.diff(b) / (len(b) - 1), ["ais-mean-over-steps"]),
            "1/T": (lambda b: np.full(len(b) - 1, 1.0 / (len(b) - 1)), ["ais-uniform-steps"]),
            "1": (lambda b: np.ones(len(b) - 1), ["ais-increment-missing"])}
-STATES = {"log p(D|w_{t−1})": (lambda f: np.append(f, 0.0), []),
-          "log p(D|w_t)": (lambda f: np.insert(f, 0, 0.0), ["ais-likelihood-at-new-point"]),
-          "½ [log p(D|w_{t−1}) + log p(D|w_t)]": (lambda f: 0.5 * (np.append(f, 0.0) + np.insert(f, 0, 0.0)),
+STATES = {"log p(data|w_{t−1})": (lambda f: np.append(f, 0.0), []),
+          "log p(data|w_t)": (lambda f: np.insert(f, 0, 0.0), ["ais-likelihood-at-new-point"]),
+          "½ [log p(data|w_{t−1}) + log p(data|w_t)]": (lambda f: 0.5 * (np.append(f, 0.0) + np.insert(f, 0, 0.0)),
                                                   ["ais-trapezoid"])}
 
 
@@ -160,7 +160,7 @@ def _diagnose_weights(m) -> Diagnosis:
     if any(fit is None for fit in fits):
         return Diagnosis()
     (a, b), (betas, _) = fits[0], WEIGHT_PROBES[0]
-    shown = {f"log p(D|w_{t})": float(a_t) for t, a_t in enumerate(a) if a_t != 0.0}
+    shown = {f"log p(data|w_{t})": float(a_t) for t, a_t in enumerate(a) if a_t != 0.0}
     shown |= {"1": b} if b != 0.0 else {}
     keys, formula = classify_weights(fits)
     return Diagnosis(keys, [
@@ -248,11 +248,11 @@ def _check_weights(m, log_likelihoods, betas, what, truth):
                  truth=truth, diagnose=lambda got: _diagnose_weights(m), generic="ais-log-weights-formula")
 
 
-@EX10.check("ais_log_weights with one step, betas = [0, 1]: log W = log p(D|w_0), importance sampling from the prior")
+@EX10.check("ais_log_weights with one step, betas = [0, 1]: log W = log p(data|w_0), importance sampling from the prior")
 def _one_step(m):
     log_likelihoods = np.array([[-3.0, -7.5, -1.25], [-2.0, -4.0, -0.5]])
     _check_weights(m, log_likelihoods, np.array([0.0, 1.0]), "ais_log_weights(log_likelihoods, [0, 1]), 3 chains",
-                   "row 0, log p(D|w_0): the one ratio p(w) p(D|w) / p(w) at the draw from the prior")
+                   "row 0, log p(data|w_0): the one ratio p(w) p(data|w) / p(w) at the draw from the prior")
 
 
 @EX10.check("ais_log_weights on a table worked by hand: T = 3 steps, 2 chains, betas = [0, 0.1, 0.4, 1]")
@@ -263,14 +263,14 @@ def _by_hand(m):
                    "0.1·(−50) + 0.3·(−10) + 0.6·(−6) and 0.1·(−20) + 0.3·(−8) + 0.6·(−4)")
 
 
-@EX10.check("ais_log_weights on random uneven schedules against Σ_t (β_t − β_{t−1}) log p(D|w_{t−1})")
+@EX10.check("ais_log_weights on random uneven schedules against Σ_t (β_t − β_{t−1}) log p(data|w_{t−1})")
 def _random_schedules(m):
     rng = np.random.default_rng(102)
     for n_steps, n_chains in ((5, 3), (12, 4), (20, 7)):
         betas = _random_schedule(rng, n_steps) if n_steps < 20 else np.linspace(0.0, 1.0, n_steps + 1) ** 3
         log_likelihoods = rng.normal(-40.0, 15.0, size=(n_steps + 1, n_chains))
         _check_weights(m, log_likelihoods, betas, f"ais_log_weights on T = {n_steps} steps, {n_chains} chains",
-                       "Σ_{t=1}^{T} (β_t − β_{t−1}) log p(D|w_{t−1}), a loop over the steps")
+                       "Σ_{t=1}^{T} (β_t − β_{t−1}) log p(data|w_{t−1}), a loop over the steps")
 
 
 # ---------------------------------------------------------------- the checks of log_evidence_estimate
@@ -331,13 +331,13 @@ def log_likelihood(W, X, y):
 
 
 def exact_log_evidence(X, y):
-    """log p(D) = log N(y; 0, NOISE² I + X Xᵀ): the weights integrated out in closed form."""
+    """log p(𝒟) = log N(y; 0, NOISE² I + X Xᵀ): the weights integrated out in closed form."""
     cov = NOISE ** 2 * np.eye(len(y)) + X @ X.T
     return -0.5 * (len(y) * LOG_2PI + np.linalg.slogdet(cov)[1] + y @ np.linalg.solve(cov, y))
 
 
 def ais_table(X, y, betas, n_chains, rng):
-    """log p(D|w_t) of each chain at each state: w_t is an exact draw from π_{β_t}, a Gaussian here.
+    """log p(𝒟|w_t) of each chain at each state: w_t is an exact draw from π_{β_t}, a Gaussian here.
 
     π_β(w) ∝ N(w; 0, I) p(y|w)^β has precision I + β XᵀX/NOISE² and mean (its inverse) β Xᵀy/NOISE².
     """
@@ -356,7 +356,7 @@ def standard_error(log_w):
     return float(np.std(w, ddof=1) / (np.sqrt(len(w)) * np.mean(w)))
 
 
-@EX10.check("both, on AIS with exact transitions on a conjugate model: within 4 standard errors of the exact log p(D)")
+@EX10.check("both, on AIS with exact transitions on a conjugate model: within 4 standard errors of the exact log p(data)")
 def _conjugate(m):
     X, y = conjugate_model()
     log_likelihoods = ais_table(X, y, BETAS, N_CHAINS, np.random.default_rng(RUN_SEED))
@@ -377,7 +377,7 @@ def _conjugate(m):
     estimate_found = safe_diagnose(_diagnose_estimate, m)
     found = Diagnosis([*weights_found, *estimate_found],
                       [*getattr(weights_found, "lines", []), *getattr(estimate_found, "lines", [])])
-    raise Failure(lines + [f"expected {number(exact)}   (the exact log p(D) = log N(y; 0, s² I + X Xᵀ))",
+    raise Failure(lines + [f"expected {number(exact)}   (the exact log p(data) = log N(y; 0, s² I + X Xᵀ))",
                            f"got      {number(estimate)} ± {number(error)}   (± one standard error, sd(W)/(√n mean W))",
                            f"off by {number(abs(estimate - exact) / error)} standard errors; a right estimate is "
                            f"within {N_STANDARD_ERRORS:g}"],

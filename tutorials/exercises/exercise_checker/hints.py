@@ -475,34 +475,34 @@ HINTS = {
         "right and the KL itself is wrong: fix kl_full_cov first (see its hint above)."),
 
     # -------------------------------------------------------------- exercise 10: AIS log weights
-    # ais_log_weights is fitted, on random schedules, as Σ_t a_t log p(D|w_t) (+ a constant);
+    # ais_log_weights is fitted, on random schedules, as Σ_t a_t log p(𝒟|w_t) (+ a constant);
     # log_evidence_estimate as a sum of log Σ_c W_c, log n, mean_c log W_c, max_c log W_c, ...
     # The line above the hint prints the fit.
     "ais-log-weights-formula": (
         "Your log weights match none of the usual slips the checker knows. Each step t = 1..T adds the log "
-        "of the ratio f_t / f_{t−1} of two consecutive unnormalised densities, f_t(w) = p(w) p(D|w)^β_t, "
+        "of the ratio f_t / f_{t−1} of two consecutive unnormalised densities, f_t(w) = p(w) p(data|w)^β_t, "
         "evaluated at the state the chain held before that step's transition; write that log ratio out "
         "and sum it over the steps, for each chain (one number per column of the table)."),
     "ais-beta-not-increment": (
         "Your weight multiplies each log-likelihood by β itself (the fitted line above shows the factors "
-        "are the β's of the schedule). Write out log f_t(w) − log f_{t−1}(w) for f_t(w) = p(w) p(D|w)^β_t: "
-        "what multiplies log p(D|w) is what changed between the two levels, not where the schedule is."),
+        "are the β's of the schedule). Write out log f_t(w) − log f_{t−1}(w) for f_t(w) = p(w) p(data|w)^β_t: "
+        "what multiplies log p(data|w) is what changed between the two levels, not where the schedule is."),
     "ais-likelihood-at-new-point": (
         "Your weight takes each step's log-likelihood at the state AFTER that step's transition (the fit "
         "above uses w_1 .. w_T and never w_0, the draw from the prior). The ratio f_t / f_{t−1} is "
         "evaluated where the chain was when it arrived at level β_t, before it moved: that point is "
-        "distributed (approximately) as π_{β_{t−1}}, which is what makes E[W] = p(D). Look at which row of "
+        "distributed (approximately) as π_{β_{t−1}}, which is what makes E[W] = p(data). Look at which row of "
         "the table your step t reads."),
     "ais-trapezoid": (
         "Your weight gives each step the average of the log-likelihoods before and after the transition "
         "(the fit above puts half of each increment on two neighbouring states): the trapezoid rule of "
-        "thermodynamic integration, which estimates log p(D) as an integral over β. AIS is not a "
+        "thermodynamic integration, which estimates log p(data) as an integral over β. AIS is not a "
         "quadrature: each step's ratio is evaluated at one point only, the state before the transition, "
-        "and only then does the average of the weights equal p(D)."),
+        "and only then does the average of the weights equal p(data)."),
     "ais-increment-sign": (
         "Your log weights have the right size and the wrong sign: each step's factor is β_{t−1} − β_t, "
         "negative (the fit above). Going from the prior (β = 0) to the posterior (β = 1) the ratio "
-        "f_t / f_{t−1} = p(D|w)^(β_t − β_{t−1}) raises the likelihood to a positive power."),
+        "f_t / f_{t−1} = p(data|w)^(β_t − β_{t−1}) raises the likelihood to a positive power."),
     "ais-uniform-steps": (
         "Your weight gives every step the same factor 1/T (the fit above), as if the schedule were evenly "
         "spaced. The checker's schedules are not: the steps near β = 0 are short and the later ones long. "
@@ -525,18 +525,18 @@ HINTS = {
         "Your result is the weight W itself, exp of what was asked. Return the LOG weights: they grow with "
         "the data set, and exp of them overflows or underflows in float64 beyond about ±700 nats."),
     "ais-log-evidence-formula": (
-        "Your estimate matches none of the usual slips the checker knows. The weights W_c estimate p(D) by "
-        "their mean, so the estimate of log p(D) is the log of that mean, computed from the log weights "
+        "Your estimate matches none of the usual slips the checker knows. The weights W_c estimate p(data) by "
+        "their mean, so the estimate of log p(data) is the log of that mean, computed from the log weights "
         "without exponentiating them as they are (factor out the largest one first). Try log [1, 2, 3, 6] "
         "by hand: the mean of 1, 2, 3, 6 is 3."),
     "ais-mean-of-log-weights": (
         "Your estimate is the mean of the LOG weights (the fit above): you averaged in log space. E[W] = "
-        "p(D), but E[log W] is not log p(D): by Jensen's inequality the mean of the logs is smaller than "
+        "p(data), but E[log W] is not log p(data): by Jensen's inequality the mean of the logs is smaller than "
         "the log of the mean (by half the variance of log W when log W is normal), and the run on the "
         "conjugate model shows it falling short. Look at what your mean is taken of."),
     "ais-lse-without-log-n": (
         "Your estimate is the log of the SUM of the weights (the fit above): it grows with the number of "
-        "chains, by log n, and so does not settle on log p(D) as you add chains. The evidence is estimated "
+        "chains, by log n, and so does not settle on log p(data) as you add chains. The evidence is estimated "
         "by the mean of the weights."),
     "ais-log-n-factor": (
         "Your estimate has log Σ_c W_c right and a wrong multiple of log n (the fit above): turning the sum "
@@ -564,11 +564,11 @@ HINTS = {
         "data set (a log-likelihood is a sum over the data points). The log of a mean of exponentials does not change if you factor a common "
         "e^m out of every term first; choose m so that no exponent you compute is large."),
     "ais-evidence-not-log": (
-        "Your estimate is the mean of the weights, an estimate of p(D) itself; the function returns its "
-        "LOG, which stays a moderate number when p(D) is e^(−1000)."),
+        "Your estimate is the mean of the weights, an estimate of p(data) itself; the function returns its "
+        "LOG, which stays a moderate number when p(data) is e^(−1000)."),
     "ais-evidence-formula": (
         "On this run your two functions together miss the exact log evidence by more than the Monte Carlo "
-        "error allows. Check each against its formula: the log weight Σ_t (β_t − β_{t−1}) log p(D|w_{t−1}) "
+        "error allows. Check each against its formula: the log weight Σ_t (β_t − β_{t−1}) log p(data|w_{t−1}) "
         "for each chain, and the log of the mean of the weights."),
 
     # -------------------------------------------------------------- exercise 11: the backward of a convolution
