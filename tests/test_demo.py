@@ -1,6 +1,8 @@
 """The demo (`python -m minivi`, minivi/__main__.py) run in this process, so that its functions are the ones
 tested: the command line, the network, the numbers it prints against each other, the figure, same seed
 same output. (test_tutorials.py runs it end to end in a subprocess with its full 400 epochs.)"""
+import copy
+import functools
 import re
 
 import numpy as np
@@ -64,15 +66,43 @@ def test_same_seed_same_output_another_seed_another(capsys, tmp_path):
     assert first == again and printed_numbers(first) != printed_numbers(other)
 
 
-def test_summarise_measures_the_trained_model_on_the_data_given():
+def test_summarise_measures_the_model_where_its_labels_say():
+    # The same draws replayed on a copy: the ELBO's 100 samples, then 200 networks on the test set, on
+    # 50 points of [0, 0.5] and on 25 + 25 points of [-0.5, -0.2] and [0.8, 1.2], in that order.
     rng = np.random.default_rng(2)
     model = demo.build_model(rng)
     x, y = mv.data.toy_curve(50, rng)
     x_test, y_test = mv.data.toy_curve(40, rng)
+    twin = copy.deepcopy(model)
     numbers = demo.summarise(model, x, y, x_test, y_test)
-    test_mean = mv.predict(model, x_test, n_samples=200).mean(axis=0)
-    # the RMSE is taken on the test set, with the mean of 200 predictive draws (new draws: the same scale)
-    assert numbers["test RMSE"] == pytest.approx(np.sqrt(np.mean((test_mean - y_test) ** 2)), rel=0.2)
-    assert numbers["ELBO (100 samples, whole training set)"] == pytest.approx(
-        -(numbers["KL[q || p]"] + numbers["expected NLL, E_q[-log p(D|w)]"]), rel=1e-12)
+    with mv.no_grad():
+        _, info = mv.elbo_loss(twin, x, y, functools.partial(mv.gaussian_nll, noise_sigma=demo.NOISE_SIGMA),
+                               len(x), n_samples=100, kl_weight=1.0)
+    test_mean = mv.predict(twin, x_test, n_samples=200).mean(axis=0)
+    std_on = mv.predict(twin, np.linspace(0.0, 0.5, 50)[:, None], n_samples=200).std(axis=0).mean()
+    x_off = np.concatenate([np.linspace(-0.5, -0.2, 25), np.linspace(0.8, 1.2, 25)])[:, None]
+    std_off = mv.predict(twin, x_off, n_samples=200).std(axis=0).mean()
+    assert numbers["ELBO (100 samples, whole training set)"] == -info["loss"]
+    assert (numbers["KL[q || p]"], numbers["expected NLL, E_q[-log p(D|w)]"]) == (info["kl"], info["nll"])
     assert numbers["KL[q || p]"] == pytest.approx(mv.kl_divergence(model).item(), rel=1e-12)
+    assert numbers["test RMSE"] == np.sqrt(np.mean((test_mean - y_test) ** 2))
+    assert numbers["epistemic std on the data, x in [0, 0.5]"] == std_on
+    assert numbers["epistemic std off the data, x in [-0.5, -0.2] and [0.8, 1.2]"] == std_off
+    assert numbers["off / on"] == std_off / std_on
+
+
+def test_the_figure_shows_the_band_where_the_data_are_and_the_training_curves(monkeypatch, tmp_path):
+    saved = []
+    monkeypatch.setattr(demo.plots, "save", lambda fig, path: saved.append(fig) or path)
+    rng = np.random.default_rng(3)
+    model = demo.build_model(rng)
+    x, y = mv.data.toy_curve(20, rng)
+    history = mv.train.History(loss=[3.0, 2.0], kl=[1.0, 1.0], nll=[2.0, 1.0])
+    assert demo.draw(model, history, x, y, tmp_path / "f.png") == tmp_path / "f.png"
+    left, right = saved[0].axes
+    assert left.get_title() == "Bayes by Backprop: the predictive widens away from the data"
+    assert left.get_ylim() == (-1.5, 2.0)
+    shaded = [p for p in left.patches if p.get_label() == "where the data are"]
+    assert len(shaded) == 1 and shaded[0].get_x() == demo.ON_DATA[0] and shaded[0].get_width() == demo.ON_DATA[1]
+    assert right.get_yscale() == "symlog"
+    assert [line.get_label() for line in right.get_lines()] == ["loss = negative ELBO", "KL[q || p]", "NLL (data term)"]
