@@ -110,6 +110,28 @@ def test_local_bayes_conv2d_draws_each_pixel_from_its_gaussian(n_samples):
                                   twin(x, mode="function", n_samples=2).data)
 
 
+def test_local_bayes_conv2d_mean_mode_is_the_convolution_with_mu_and_draws_nothing():
+    layer = perturbed(mv.LocalBayesConv2d(2, 3, 2, padding=1, rng=np.random.default_rng(0)),
+                      np.random.default_rng(1))
+    x = np.random.default_rng(2).normal(size=(4, 2, 5, 5))
+    state = copy.deepcopy(layer.rng.bit_generator.state)
+    np.testing.assert_allclose(layer(x, mode="mean").data,
+                               conv_numpy(x, layer.weight_mu.data, layer.bias_mu.data, padding=1), atol=1e-12)
+    assert layer.rng.bit_generator.state == state
+
+
+def test_config_names_the_constructor_arguments_and_repr_shows_the_settings():
+    for cls in (mv.BayesConv2d, mv.LocalBayesConv2d):
+        layer = cls(2, 3, (3, 2), stride=2, padding=(1, 0), bias=False, rng=np.random.default_rng(0))
+        config = layer.config()
+        assert (config["kernel_size"], config["stride"], config["padding"]) == ([3, 2], [2, 2], [1, 0])
+        rebuilt = cls(**{k: v for k, v in config.items() if k != "prior"}, rng=np.random.default_rng(1))
+        assert rebuilt.config() == config
+        assert repr(layer).startswith(f"{cls.__name__}(2, 3, kernel_size=(3, 2), stride=(2, 2), padding=(1, 0)")
+        assert repr(layer).endswith("bias=False)")
+        assert repr(cls(1, 1, 1, rng=np.random.default_rng(0))).endswith("bias=True)")
+
+
 def test_local_bayes_conv2d_gradients_match_central_differences():
     # The engine's autodiff of mean + sqrt(var) * eps (conv2d, softplus, sqrt) against finite differences.
     layer = perturbed(mv.LocalBayesConv2d(1, 2, 2, rng=np.random.default_rng(0)), np.random.default_rng(1))

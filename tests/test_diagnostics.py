@@ -110,6 +110,8 @@ def test_rank_normalize_refuses_what_it_cannot_rank():
     ([1.0, -0.6, -0.1, -0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], -1 + 2 * 0.4),
     # N = 8 looks at pairs with 2k < 6 only: P_0, P_1 summed; P_2 = 0.15 >= 0, so its ρ_4 = -0.05 counts
     ([1.0, -0.2, 0.3, 0.1, -0.05, 0.2, 0.0, 0.0], -1 + 2 * (0.8 + 0.4) - 0.05),
+    # N = 9 (odd): 2k < 7 looks at P_0..P_3, so P_0..P_2 = (0.8, 0.4, 0.3) are summed and ρ_6 = 0.05 > 0 added
+    ([1.0, -0.2, 0.3, 0.1, 0.2, 0.1, 0.05, 0.01, 0.0], -1 + 2 * (0.8 + 0.4 + 0.3) + 0.05),
     # N = 4 (chains of 8 or 9 draws, split): no pair after P_0 is looked at; τ = -1 + ρ_0 = 0
     ([1.0, 0.3, 0.2, 0.1], 0.0),
 ])

@@ -106,3 +106,33 @@ def test_other_bad_input_is_refused():
     with pytest.raises(TypeError, match="flat-weight view"):
         mv.flat.log_joint(mv.Sequential(Dropout(0.1, rng=rng()), mv.Linear(2, 1, rng=rng())),
                           np.ones((3, 2)), np.ones((3, 1)), noise_sigma=1.0)
+
+
+def test_with_n_samples_the_sample_mode_draws_one_mask_per_entry_of_each_sample():
+    x = np.ones((3, 2))
+    out = Dropout(0.5, rng=rng(4))(x, n_samples=7).data
+    expected = (rng(4).random((7, 3, 2)) < 0.5) / 0.5                   # the same draws by hand
+    assert np.array_equal(out, expected)
+
+
+def test_function_mode_without_n_samples_shares_one_mask_by_all_rows():
+    x = np.ones((6, 4))
+    out = Dropout(0.5, rng=rng(3))(x, mode="function").data
+    expected = (rng(3).random((1, 4)) < 0.5) / 0.5
+    assert out.shape == (6, 4) and np.array_equal(out, np.broadcast_to(expected, (6, 4)))
+
+
+def test_one_axis_is_enough_and_zero_axes_are_refused():
+    out = Dropout(0.5, rng=rng(9))(np.ones(4)).data
+    assert np.array_equal(out, (rng(9).random(4) < 0.5) / 0.5)
+    with pytest.raises(ValueError, match="at least one axis"):
+        Dropout(0.5, rng=rng())(np.float64(2.0))
+
+
+def test_dropout_kl_without_dropout_is_the_l2_penalty_with_prior_sigma_one_by_default():
+    r = rng(10)
+    first, second = mv.Linear(3, 4, rng=r), mv.Linear(4, 2, rng=r)
+    model = mv.Sequential(first, mv.ReLU(), second, mv.Linear(2, 1, rng=r))   # no Dropout anywhere
+    l2 = sum(np.sum(p.data ** 2) for p in model.parameters()) / 2
+    assert dropout_kl(model).item() == pytest.approx(l2, rel=1e-14)
+    assert dropout_kl(model, prior_sigma=2.0).item() == pytest.approx(l2 / 4, rel=1e-14)

@@ -107,6 +107,43 @@ def test_sigmoid_schedule_runs_from_zero_to_one_and_increases():
     assert np.diff(betas)[0] < np.diff(betas)[25] and np.diff(betas)[-1] < np.diff(betas)[25]   # small at the ends
 
 
+def test_sigmoid_schedule_is_symmetric_about_its_middle_and_delta_four_by_default():
+    # s(-z) = 1 - s(z), so the normalised betas satisfy beta_k + beta_{K-k} = 1 (beta_{K/2} = 1/2).
+    for delta in (1.0, 4.0, 9.0):
+        betas = ev.sigmoid_schedule(20, delta=delta)
+        np.testing.assert_allclose(betas + betas[::-1], 1.0, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(ev.sigmoid_schedule(20), ev.sigmoid_schedule(20, delta=4.0))
+    assert not np.allclose(ev.sigmoid_schedule(20, delta=1.0), ev.sigmoid_schedule(20, delta=4.0))
+
+
+def test_ais_calls_the_densities_on_all_chains_at_once_when_told_so():
+    # vectorized=True given explicitly: no attribute on the functions is needed.
+    _, _, log_prior, log_likelihood = conjugate(5, 2, seed=2)
+    shapes = []
+
+    def prior(w):
+        shapes.append(w.shape)
+        return log_prior(w)
+
+    def likelihood(w):
+        return log_likelihood(w)
+
+    init = np.random.default_rng(0).standard_normal((4, 2))
+    ev.ais(prior, likelihood, init, ev.geometric_schedule(3), rng=np.random.default_rng(1), vectorized=True)
+    assert shapes and all(len(shape) == 2 and shape[1] == 2 for shape in shapes)   # (chains, D)
+    shapes.clear()
+    ev.ais(prior, likelihood, init, ev.geometric_schedule(3), rng=np.random.default_rng(1))   # no attribute: one by one
+    assert shapes and all(shape == (2,) for shape in shapes)
+
+
+@pytest.mark.parametrize("target_accept", [0.0, 1.0])
+def test_ais_refuses_a_target_acceptance_of_zero_or_one(target_accept):
+    _, _, log_prior, log_likelihood = conjugate(5, 2, seed=2)
+    with pytest.raises(ValueError, match="target_accept"):
+        ev.ais(log_prior, log_likelihood, np.zeros((2, 2)), ev.geometric_schedule(3), rng=np.random.default_rng(1),
+               target_accept=target_accept)
+
+
 def test_geometric_schedule_has_equal_ratios_after_zero():
     betas = ev.geometric_schedule(40, start=1e-3)
     assert betas[0] == 0.0 and betas[1] == pytest.approx(1e-3) and betas[-1] == 1.0 and len(betas) == 41
@@ -182,6 +219,16 @@ def test_network_log_densities_split_the_log_joint():
     np.testing.assert_allclose(log_prior(mv.Tensor(w)).data, prior_by_hand, rtol=1e-12)
 
 
+def test_network_log_likelihood_does_not_depend_on_the_prior_sigma():
+    net, w_star, _, _, (x, y) = small_network(3)
+    w = mv.Tensor(np.random.default_rng(1).standard_normal((4, len(w_star))))
+    _, likelihood_1 = ev.network_log_densities(net, x, y, noise_sigma=0.3, prior_sigma=1.0)
+    prior_3, likelihood_3 = ev.network_log_densities(net, x, y, noise_sigma=0.3, prior_sigma=3.0)
+    np.testing.assert_allclose(likelihood_3(w).data, likelihood_1(w).data, rtol=1e-12)
+    np.testing.assert_allclose(prior_3(w).data + likelihood_3(w).data,
+                               mv.flat.log_joint(net, x, y, noise_sigma=0.3, prior_sigma=3.0)(w).data, rtol=1e-12)
+
+
 # ---------------------------------------------------------------- log p(𝒟) − ELBO = KL[q ‖ p(w|𝒟)]
 
 
@@ -204,6 +251,27 @@ def test_evidence_minus_elbo_is_the_exact_kl_to_the_posterior(which):
     assert abs(estimate.elbo - exact_elbo) <= 3 * estimate.stderr, (estimate, exact_elbo)
     gap = mv.exact.blr_log_evidence(Phi, y, 1.0, 0.5) - estimate.elbo
     assert abs(gap - kl) <= 3 * estimate.stderr and kl > 5 * estimate.stderr, (gap, kl, estimate)
+
+
+def test_elbo_is_the_mean_log_joint_plus_the_entropy_and_its_stderr_the_sample_sd_over_root_s():
+    # Record every w the log densities are called with, then recompute both numbers by hand.
+    _, _, log_prior, log_likelihood = conjugate(6, 2, seed=3)
+    seen = []
+
+    def recording_likelihood(w):
+        seen.append(w.data.copy())
+        return log_likelihood(w)
+
+    mu, sigma = np.array([0.3, -0.2]), np.array([0.5, 0.8])
+    estimate = ev.elbo(log_prior, recording_likelihood, (mu, sigma), n_samples=5, rng=np.random.default_rng(4),
+                       vectorized=False)
+    w = np.array(seen)
+    assert w.shape == (5, 2)
+    joint = np.array([log_prior(mv.Tensor(v)).item() + log_likelihood(mv.Tensor(v)).item() for v in w])
+    entropy = np.sum(0.5 * np.log(2 * np.pi * np.e * sigma ** 2))
+    assert estimate.entropy == pytest.approx(entropy, rel=1e-13)
+    assert estimate.elbo == pytest.approx(joint.mean() + entropy, rel=1e-13)
+    assert estimate.stderr == pytest.approx(joint.std(ddof=1) / np.sqrt(5), rel=1e-13)
 
 
 def test_elbo_does_not_touch_q_s_own_generator():

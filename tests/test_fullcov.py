@@ -7,6 +7,8 @@ Every gradient is checked three ways, as in test_bayes.py:
 The KL's value is checked against exact.kl_gaussians, an independent implementation
 (Cholesky solves), and the trained q against the exact posterior of a conjugate model.
 """
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -290,6 +292,27 @@ def test_fit_full_cov_stops_on_a_nan_loss_with_a_message(capsys):
     history = mv.fit_full_cov(lambda w: (w * np.nan).sum(), q, n_steps=5)
     assert history.stopped is not None and "step 1" in history.stopped and "nan" in history.stopped
     assert len(history) == 0 and np.array_equal(q.mu.data, before)   # no update from a NaN gradient
+    assert "stopped" in capsys.readouterr().err
+
+
+def test_fit_full_cov_stops_on_an_infinite_gradient_without_a_runtime_warning(capsys):
+    # sqrt at 0 is finite, its derivative 1/(2 sqrt 0) is not: the backward divides by zero.
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = mv.fit_full_cov(lambda w: (w * 0.0).sum().sqrt() - (w * w).sum() * 0.5, q, n_steps=3)
+    assert history.stopped is not None and "step 1" in history.stopped and "gradient of q.mu" in history.stopped
+    assert "stopped" in capsys.readouterr().err
+
+
+def test_a_nan_in_l_raw_reaches_the_stop_message_as_the_kl_does(capsys):
+    # The sampling op does not re-check l_raw: a NaN goes through it as through the KL, and the fit reports it.
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
+    q.l_raw.data = np.array([[np.nan, 0.0], [0.0, 0.0]])
+    assert np.isnan(q.kl().item())
+    assert np.isnan(q.sample(3).data[:, 0]).all() and np.isfinite(q.sample(3).data[:, 1]).all()
+    history = mv.fit_full_cov(lambda w: (w * w).sum() * -0.5, q, n_steps=3)
+    assert history.stopped is not None and "step 1" in history.stopped and "nan" in history.stopped
     assert "stopped" in capsys.readouterr().err
 
 

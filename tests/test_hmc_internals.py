@@ -110,6 +110,16 @@ def test_a_mean_acceptance_of_exactly_one_half_counts_as_a_step_too_large():
     assert step * abs(p1) <= 0.1 < 2 * step * abs(p1)              # the largest power of 2 that keeps it in
 
 
+def test_the_first_step_size_search_on_a_density_that_overflows_raises_no_warning():
+    """Scale 1e-160: one step of ε = 1 throws w to ~1e160, whose square overflows. The search halves, silently."""
+    value_and_grad = gaussian_value_and_grad(1e-160)
+    w = 1e-160 * np.random.default_rng(3).normal(size=(2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = mcmc._initial_step_size(value_and_grad, w, *value_and_grad(w), np.ones(2), np.random.default_rng(8))
+    assert 0 < step < 1
+
+
 def test_the_first_step_size_search_uses_the_mass_matrix():
     """With M⁻¹ = scale², every weight looks like N(0, 1) to the sampler: the search ends near ε ~ 1."""
     scale = np.array([30.0, 30.0])
@@ -202,3 +212,32 @@ def test_the_first_step_size_search_starts_at_one_and_stops_after_sixty_doubling
     w = np.zeros((2, 3))
     step = mcmc._initial_step_size(flat, w, *flat(w), np.ones(3), np.random.default_rng(0))
     assert step == 2.0 ** 60
+
+
+def test_each_mass_window_estimates_m_from_exactly_its_own_draws(monkeypatch):
+    # regularized_variance sees, at the end of every slow window (mass_windows), the draws of all chains
+    # in that window and no other: (end - start) iterations x n_chains rows.
+    seen = []
+    original = mcmc.regularized_variance
+
+    def recording(draws):
+        seen.append(draws.shape)
+        return original(draws)
+
+    monkeypatch.setattr(mcmc, "regularized_variance", recording)
+    n_warmup, n_chains = 200, 3
+    mcmc.hmc(CountingGaussian(), np.zeros((n_chains, 2)), n_samples=2, n_warmup=n_warmup,
+             rng=np.random.default_rng(4), warn=False)
+    windows = mcmc.mass_windows(n_warmup)
+    assert len(windows) >= 2
+    assert seen == [((end - start) * n_chains, 2) for start, end in windows]
+
+
+def test_the_acceptance_rate_per_chain_is_a_fraction_whose_mean_is_the_acceptance_rate():
+    result = mcmc.hmc(CountingGaussian(), np.zeros((3, 2)), n_samples=40, n_warmup=0, step_size=1.2,
+                      rng=np.random.default_rng(5), warn=False)
+    per_chain = result.acceptance_rate_per_chain
+    assert per_chain.shape == (3,) and np.all((0 <= per_chain) & (per_chain <= 1))
+    assert 0 < result.acceptance_rate < 1                        # some proposals rejected at this step size
+    assert per_chain.mean() == pytest.approx(result.acceptance_rate, rel=1e-14)
+    np.testing.assert_allclose(per_chain * 40, np.round(per_chain * 40), atol=1e-12)   # whole counts over 40

@@ -230,3 +230,20 @@ def test_find_mode_refuses_bad_settings_and_says_when_it_did_not_arrive():
         la.find_mode(model, x, y, noise_sigma=0.1, w0=np.zeros(3))
     with pytest.raises(RuntimeError, match="no mode within 1 steps"):
         la.find_mode(model, x, y, noise_sigma=0.1, n_steps=1)
+
+
+def test_laplace_hands_its_step_to_the_exact_hessian():
+    model, rng = tanh_net(7, (2, 3, 1))
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
+    w = la.find_mode(model, x, y, noise_sigma=0.5, tol=1e-10)
+    log_prob = mv.flat.log_joint(model, x, y, noise_sigma=0.5, prior_sigma=1.0)
+    coarse, fine = la.exact_hessian(log_prob, w, step=0.2), la.exact_hessian(log_prob, w, step=1e-3)
+    assert not np.array_equal(coarse, fine)                       # the step matters at this w
+    approx = la.laplace(model, x, y, noise_sigma=0.5, hessian="exact", step=0.2, w=w)
+    np.testing.assert_allclose(approx.hessian, coarse, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (4,)])
+def test_cholesky_of_hessian_refuses_a_matrix_that_is_not_square(shape):
+    with pytest.raises(ValueError, match=r"square \(D, D\)"):
+        la.cholesky_of_hessian(np.ones(shape))

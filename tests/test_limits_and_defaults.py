@@ -126,6 +126,13 @@ def test_a_custom_priors_kl_gets_the_sigma_the_forward_computed():
     assert info["kl"] == plain_info["kl"] == mv.BayesLinear(2, 3, rng=np.random.default_rng(0)).kl().item()
 
 
+def test_a_custom_prior_without_config_is_recorded_by_its_class_name():
+    layer = mv.BayesLinear(2, 3, rng=np.random.default_rng(0), prior=PlainPrior())
+    assert layer.prior_config() == {"class": "PlainPrior"}
+    gaussian = mv.BayesLinear(2, 3, rng=np.random.default_rng(0))
+    assert gaussian.prior_config() == gaussian.prior.config()
+
+
 # ---------------------------------------------------------------- deterministic modules under n_samples
 
 

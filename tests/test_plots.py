@@ -95,3 +95,28 @@ def test_outside_a_source_checkout_figures_go_to_the_current_folder(tmp_path, mo
     monkeypatch.setattr(plots, "__file__", str(tmp_path / "site-packages" / "minivi" / "plots.py"))
     monkeypatch.chdir(tmp_path)
     assert plots.default_figure_dir() == tmp_path / "figures"
+
+
+def test_regression_band_style_both_bands_blue_without_an_edge_the_truth_thin_the_legend_small_upper_left():
+    x_grid = np.linspace(0, 1, 3)[:, None]
+    uncertainty = {"mean": np.zeros((3, 1)), "total": np.ones((3, 1)), "epistemic": np.full((3, 1), 0.5)}
+    fig, ax = plots.figure()
+    plots.regression_band(ax, [[0.5]], [[0.0]], x_grid, uncertainty, truth=np.zeros((3, 1)))
+    bands = [c for c in ax.collections if c.get_label().startswith("±2 std")]
+    assert len(bands) == 2
+    for band in bands:
+        assert to_hex(band.get_facecolor()[0]) == to_hex("tab:blue")
+        assert np.all(band.get_linewidth() == 0)
+    truth = [line for line in ax.get_lines() if line.get_label() == "true curve (no noise)"][0]
+    mean = [line for line in ax.get_lines() if line.get_label() == "predictive mean"][0]
+    assert truth.get_linewidth() == 1.5 < mean.get_linewidth()          # the truth drawn thinner than the mean
+    legend = ax.get_legend()
+    assert all(text.get_fontsize() == 8 for text in legend.get_texts())
+    assert legend._loc == 2                        # matplotlib's code for "upper left" (no public getter)
+
+
+def test_save_writes_into_a_folder_that_already_exists(tmp_path):
+    fig, ax = plots.figure(size=(1.0, 1.0))
+    first = plots.save(fig, tmp_path / "figs" / "one.png")
+    second = plots.save(fig, tmp_path / "figs" / "two.png")          # the folder exists now
+    assert first.read_bytes()[:8] == second.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -57,6 +57,11 @@ def test_predict_returns_sample_arrays_and_keeps_no_graph():
     assert np.array_equal(inside.data, samples)
 
 
+def test_predict_draws_one_hundred_networks_by_default():
+    x = np.random.default_rng(1).normal(size=(2, 2))
+    assert mv.predict(model_with_sigma(0.3), x).shape == (100, 2, 3)        # the documented default n_samples
+
+
 def test_predict_is_reproducible_and_mean_mode_uses_mu():
     x = np.random.default_rng(1).normal(size=(4, 2))
     first, second = (mv.predict(model_with_sigma(0.3, seed=5), x, n_samples=3) for _ in range(2))

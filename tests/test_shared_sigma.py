@@ -144,3 +144,15 @@ def test_kl_gradient_in_rho_is_minus_one_far_below_minus_709(rho):
     kl.backward()
     assert np.all(np.isfinite(layer.weight_rho.grad))
     np.testing.assert_allclose(layer.weight_rho.grad, -1.0, rtol=1e-12)
+
+
+def test_a_bayesian_convolution_and_a_flipout_layer_share_sigma_too(count_softplus):
+    # BayesConv2d samples its kernel and bias, FlipoutLinear its weights and bias, with the shared sigma:
+    # one softplus per rho per loss.
+    rng = np.random.default_rng(0)
+    model = mv.Sequential(mv.BayesConv2d(1, 2, 2, rng=rng), mv.Flatten(), mv.FlipoutLinear(2 * 2 * 2, 1, rng=rng))
+    x, y = rng.normal(size=(4, 1, 3, 3)), rng.normal(size=(4, 1))
+    loss, _ = mv.elbo_loss(model, x, y, NLL, N_DATA, n_samples=2)
+    loss.backward()
+    rhos = [rho for m in model.modules() if isinstance(m, bayes.MeanFieldLayer) for _, rho in m.variational_parameters()]
+    assert sorted(count_softplus) == sorted(rho.shape for rho in rhos)        # 4 rhos, 4 calls

@@ -5,6 +5,8 @@ quick mode end to end."""
 import gzip
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -119,6 +121,18 @@ def test_splits_refuse_bad_arguments(n, n_splits, message):
 def write(tmp_path, text):
     (tmp_path / "data.txt").write_text(text, encoding="utf-8")
     return tmp_path
+
+
+def test_a_data_file_is_read_as_utf_8_whatever_the_locale(tmp_path):
+    # A file written in UTF-8 with no-break spaces (U+00A0, whitespace to str.split) between the cells,
+    # read by a Python whose locale encoding is ASCII: the same numbers as under any other locale.
+    folder = write(tmp_path, "1\u00a02\n3\u00a05\n")
+    code = "import sys; from minivi import data; x, y = data.load_regression_folder(sys.argv[1]); print(x.ravel().tolist(), y.ravel().tolist())"
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0",
+               PYTHONPATH=str(Path(mv.__file__).resolve().parent.parent))
+    run = subprocess.run([sys.executable, "-c", code, str(folder)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["[1.0,", "3.0]", "[2.0,", "5.0]"]
 
 
 def test_folder_loader_reads_the_layout(tmp_path):
