@@ -55,7 +55,7 @@ def summarise(model, x, y, x_test, y_test):
     std_on = mv.predict(model, x_on, n_samples=200).std(axis=0).mean()
     std_off = mv.predict(model, x_off, n_samples=200).std(axis=0).mean()
     return {"ELBO (100 samples, whole training set)": -info["loss"], "KL[q || p]": info["kl"],
-            "expected NLL, E_q[-log p(D|w)]": info["nll"],
+            "expected NLL, E_q[-log p(data|w)]": info["nll"],
             "test RMSE": float(np.sqrt(np.mean((test_mean - y_test) ** 2))),
             "epistemic std on the data, x in [0, 0.5]": float(std_on),
             "epistemic std off the data, x in [-0.5, -0.2] and [0.8, 1.2]": float(std_off),

@@ -162,7 +162,7 @@ class AISResult:
 
     def summary(self) -> str:
         bound = "lower" if self.direction == "forward" else "upper"
-        return (f"{self.direction} AIS ({bound} bound): log p(D) = {self.log_evidence:.3f} ± {self.stderr:.3f}; "
+        return (f"{self.direction} AIS ({bound} bound): log p(data) = {self.log_evidence:.3f} ± {self.stderr:.3f}; "
                 f"{len(self.log_weights)} chains, {len(self.betas) - 1} steps x {self.n_leapfrog} leapfrog; "
                 f"ESS {self.ess:.1f}; acceptance {np.mean(self.acceptance):.2f}; {self.seconds:.1f} s")
 
@@ -340,7 +340,7 @@ def _check_start(ll, log_p, grad, direction: str) -> None:
         where = "prior" if direction == "forward" else "posterior"
         raise ValueError(f"{direction} AIS: at the start of chain {c} the log-likelihood is {ll[c]} and the tempered "
                          f"log density {log_p[c]} (or its gradient is not finite); start every chain at a {where} "
-                         "draw where log p(w) and log p(D|w) are finite")
+                         "draw where log p(w) and log p(data|w) are finite")
 
 
 def _checked_options(d: int, n_betas: int, n_leapfrog, inverse_mass, target_accept):
@@ -545,7 +545,7 @@ def elbo(log_prior, log_likelihood, q, *, n_samples: int = 2000, rng: np.random.
         w = mu + (eps * scale if scale.ndim == 1 else eps @ scale.T)
         joint[start:start + len(w)] = _log_joint_values(log_prior, log_likelihood, w, vectorized)
     if not np.all(np.isfinite(joint)):
-        raise FloatingPointError("elbo: log p(w) + log p(D|w) is not finite at some sampled w; check the log "
+        raise FloatingPointError("elbo: log p(w) + log p(data|w) is not finite at some sampled w; check the log "
                                  "densities far from q's mean")
     log_diag = np.log(scale) if scale.ndim == 1 else np.log(np.diag(scale))
     entropy = float(0.5 * mu.size * (1.0 + LOG_2PI) + np.sum(log_diag))

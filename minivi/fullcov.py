@@ -327,8 +327,8 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
     if not callable(log_likelihood):
         raise TypeError("log_likelihood must be a function of the flat weight Tensor w (D,) -> scalar Tensor")
     if getattr(log_likelihood, "includes_prior", False):
-        raise ValueError("fit_full_cov got a log joint log p(D|w) + log p(w) (e.g. from mv.flat.log_joint), but "
-                         "it needs the log-likelihood log p(D|w) alone: q's KL already holds the prior, which would "
+        raise ValueError("fit_full_cov got a log joint log p(data|w) + log p(w) (e.g. from mv.flat.log_joint), but "
+                         "it needs the log-likelihood log p(data|w) alone: q's KL already holds the prior, which would "
                          "be counted twice. Pass mv.flat.log_likelihood(model, x, y, noise_sigma=...) instead")
     counts = {"n_steps": n_steps, "n_samples": n_samples}
     if print_every is not None:   # None: the default; 0 is refused below

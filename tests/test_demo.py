@@ -49,7 +49,7 @@ def test_the_demo_prints_consistent_numbers_and_writes_the_figure(capsys, tmp_pa
     numbers = printed_numbers(text)
     assert len(numbers) == 7, numbers
     elbo, kl, nll = (numbers[k] for k in ("ELBO (100 samples, whole training set)", "KL[q || p]",
-                                          "expected NLL, E_q[-log p(D|w)]"))
+                                          "expected NLL, E_q[-log p(data|w)]"))
     assert elbo == pytest.approx(-(kl + nll), abs=2e-4)          # ELBO = -(KL + NLL), to the printed digits
     assert kl > 0 and numbers["test RMSE"] > 0
     on = numbers["epistemic std on the data, x in [0, 0.5]"]
@@ -83,7 +83,7 @@ def test_summarise_measures_the_model_where_its_labels_say():
     x_off = np.concatenate([np.linspace(-0.5, -0.2, 25), np.linspace(0.8, 1.2, 25)])[:, None]
     std_off = mv.predict(twin, x_off, n_samples=200).std(axis=0).mean()
     assert numbers["ELBO (100 samples, whole training set)"] == -info["loss"]
-    assert (numbers["KL[q || p]"], numbers["expected NLL, E_q[-log p(D|w)]"]) == (info["kl"], info["nll"])
+    assert (numbers["KL[q || p]"], numbers["expected NLL, E_q[-log p(data|w)]"]) == (info["kl"], info["nll"])
     assert numbers["KL[q || p]"] == pytest.approx(mv.kl_divergence(model).item(), rel=1e-12)
     assert numbers["test RMSE"] == np.sqrt(np.mean((test_mean - y_test) ** 2))
     assert numbers["epistemic std on the data, x in [0, 0.5]"] == std_on

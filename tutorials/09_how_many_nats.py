@@ -426,10 +426,7 @@ with warnings.catch_warnings():
                                    ais_rng.standard_normal((N_CHAINS_NET + N_CHAINS_NET // 3, D_NET)),
                                    ev.geometric_schedule(n_steps), rng=ais_rng)
 for n_steps, fwd in runs_net.items():
-    # what fwd.summary() prints, with the data set written as `data` (D is the number of weights here)
-    print(f"K = {n_steps:4d}: forward AIS (lower bound): log p(data) = {fwd.log_evidence:.3f} ± {fwd.stderr:.3f}; "
-          f"{len(fwd.log_weights)} chains, {len(fwd.betas) - 1} steps x {fwd.n_leapfrog} leapfrog; "
-          f"ESS {fwd.ess:.1f}; acceptance {np.mean(fwd.acceptance):.2f}; {fwd.seconds:.1f} s")
+    print(f"K = {n_steps:4d}: {fwd.summary()}")
 fwd_net = runs_net[STEPS_NET[-1]]
 gradient_cost_net = fwd_net.seconds / (fwd_net.n_gradients * (N_CHAINS_NET + N_CHAINS_NET // 3))
 print(f"{1e6 * gradient_cost_net:.0f} µs per log-density-and-gradient per chain on the 1-{HIDDEN}-1 network")
