@@ -154,9 +154,11 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
 #   This is the ELBO of a *different model*, whose likelihood is $p(D\mid w)^\lambda$, so $q$
 #   approaches the tempered posterior $\propto p(D\mid w)^\lambda\, p(w)$, not the posterior of
 #   the lecture (Wenzel et al. 2020, "How good is the Bayes posterior in deep neural networks
-#   really?", report that such tempering improves deep networks' predictions and ask why).
-#   Equivalently the KL is weighted by $1/\lambda$; the factor $\lambda$ in front does not change
-#   the steps of Adam, which rescales every gradient. In the code it is one line, `weighted_nll`
+#   really?", count a down-weighted KL among the "cold posteriors" used in practice, find that
+#   cold posteriors predict better than the Bayes posterior, and ask why).
+#   Equivalently the KL is weighted by $1/\lambda$; the factor $\lambda$ in front barely changes
+#   the steps of Adam, which divides every gradient by its own running scale (only Adam's tiny
+#   $\epsilon$ sees the factor). In the code it is one line, `weighted_nll`
 #   above: the data term times $\lambda$. With $\lambda = 1$ it is the ELBO again.
 #
 # We compare settings by 3-fold cross-validation on the **training** images: cut them into
