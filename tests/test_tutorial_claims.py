@@ -347,14 +347,26 @@ def test_01_and_02_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
 @pytest.mark.slow
 def test_10_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     out = full_runs["10"][1]
-    mlp, det, cnn = (printed(out, rf"^{name} +\d")[:4] for name in ("Bayesian MLP", "deterministic CNN", "Bayesian CNN"))
-    assert cnn[0] > mlp[0] and cnn[1] < mlp[1] and cnn[2] < mlp[2], (mlp, cnn)      # "beats the MLP on all three"
-    assert det[0] > cnn[0] and det[1] < cnn[1] and det[2] < cnn[2], (det, cnn)      # "deterministic CNN best"
-    assert cnn[3] < cnn[0] and mlp[3] < mlp[0], (mlp, cnn)                          # "underconfident"
-    assert re.search(r"accuracy >= 98% and ECE <= 0.02: NOT reached", out)          # "the goal is not reached"
+    names = ("Bayesian MLP", "deterministic CNN", "Bayesian CNN, ELBO", "Bayesian CNN, tempered")
+    mlp, det, elbo, tempered = (printed(out, rf"^{name} +\d")[:4] for name in names)   # accuracy, NLL, ECE, confidence
+    cv = {name: printed(out, rf"^{name}")[-3:] for name in ("ELBO, prior N\(0, 1\)", "ELBO, prior N\(0, 3²\)",
+                                                            "tempered, likelihood")}
+    defaults, wider, cv_tempered = cv.values()
+    assert cv_tempered[1] < wider[1] < defaults[1] and cv_tempered[2] < wider[2] < defaults[2], cv   # "lowest NLL, ECE"
+    assert max(v[0] for v in cv.values()) - min(v[0] for v in cv.values()) <= 2 / 1348 + 1e-4, cv  # "within two images"
+    assert re.search(r"^chosen \(lowest NLL\): ELBO, prior N\(0, 3²\).*; tempered", out, re.M)
+    assert elbo[3] < elbo[0] and mlp[3] < mlp[0], (mlp, elbo)                            # "underconfident"
+    assert elbo[0] < mlp[0] and elbo[1] > mlp[1] and elbo[2] < mlp[2], (mlp, elbo)       # "only on ECE"
+    assert tempered[2] <= 0.02 < elbo[2] and tempered[0] < 0.98, (elbo, tempered)       # "calibration half only"
+    assert tempered[1] < min(mlp[1], elbo[1]) and tempered[0] == mlp[0], (mlp, elbo, tempered)
+    assert all(det[0] > r[0] and det[1] < r[1] and det[2] < r[2] for r in (mlp, elbo, tempered)), det   # "best of four"
+    assert len(re.findall(r"accuracy >= 98% and ECE <= 0.02, for the Bayesian CNN, \w+: NOT reached", out)) == 2
+    kept = {name: printed(out.split("mistakes set aside", 1)[1], rf"^{name} +\d")[:2] for name in names}
+    assert len({v[1] for v in kept.values()}) == 1, kept                                 # "the same error, a tie"
     entropy = out.split("mean predictive entropy", 1)[1].split("AUROC", 1)[0]
-    rows = {name: printed(entropy, rf"^{name} ")[-4:] for name in ("Bayesian MLP", "deterministic CNN", "Bayesian CNN")}
+    rows = {name: printed(entropy, rf"^{name} +\d")[-4:] for name in names}
     assert all(min(r[1:]) > r[0] for r in rows.values()), rows                      # "unseen: higher entropy"
+    assert all(t < e for t, e in zip(rows[names[3]], rows[names[2]])), rows         # "tempering lowers it everywhere"
     auroc = {name: printed(out.split("AUROC", 1)[1], rf"^{name} ")[-3:] for name in rows}
     assert min(min(v) for v in auroc.values()) > 0.8, auroc                         # "every AUROC above 0.8"
 

@@ -14,12 +14,13 @@ predictive entropy on shifted, rotated and noise images."""
 # the closed form of step 5 summed over the kernel, and `mv.fit` runs the loop of step 8
 # (`minivi/bayes_conv.py: BayesConv2d`).
 #
-# We compare three networks on tutorial 06's split (the same 1348 training and 449 test
+# We compare the networks on tutorial 06's split (the same 1348 training and 449 test
 # images):
 #
 # * the **Bayesian MLP** of tutorial 06 (64-64-10, `BayesLinear`), trained exactly as there;
 # * a **deterministic CNN** (`Conv2d`), trained by maximum likelihood;
-# * the **Bayesian CNN**: the same architecture with Gaussian q over every weight.
+# * the **Bayesian CNN**: the same architecture with Gaussian q over every weight, trained twice:
+#   on the ELBO of the lecture, and on a tempered likelihood that is not the ELBO (explained below).
 #
 # and measure test accuracy, NLL, calibration (ECE and a reliability diagram), the
 # accuracy when the most uncertain 10% are set aside, and the predictive entropy on
@@ -105,15 +106,21 @@ def cnn(conv, linear, **options):
 
 def bayes_cnn(settings, rng):
     """The CNN of FlipoutConv2d and FlipoutLinear layers with the prior N(0, prior_sigma²)."""
-    return cnn(lambda *a, **k: mv.FlipoutConv2d(*a, settings["prior_sigma"], **k),
-               lambda *a, **k: mv.FlipoutLinear(*a, settings["prior_sigma"], **k), rng=rng)
+    return cnn(mv.FlipoutConv2d, mv.FlipoutLinear, prior_sigma=settings["prior_sigma"], rng=rng)
+
+
+def weighted_nll(likelihood_weight):
+    """The data term lambda · (-log p(y | x, w)) of one minibatch; lambda = 1 is the ELBO's (step 6)."""
+    if likelihood_weight == 1.0:
+        return mv.categorical_nll
+    return lambda logits, y: mv.categorical_nll(logits, y) * likelihood_weight
 
 
 def fit_bayes_cnn(x, y, settings, rng):
     """Train a Bayesian CNN with the given settings on images x, labels y; return it."""
     model = bayes_cnn(settings, rng)
-    mv.fit(model, x, y, mv.categorical_nll, epochs=CNN_EPOCHS, batch_size=settings["batch_size"], rng=rng,
-           lr=1e-2, kl_schedule=settings["kl_schedule"], verbose=False)
+    mv.fit(model, x, y, weighted_nll(settings["likelihood_weight"]), epochs=CNN_EPOCHS,
+           batch_size=settings["batch_size"], rng=rng, lr=1e-2, kl_schedule=settings["kl_schedule"], verbose=False)
     return model
 
 
@@ -126,86 +133,146 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
       f"{sum(p.data.size for p in deterministic.parameters())} weights")
 
 # %% [markdown]
-# ## Choosing the settings on a validation split, not on the test images
+# ## Choosing the settings on the training images, not on the test images
 #
 # Trained on a small data set, mean-field Bayes by Backprop tends to be
 # **under**confident (tutorial 06): the KL pulls every $\sigma$ towards the prior's, the
-# sampled networks disagree and their averaged softmax is flat. Two settings act on that
-# pull without changing the objective's optimum much:
+# sampled networks disagree and their averaged softmax is flat. What can act on that pull?
 #
-# * the prior's scale: $\mathcal N(0, 1)$ penalises $\mu^2/2$; a wider prior lets the means grow,
-#   which sharpens the predictions;
-# * how the KL is spread over an epoch's minibatches (`kl_schedule`, `minivi/elbo.py:
-#   kl_weights`): "uniform" gives each of the $M$ minibatches $1/M$ of it, "blundell"
-#   gives minibatch $i$ the share $2^{-i}/(1 - 2^{-M})$ (Blundell et al. 2015, §3.4). Both sum to one KL
-#   per epoch; with Adam, which rescales every step, the second lets the data dominate most steps,
-#   the more so the more minibatches an epoch has (smaller batches).
+# * **Settings that keep the objective the ELBO.** The prior's scale: $\mathcal N(0, 1)$ penalises
+#   $\mu^2/2$, a wider prior lets the means grow. How the KL is spread over an epoch's
+#   minibatches (`kl_schedule`, `minivi/elbo.py: kl_weights`): "uniform" gives each of the $M$
+#   minibatches $1/M$ of it, "blundell" gives minibatch $i$ the share $2^{-i}/(1 - 2^{-M})$
+#   (Blundell et al. 2015, §3.4); both sum to one KL per epoch. Also the starting $\sigma$,
+#   the number of epochs, wider convolutions, weight sampling instead of Flipout and the number
+#   of sampled networks used to predict.
+# * **A tempered likelihood, which changes the objective.** Count every image $\lambda$ times:
 #
-# We hold out a fifth of the **training** images as a validation set, train each
-# candidate on the other four fifths and keep the one with the lowest validation NLL. The test
-# images play no part in this choice.
+#   $$\mathcal L_\lambda(q) = \lambda\, \mathbb E_q[\log p(D\mid w)] - \mathrm{KL}[q\,\|\,p]
+#     = \lambda \Big(\mathbb E_q[\log p(D\mid w)] - \tfrac{1}{\lambda}\,\mathrm{KL}[q\,\|\,p]\Big).$$
+#
+#   This is the ELBO of a *different model*, whose likelihood is $p(D\mid w)^\lambda$, so $q$
+#   approaches the tempered posterior $\propto p(D\mid w)^\lambda\, p(w)$, not the posterior of
+#   the lecture (Wenzel et al. 2020, "How good is the Bayes posterior in deep neural networks
+#   really?", count a down-weighted KL among the "cold posteriors" used in practice, find that
+#   cold posteriors predict better than the Bayes posterior, and ask why).
+#   Equivalently the KL is weighted by $1/\lambda$; the factor $\lambda$ in front barely changes
+#   the steps of Adam, which divides every gradient by its own running scale (only Adam's tiny
+#   $\epsilon$ sees the factor). In the code it is one line, `weighted_nll`
+#   above: the data term times $\lambda$. With $\lambda = 1$ it is the ELBO again.
+#
+# We compare settings by 3-fold cross-validation on the **training** images: cut them into
+# three folds, train on two, predict the third, and score the three predictions together (all
+# 1348 training images, each predicted by a model that did not see it). The cell below does it
+# for three settings: the library's defaults, a wider prior with the "blundell" KL, and a
+# likelihood counted 10 times; `benchmarks/bayesian_cnn_settings.py` does it, with the same
+# folds, for all the settings listed above. We keep, of the ELBO settings and of the tempered
+# ones, the one with the lowest cross-validated NLL. The test images play no part.
 
 # %%
-CANDIDATES = {"prior N(0, 1), uniform KL, batches of 64": dict(prior_sigma=1.0, kl_schedule="uniform", batch_size=64),
-              "prior N(0, 3²), blundell KL, batches of 32": dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=32),
-              "prior N(0, 3²), blundell KL, batches of 16": dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=16)}
-x_fit, y_fit, x_valid, y_valid = mv.data.train_test_split(x_train, y_train, 0.2, np.random.default_rng(1))
+CANDIDATES = {"ELBO, prior N(0, 1), uniform KL, batches of 64":
+              dict(prior_sigma=1.0, kl_schedule="uniform", batch_size=64, likelihood_weight=1.0),
+              "ELBO, prior N(0, 3²), blundell KL, batches of 16":
+              dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=16, likelihood_weight=1.0),
+              "tempered, likelihood counted 10 times":
+              dict(prior_sigma=1.0, kl_schedule="uniform", batch_size=64, likelihood_weight=10.0)}
+K_FOLDS = 3
+
+
+def cross_validated(settings):
+    """Scores on the training images, each predicted by a model trained on the other folds."""
+    folds = np.array_split(np.random.default_rng(1).permutation(len(x_train)), K_FOLDS)
+    logits = np.zeros((N_PREDICT, len(x_train), 10))
+    for k, held_out in enumerate(folds):
+        fit_rows = np.concatenate([fold for j, fold in enumerate(folds) if j != k])
+        model = fit_bayes_cnn(as_images(x_train[fit_rows]), y_train[fit_rows], settings, np.random.default_rng(11 + k))
+        logits[:, held_out] = mv.predict(model, as_images(x_train[held_out]), n_samples=N_PREDICT)
+    return scores(logits, y_train)
+
+
+print(f"{K_FOLDS}-fold cross-validation on the {len(x_train)} training images")
+print(f"{'':50s}  accuracy     NLL     ECE")
 validation = {}
 for name, settings in CANDIDATES.items():
-    start = time.perf_counter()
-    model = fit_bayes_cnn(as_images(x_fit), y_fit, settings, np.random.default_rng(11))
-    validation[name] = scores(mv.predict(model, as_images(x_valid), n_samples=N_PREDICT), y_valid)
-    print(f"validation ({len(x_fit)} fit, {len(x_valid)} held out), {name}: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in validation[name].items())
-          + f"  ({time.perf_counter() - start:.1f} s)")
-chosen = min(validation, key=lambda name: validation[name]["NLL"])
-print(f"chosen: {chosen}")
+    validation[name] = cross_validated(settings)
+    print(f"{name:50s}  {validation[name]['accuracy']:8.4f}  {validation[name]['NLL']:6.4f}  "
+          f"{validation[name]['ECE']:6.4f}")
+chosen = {kind: min((name for name in CANDIDATES if name.startswith(kind)), key=lambda name: validation[name]["NLL"])
+          for kind in ("ELBO", "tempered")}
+print(f"chosen (lowest NLL): {chosen['ELBO']}; {chosen['tempered']}")
 
 # %% [markdown]
-# The chosen settings are then trained on all the training images.
+# On the training images the tempered likelihood has both the lowest NLL (0.0960, against
+# 0.1214 for the best ELBO setting and 0.1602 for the defaults) and the lowest ECE (0.0152,
+# against 0.0559 and 0.0891), at the same accuracy to within two of the 1348 images. Within
+# the ELBO, the wider prior with the "blundell" KL over batches of 16 beats the defaults on NLL
+# and ECE but stays underconfident. `benchmarks/bayesian_cnn_settings.py` tries the other
+# settings listed above the same way.
+#
+# Both chosen settings are then trained on all the training images, and each is measured on
+# the test images once.
 
 # %%
-start = time.perf_counter()
-bayesian = fit_bayes_cnn(as_images(x_train), y_train, CANDIDATES[chosen], cnn_rng)
-print(f"Bayesian CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.1f} s, "
-      f"{sum(p.data.size for p in bayesian.parameters()) // 2} weights, each with a mu and a rho")
+bayesian = {}
+for kind in ("ELBO", "tempered"):
+    start = time.perf_counter()
+    bayesian[kind] = fit_bayes_cnn(as_images(x_train), y_train, CANDIDATES[chosen[kind]], cnn_rng)
+    print(f"Bayesian CNN ({kind}): {CNN_EPOCHS} epochs in {time.perf_counter() - start:.1f} s, "
+          f"{sum(p.data.size for p in bayesian[kind].parameters()) // 2} weights, each with a mu and a rho")
 
 # %% [markdown]
 # ## Accuracy, NLL and calibration on the test images
 #
 # Accuracy, the NLL of the predictive per test image $-\frac1N\sum_n \log \bar p(y_n\mid x_n, D)$,
-# and the expected calibration error over 10 confidence bins, as in tutorial 06. The two
-# Bayesian networks predict with $S$ sampled networks; the deterministic CNN is one network.
+# and the expected calibration error over 10 confidence bins, as in tutorial 06. The Bayesian
+# networks predict with $S$ sampled networks; the deterministic CNN is one network.
 
 # %%
-test_logits = {"Bayesian MLP": mv.predict(mlp, x_test, n_samples=N_PREDICT),
-               "deterministic CNN": mv.predict(deterministic, as_images(x_test), mode="mean"),
-               "Bayesian CNN": mv.predict(bayesian, as_images(x_test), n_samples=N_PREDICT)}
+models = {"Bayesian MLP": (mlp, lambda rows: rows), "deterministic CNN": (deterministic, as_images),
+          "Bayesian CNN, ELBO": (bayesian["ELBO"], as_images),
+          "Bayesian CNN, tempered": (bayesian["tempered"], as_images)}
+
+
+def predictive(name, rows):
+    """Sampled logits (S, N, 10) of a network on pixel rows; the deterministic CNN is one network."""
+    model, layout = models[name]
+    if name == "deterministic CNN":
+        return mv.predict(model, layout(rows), mode="mean")
+    return mv.predict(model, layout(rows), n_samples=N_PREDICT)
+
+
+test_logits = {name: predictive(name, x_test) for name in models}
 test_uncertainty = {name: mv.classification_uncertainty(logits) for name, logits in test_logits.items()}
 test_scores = {name: scores(logits, y_test) for name, logits in test_logits.items()}
-print(f"{'':18s}  accuracy     NLL     ECE  mean confidence")
+print(f"{'':22s}  accuracy     NLL     ECE  mean confidence")
 for name, s in test_scores.items():
-    print(f"{name:18s}  {s['accuracy']:8.4f}  {s['NLL']:6.4f}  {s['ECE']:6.4f}  "
+    print(f"{name:22s}  {s['accuracy']:8.4f}  {s['NLL']:6.4f}  {s['ECE']:6.4f}  "
           f"{test_uncertainty[name]['probs'].max(-1).mean():15.4f}")
-goal_met = test_scores["Bayesian CNN"]["accuracy"] >= 0.98 and test_scores["Bayesian CNN"]["ECE"] <= 0.02
-print(f"the goal for the Bayesian CNN, accuracy >= 98% and ECE <= 0.02: {'reached' if goal_met else 'NOT reached'}")
+for name in ("Bayesian CNN, ELBO", "Bayesian CNN, tempered"):
+    met = test_scores[name]["accuracy"] >= 0.98 and test_scores[name]["ECE"] <= 0.02
+    print(f"the goal, accuracy >= 98% and ECE <= 0.02, for the {name}: {'reached' if met else 'NOT reached'}")
 
 # %% [markdown]
-# Read the table row by row. The Bayesian CNN does better than the Bayesian MLP on all
-# three measures (accuracy 0.9710 against 0.9666, NLL 0.1203 against 0.1350, ECE 0.0419
-# against 0.0568): the convolution's prior knowledge, nearby pixels belong together, is worth
-# having, and with 1898 weights it has fewer than half of the MLP's 4810.
+# Read the table row by row. The goal this tutorial was written towards, at least 98% accuracy
+# and an ECE of at most 0.02 for the Bayesian CNN, is **not reached** by either Bayesian CNN
+# (the two lines above say so whenever the run is repeated):
 #
-# But on this split the **deterministic** CNN is the best of the three on every measure:
-# accuracy 0.9822, NLL 0.0528, ECE 0.0050. The Bayesian CNN is still **under**confident:
-# its mean confidence (0.9311) is below its accuracy (0.9710), the same failing as the MLP's
-# (0.9144 against 0.9666). The settings chosen on the validation images lowered the ECE
-# there (0.0679 with the N(0, 1) prior and the uniform KL, 0.0502 with the chosen ones) but
-# did not remove the underconfidence. The goal this tutorial was written towards, at least 98% accuracy
-# and an ECE of at most 0.02 for the Bayesian CNN, is not reached (the line above says so
-# whenever the run is repeated). Mean-field Bayes by Backprop on 1348 images pays for its
-# uncertainty with a KL that keeps the sampled networks apart, and their averaged softmax is
-# flatter than the data call for.
+# * The **ELBO** Bayesian CNN is underconfident, as the Bayesian MLP is: its mean confidence
+#   (0.9216) is below its accuracy (0.9621), its ECE is 0.0431. On this split it does not beat
+#   the MLP on accuracy (0.9621 against 0.9666) or NLL (0.1383 against 0.1350), only on ECE
+#   (0.0431 against 0.0568), with 1898 weights against the MLP's 4810.
+# * The **tempered** Bayesian CNN meets the calibration half of the goal: ECE 0.0117, its mean
+#   confidence (0.9685) now close to, a little above, its accuracy (0.9666), and the lowest NLL of
+#   the three Bayesian networks
+#   (0.0881). But its accuracy, 0.9666, is the MLP's and below 98%. And it is not the posterior of
+#   the lecture: it is the ELBO of a likelihood counted 10 times.
+# * The **deterministic** CNN is the best of the four on every measure: accuracy 0.9822,
+#   NLL 0.0528, ECE 0.0050.
+#
+# So, on 1348 images, neither ELBO setting removed the underconfidence of mean-field Bayes by
+# Backprop on the training images' folds; the one change that did, tempering, changes the
+# objective. Neither brought the accuracy of a Bayesian CNN of this size to the deterministic
+# one's.
 
 # %% [markdown]
 # ### Reliability diagrams
@@ -215,11 +282,11 @@ print(f"the goal for the Bayesian CNN, accuracy >= 98% and ECE <= 0.02: {'reache
 # overconfident.
 
 # %%
-fig, axes = plots.figure(1, 3, size=(17, 5.5))
-for ax, (name, uncertainty) in zip(axes, test_uncertainty.items()):
+fig, axes = plots.figure(2, 2, size=(13, 11))
+for ax, (name, uncertainty) in zip(axes.ravel(), test_uncertainty.items()):
     centres, bin_confidence, bin_accuracy, counts = mv.reliability_curve(uncertainty["probs"], y_test, n_bins=10)
     filled = counts > 0
-    print(f"{name:18s} images per confidence bin 0.0-0.1 ... 0.9-1.0: {' '.join(str(n) for n in counts)}; "
+    print(f"{name:22s} images per confidence bin 0.0-0.1 ... 0.9-1.0: {' '.join(str(n) for n in counts)}; "
           f"bins above the diagonal: {np.sum(bin_accuracy[filled] > bin_confidence[filled])} of {np.sum(filled)}")
     ax.bar(centres[filled], bin_accuracy[filled], width=0.1, color="tab:blue", edgecolor="black", alpha=0.8,
            label="accuracy in the bin")
@@ -228,16 +295,16 @@ for ax, (name, uncertainty) in zip(axes, test_uncertainty.items()):
     for c, acc, n in zip(centres[filled], bin_accuracy[filled], counts[filled]):
         ax.annotate(f"{n}", (c, acc), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
     ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence: largest predictive probability",
-           title=f"{name}: ECE {test_scores[name]['ECE']:.3f}")
-axes[0].set_ylabel("fraction of test images classified correctly")
-axes[0].legend(loc="upper left", fontsize=9)
+           ylabel="fraction of test images classified correctly", title=f"{name}: ECE {test_scores[name]['ECE']:.3f}")
+axes[0, 0].legend(loc="upper left", fontsize=9)
 fig.suptitle("Digits, test images: reliability diagrams (numbers = images per bin)", fontsize=14)
 print(f"figure written to {plots.save(fig, OUT_DIR / '10_reliability.png')}")
 
 # %% [markdown]
-# The diagrams show it. The Bayesian MLP's points lie above the diagonal in 6 of its 8
-# bins (right more often than it says), the Bayesian CNN's in 6 of 7, while the deterministic
-# CNN puts 432 of the 449 test images in its top bin, where it is as sure as it is right.
+# The diagrams show it. The Bayesian MLP's points lie above the diagonal in 6 of its 8 bins
+# (right more often than it says), the ELBO Bayesian CNN's in 6 of 7. The tempered one's lie
+# above in 3 of 7 and it puts 416 of the 449 test images in its top bin, close to the
+# deterministic CNN's 432, where both are as sure as they are right.
 
 # %% [markdown]
 # ## Setting the most uncertain 10% aside
@@ -249,20 +316,21 @@ print(f"figure written to {plots.save(fig, OUT_DIR / '10_reliability.png')}")
 # %%
 KEEP = 0.9
 n_kept = int(round(KEEP * len(y_test)))
-print(f"{'':18s}  error, all images  error, most certain {KEEP:.0%} ({n_kept} images)  mistakes set aside")
+print(f"{'':22s}  error, all images  error, most certain {KEEP:.0%} ({n_kept} images)  mistakes set aside")
 kept_error = {}
 for name, uncertainty in test_uncertainty.items():
     wrong = uncertainty["probs"].argmax(-1) != y_test
     kept = np.argsort(uncertainty["predictive_entropy"], kind="stable")[:n_kept]
     kept_error[name] = wrong[kept].mean()
-    print(f"{name:18s}  {wrong.mean():17.4f}  {kept_error[name]:38.4f}  {wrong.sum() - wrong[kept].sum():3d} of "
+    print(f"{name:22s}  {wrong.mean():17.4f}  {kept_error[name]:38.4f}  {wrong.sum() - wrong[kept].sum():3d} of "
           f"{wrong.sum()}")
 
 # %% [markdown]
-# All three networks set most of their mistakes aside this way (13 of 15, 6 of 8 and
-# 11 of 13), and on the remaining 90% each makes the same error, 0.0050: two mistakes in
-# 404 images. So the Bayesian CNN does **not** beat the MLP here: at full coverage its error
-# is lower (0.0290 against 0.0334), with the most uncertain 10% set aside the two tie.
+# All four networks set most of their mistakes aside this way (13 of 15, 6 of 8, 15 of 17 and
+# 13 of 15), and on the remaining 90% each makes the same error, 0.0050: two mistakes in 404
+# images. So the goal's second half, a lower error than the MLP's once the most uncertain 10%
+# are set aside, is **not** met either: the Bayesian CNNs tie with the MLP there (at full
+# coverage the ELBO one's error is higher, 0.0379 against 0.0334, the tempered one's equal).
 # With so few mistakes left, this test set cannot separate them.
 
 # %% [markdown]
@@ -297,22 +365,18 @@ def auroc(unseen, seen):
 unseen_inputs = {"shifted 3 pixels": shifted(x_test, 3),
                  "rotated 90°": np.rot90(x_test.reshape(-1, 8, 8), axes=(1, 2)).reshape(-1, 64),
                  "uniform noise": np.random.default_rng(12).uniform(0.0, 1.0, x_test.shape)}
-models = {"Bayesian MLP": (mlp, lambda rows: rows), "deterministic CNN": (deterministic, as_images),
-          "Bayesian CNN": (bayesian, as_images)}
 entropy = {}
-for name, (model, layout) in models.items():
+for name in models:
     entropy[name] = {"test digits": test_uncertainty[name]["predictive_entropy"]}
     for kind, rows in unseen_inputs.items():
-        logits = mv.predict(model, layout(rows), **({"mode": "mean"} if name == "deterministic CNN"
-                                                    else {"n_samples": N_PREDICT}))
-        entropy[name][kind] = mv.classification_uncertainty(logits)["predictive_entropy"]
+        entropy[name][kind] = mv.classification_uncertainty(predictive(name, rows))["predictive_entropy"]
 print(f"mean predictive entropy (nats; at most log 10 = {np.log(10):.2f})")
-print(f"{'':18s}" + "".join(f"{kind:>18s}" for kind in entropy["Bayesian CNN"]))
+print(f"{'':22s}" + "".join(f"{kind:>18s}" for kind in entropy["Bayesian MLP"]))
 for name, by_kind in entropy.items():
-    print(f"{name:18s}" + "".join(f"{h.mean():18.4f}" for h in by_kind.values()))
+    print(f"{name:22s}" + "".join(f"{h.mean():18.4f}" for h in by_kind.values()))
 print("AUROC of the entropy, unseen against test digits")
 for name, by_kind in entropy.items():
-    print(f"{name:18s}" + "".join(f"{kind}: {auroc(h, by_kind['test digits']):.3f}  "
+    print(f"{name:24s}" + "".join(f"{kind}: {auroc(h, by_kind['test digits']):.3f}  "
                                   for kind, h in by_kind.items() if kind != "test digits"))
 
 # %%
@@ -328,10 +392,11 @@ for row, start in enumerate((0, 1)):
         if row == 0:
             ax.set_title(kind, fontsize=10)
 ax = fig.add_subplot(grid[:, 4])
-kinds = list(entropy["Bayesian CNN"])
+kinds = list(entropy["Bayesian MLP"])
 width = 0.8 / len(entropy)
 for k, (name, by_kind) in enumerate(entropy.items()):
-    ax.bar(np.arange(len(kinds)) + (k - 1) * width, [h.mean() for h in by_kind.values()], width=width, label=name)
+    ax.bar(np.arange(len(kinds)) + (k - (len(entropy) - 1) / 2) * width, [h.mean() for h in by_kind.values()],
+           width=width, label=name)
 ax.axhline(np.log(10), color="0.4", ls="--", lw=1, label="log 10: uniform over the classes")
 ax.set(xticks=np.arange(len(kinds)), xticklabels=kinds, ylabel="mean predictive entropy (nats)",
        title="Mean predictive entropy: test digits against inputs never seen in training")
@@ -343,20 +408,21 @@ print(f"figure written to {plots.save(fig, OUT_DIR / '10_unseen_entropy.png')}")
 # %% [markdown]
 # Every network is less sure of every kind of unseen input than of the test digits: each
 # row of the mean entropies grows from the first column, and every AUROC is above 0.8.
-# The Bayesian networks' entropies are larger everywhere (on uniform noise 1.8541 and 1.4123
-# nats against the deterministic CNN's 0.6477), but so are they on the test digits, and
-# what tells unseen from seen is the ranking, which the AUROC measures: there no network
-# wins everywhere. The Bayesian MLP separates shifted digits and noise best (0.996,
-# 0.998); on rotated digits the deterministic CNN does (0.901). The Bayesian CNN is below
-# the deterministic one on shifted and rotated digits (0.924 against 0.958, 0.814 against
-# 0.901) and above it only on noise (0.980 against 0.959).
+# The Bayesian networks' entropies are larger on noise (1.8541, 1.3157 and 1.1287 nats
+# against the deterministic CNN's 0.6477), but so are they on the test digits, and what tells
+# unseen from seen is the ranking, which the AUROC measures: there no network wins everywhere.
+# The Bayesian MLP separates shifted digits and noise best (0.996, 0.998); on rotated digits the
+# ELBO Bayesian CNN does (0.920). Tempering lowers the entropy everywhere, and on shifted
+# digits it ranks them better than the ELBO CNN (0.894 against 0.814) but worse than the
+# deterministic one (0.958).
 #
 # ## What to take away
 #
 # * A Bayesian convolution is the derivation of steps 4-8 on a kernel: the same q, the same
 #   KL, the same loop; Flipout keeps the gradient's variance low (tutorial 07).
-# * On the 8×8 digits it beats the Bayesian MLP on accuracy, NLL and calibration with fewer
-#   weights, but not the deterministic CNN of the same shape, and it stays underconfident.
-# * The settings that shape the KL's pull (the prior's scale, how the KL is spread over the
-#   minibatches) were chosen on a validation split of the training images; the test images
-#   are used once, for the table above.
+# * Settings were chosen by cross-validation on the training images; the test images are used
+#   once, for the table above.
+# * Trained on the ELBO, the Bayesian CNN stays underconfident on the 8×8 digits, as the
+#   Bayesian MLP does. Counting the likelihood 10 times (a tempered posterior, not the lecture's)
+#   calibrates it, but neither reaches the deterministic CNN's accuracy, and the goal of 98%
+#   accuracy with an ECE of at most 0.02 is not reached.
