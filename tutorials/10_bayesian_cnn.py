@@ -87,9 +87,11 @@ print(f"Bayesian MLP: {MLP_EPOCHS} epochs in {time.perf_counter() - start:.1f} s
 # Two 3×3 convolutions with padding 1, each followed by ReLU and 2×2 max pooling,
 # then one linear layer:
 #
-# $$1\times8\times8 \xrightarrow{\text{conv } 3\times3,\ 8} 8\times8\times8 \xrightarrow{\text{pool}}
-#   8\times4\times4 \xrightarrow{\text{conv } 3\times3,\ 16} 16\times4\times4 \xrightarrow{\text{pool}}
-#   16\times2\times2 \xrightarrow{\text{flatten, linear}} 10 .$$
+# $$\begin{aligned}
+#   1\times8\times8 &\xrightarrow{\text{conv } 3\times3,\ 8} 8\times8\times8 \xrightarrow{\text{pool}} 8\times4\times4 \\
+#   &\xrightarrow{\text{conv } 3\times3,\ 16} 16\times4\times4 \xrightarrow{\text{pool}} 16\times2\times2 \\
+#   &\xrightarrow{\text{flatten, linear}} 10 .
+# \end{aligned}$$
 #
 # The same function builds the deterministic CNN (`Conv2d`, `Linear`) and the Bayesian one.
 # For the Bayesian one we use the estimators of tutorial 07 that lower the gradient's
@@ -148,11 +150,11 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
 #   of sampled networks used to predict.
 # * **A tempered likelihood, which changes the objective.** Count every image $\lambda$ times:
 #
-#   $$\mathcal L_\lambda(q) = \lambda\, \mathbb E_q[\log p(D\mid w)] - \mathrm{KL}[q\,\|\,p]
-#     = \lambda \Big(\mathbb E_q[\log p(D\mid w)] - \tfrac{1}{\lambda}\,\mathrm{KL}[q\,\|\,p]\Big).$$
+#   $$\mathcal L_\lambda(q) = \lambda\, \mathbb E_q[\log p(\mathcal{D}\mid w)] - \mathrm{KL}[q\,\|\,p]
+#     = \lambda \Big(\mathbb E_q[\log p(\mathcal{D}\mid w)] - \tfrac{1}{\lambda}\,\mathrm{KL}[q\,\|\,p]\Big).$$
 #
-#   This is the ELBO of a *different model*, whose likelihood is $p(D\mid w)^\lambda$, so $q$
-#   approaches the tempered posterior $\propto p(D\mid w)^\lambda\, p(w)$, not the posterior of
+#   This is the ELBO of a *different model*, whose likelihood is $p(\mathcal{D}\mid w)^\lambda$, so $q$
+#   approaches the tempered posterior $\propto p(\mathcal{D}\mid w)^\lambda\, p(w)$, not the posterior of
 #   the lecture (Wenzel et al. 2020, "How good is the Bayes posterior in deep neural networks
 #   really?", count a down-weighted KL among the "cold posteriors" used in practice, find that
 #   cold posteriors predict better than the Bayes posterior, and ask why).
@@ -223,7 +225,7 @@ for kind in ("ELBO", "tempered"):
 # %% [markdown]
 # ## Accuracy, NLL and calibration on the test images
 #
-# Accuracy, the NLL of the predictive per test image $-\frac1N\sum_n \log \bar p(y_n\mid x_n, D)$,
+# Accuracy, the NLL of the predictive per test image $-\frac1N\sum_n \log \bar p(y_n\mid x_n, \mathcal{D})$,
 # and the expected calibration error over 10 confidence bins, as in tutorial 06. The Bayesian
 # networks predict with $S$ sampled networks; the deterministic CNN is one network.
 
