@@ -213,3 +213,11 @@ def test_every_tutorial_formula_parses_with_katex():
     bad = subprocess.run(["node", "-e", KATEX_CHECK, str(katex)], input=json.dumps([["x", False, r"\frac{a"]]),
                          capture_output=True, text=True, timeout=60)
     assert json.loads(bad.stdout), "KaTeX accepted a broken formula: the check cannot fail"
+
+
+@pytest.mark.parametrize("script", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_headings_hold_no_math(script):
+    """A heading is also the page's table of contents, where KaTeX does not run: '$' there is raw TeX."""
+    headings = [line for line in script.read_text(encoding="utf-8").splitlines()
+                if line.startswith("# #") and "$" in line]
+    assert not headings, f"{script.name}: headings with math (write them in words): {headings}"

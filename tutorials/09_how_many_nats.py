@@ -134,7 +134,7 @@ print(f"longest schedule: forward - exact = {fwd_lin.log_evidence - exact_lin:+.
 # -32.170: forward -32.251 ± 0.105 (-0.8 standard errors), reverse -32.266 ± 0.141 (-0.7). The
 # reverse estimate is an upper bound only on average; one run can land below, by its noise.
 #
-# ### $\log p(\mathcal{D})$ − ELBO is the KL to the posterior
+# ### The log evidence minus the ELBO is the KL to the posterior
 #
 # Two Gaussian q's: the best mean-field q (`mv.exact.mean_field_optimum`, too narrow), and a
 # full-covariance q with the posterior's correlations but widened by 30% and shifted by 0.05.
