@@ -255,3 +255,39 @@ def test_conv2d_and_pooling_equal_pytorch_on_random_shapes():
             (t_out * torch.tensor(g)).sum().backward()
             np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=0, atol=1e-12)
             np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_conv2d_rebuilt_from_its_config_has_its_stride_and_padding():
+    """config() is what a saved model is rebuilt from: every geometry entry must survive the round trip."""
+    layer = mv.Conv2d(2, 3, (3, 2), stride=(1, 2), padding=(2, 1), rng=np.random.default_rng(0))
+    config = layer.config()
+    assert (config["stride"], config["padding"], config["kernel_size"]) == ([1, 2], [2, 1], [3, 2])
+    rebuilt = mv.Conv2d(config["in_channels"], config["out_channels"], config["kernel_size"],
+                        stride=config["stride"], padding=config["padding"], bias=config["bias"],
+                        rng=np.random.default_rng(1))
+    rebuilt.weight.data[...], rebuilt.bias.data[...] = layer.weight.data, np.arange(3.0)
+    layer.bias.data[...] = np.arange(3.0)
+    x = np.random.default_rng(2).standard_normal((2, 2, 5, 6))
+    np.testing.assert_array_equal(rebuilt(x).data, layer(x).data)
+
+
+def _pool_by_loops(x, kernel, stride, reduce):
+    """Pooling written out: out[n, c, i, j] = reduce of the window starting at (s_h i, s_w j)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    out = np.empty(x.shape[:2] + (oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = reduce(x[:, :, sh * i:sh * i + kh, sw * j:sw * j + kw], axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("layer_type, reduce", [(mv.MaxPool2d, np.max), (mv.AvgPool2d, np.mean)])
+@pytest.mark.parametrize("kernel, stride", [(2, 1), (3, (1, 2)), ((2, 3), (3, 1))])
+def test_pooling_layers_with_a_stride_other_than_their_window(layer_type, reduce, kernel, stride):
+    layer = layer_type(kernel, stride=stride)
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)   # noqa: E731
+    assert (layer.kernel_size, layer.stride) == (pair(kernel), pair(stride))
+    assert layer.config() == {"kernel_size": list(pair(kernel)), "stride": list(pair(stride))}
+    x = np.random.default_rng(3).standard_normal((2, 3, 7, 8))
+    np.testing.assert_allclose(layer(x).data, _pool_by_loops(x, pair(kernel), pair(stride), reduce), rtol=1e-14)

@@ -247,3 +247,17 @@ def test_laplace_hands_its_step_to_the_exact_hessian():
 def test_cholesky_of_hessian_refuses_a_matrix_that_is_not_square(shape):
     with pytest.raises(ValueError, match=r"square \(D, D\)"):
         la.cholesky_of_hessian(np.ones(shape))
+
+
+@pytest.mark.parametrize("where, bad", [("w_hat", np.nan), ("w_hat", np.inf), ("hessian", np.nan), ("hessian", -np.inf)])
+def test_the_evidences_prior_precision_refuses_a_non_finite_entry_in_either_input(where, bad):
+    g, w_hat = np.diag([4.0, 1.0, 0.25]), np.array([0.5, -1.0, 2.0])
+    assert np.isfinite(la.evidence_prior_precision(g, w_hat))
+    if where == "w_hat":
+        w_hat = w_hat.copy()
+        w_hat[1] = bad
+    else:
+        g = g.copy()
+        g[2, 0] = g[0, 2] = bad
+    with pytest.raises(ValueError, match="data_hessian or w_hat contains NaN or inf"):
+        la.evidence_prior_precision(g, w_hat)
