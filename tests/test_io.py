@@ -175,6 +175,14 @@ def test_an_extra_layer_is_refused(tmp_path):
     assert "'layers.3: Tanh' in the file but 'nothing more' in the model" in message
 
 
+def test_a_file_with_fewer_layers_than_the_model_is_refused(tmp_path):
+    """The other direction: the model holds a layer the file does not (an architecture message, not an IndexError)."""
+    rng = np.random.default_rng(0)
+    deeper = mv.Sequential(*make_model().layers, mv.Tanh(), mv.BayesLinear(1, 1, rng=rng))
+    message = refused(deeper, save(make_model(), tmp_path / "shallow.npz"))
+    assert "'nothing more' in the file but 'layers.3: Tanh' in the model" in message
+
+
 def test_other_layer_sizes_are_refused_naming_both_shapes(tmp_path):
     path = save(make_model(hidden=5), tmp_path / "wide.npz")
     message = refused(model_with_gradients(), path)
