@@ -44,6 +44,21 @@ def regression_band(ax, x_train, y_train, x_grid, uncertainty: dict, truth=None,
     ax.legend(loc="upper left", fontsize=8)
 
 
+def reliability_diagram(ax, centres, bin_confidence, bin_accuracy, counts):
+    """A reliability diagram from `mv.reliability_curve`'s four arrays: for every non-empty bin its
+    accuracy as a bar, (mean confidence, accuracy) as a point with the bin's count above it, and
+    the diagonal a calibrated model follows. The caller sets the x label and the title."""
+    filled = np.asarray(counts) > 0
+    centres, confidence = np.asarray(centres)[filled], np.asarray(bin_confidence)[filled]
+    accuracy, counts = np.asarray(bin_accuracy)[filled], np.asarray(counts)[filled]
+    ax.bar(centres, accuracy, width=0.1, color="tab:blue", edgecolor="black", alpha=0.8, label="accuracy in the bin")
+    ax.plot(confidence, accuracy, "o", color="black", label="(mean confidence, accuracy)")
+    ax.plot([0, 1], [0, 1], "--", color="tab:red", label="perfect calibration")
+    for c, acc, n in zip(centres, accuracy, counts):
+        ax.annotate(f"{n}", (c, acc), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
+    ax.set(xlim=(0, 1), ylim=(0, 1.08), ylabel="fraction of test images classified correctly")
+
+
 def training_curves(ax, history, title: str = "Training: the negative ELBO and its two parts"):
     """Loss (= KL + NLL once the KL weights sum to 1), KL and NLL per epoch."""
     epochs = np.arange(1, len(history.loss) + 1)

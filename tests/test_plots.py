@@ -120,3 +120,22 @@ def test_save_writes_into_a_folder_that_already_exists(tmp_path):
     first = plots.save(fig, tmp_path / "figs" / "one.png")
     second = plots.save(fig, tmp_path / "figs" / "two.png")          # the folder exists now
     assert first.read_bytes()[:8] == second.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reliability_diagram_draws_the_filled_bins_their_points_counts_and_the_diagonal():
+    centres = np.array([0.05, 0.15, 0.25])
+    confidence, accuracy, counts = np.array([0.07, np.nan, 0.22]), np.array([0.5, np.nan, 0.3]), np.array([4, 0, 7])
+    fig, ax = plots.figure()
+    plots.reliability_diagram(ax, centres, confidence, accuracy, counts)
+    bars = ax.patches
+    assert [round(b.get_x() + b.get_width() / 2, 12) for b in bars] == [0.05, 0.25]      # empty bin left out
+    assert [b.get_height() for b in bars] == [0.5, 0.3] and [b.get_width() for b in bars] == pytest.approx([0.1, 0.1])
+    points, diagonal = ax.lines
+    np.testing.assert_array_equal(points.get_xdata(), [0.07, 0.22])
+    np.testing.assert_array_equal(points.get_ydata(), [0.5, 0.3])
+    assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    assert [(t.get_text(), t.xy) for t in ax.texts] == [("4", (0.05, 0.5)), ("7", (0.25, 0.3))]
+    assert ax.get_xlim() == (0, 1) and ax.get_ylim() == (0, 1.08)
+    assert ax.get_ylabel() == "fraction of test images classified correctly"
+    assert [h.get_label() for h in ax.get_legend_handles_labels()[0]] == [
+        "(mean confidence, accuracy)", "perfect calibration", "accuracy in the bin"]

@@ -236,15 +236,8 @@ for c, n, conf, acc in zip(centres, counts, bin_confidence, bin_accuracy):
         print(f"{c - 0.05:.1f}-{c + 0.05:.1f}  {n:5d}  {conf:10.3f}  {acc:8.3f}")
 
 fig, ax = plots.figure(size=(7, 6))
-filled = counts > 0
-ax.bar(centres[filled], bin_accuracy[filled], width=0.1, color="tab:blue", edgecolor="black", alpha=0.8,
-       label="accuracy in the bin")
-ax.plot(bin_confidence[filled], bin_accuracy[filled], "o", color="black", label="(mean confidence, accuracy)")
-ax.plot([0, 1], [0, 1], "--", color="tab:red", label="perfect calibration")
-for c, acc, n in zip(centres[filled], bin_accuracy[filled], counts[filled]):
-    ax.annotate(f"{n}", (c, acc), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
-ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence: largest mean class probability",
-       ylabel="fraction of test images classified correctly",
+plots.reliability_diagram(ax, centres, bin_confidence, bin_accuracy, counts)
+ax.set(xlabel="confidence: largest mean class probability",
        title=f"Digits: reliability diagram (ECE {mv.expected_calibration_error(test_probs, y_test):.3f}; "
              "numbers = images per bin)")
 ax.legend(loc="upper left", fontsize=9)

@@ -290,14 +290,8 @@ for ax, (name, uncertainty) in zip(axes.ravel(), test_uncertainty.items()):
     filled = counts > 0
     print(f"{name:22s} images per confidence bin 0.0-0.1 ... 0.9-1.0: {' '.join(str(n) for n in counts)}; "
           f"bins above the diagonal: {np.sum(bin_accuracy[filled] > bin_confidence[filled])} of {np.sum(filled)}")
-    ax.bar(centres[filled], bin_accuracy[filled], width=0.1, color="tab:blue", edgecolor="black", alpha=0.8,
-           label="accuracy in the bin")
-    ax.plot(bin_confidence[filled], bin_accuracy[filled], "o", color="black", label="(mean confidence, accuracy)")
-    ax.plot([0, 1], [0, 1], "--", color="tab:red", label="perfect calibration")
-    for c, acc, n in zip(centres[filled], bin_accuracy[filled], counts[filled]):
-        ax.annotate(f"{n}", (c, acc), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
-    ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence: largest predictive probability",
-           ylabel="fraction of test images classified correctly", title=f"{name}: ECE {test_scores[name]['ECE']:.3f}")
+    plots.reliability_diagram(ax, centres, bin_confidence, bin_accuracy, counts)
+    ax.set(xlabel="confidence: largest predictive probability", title=f"{name}: ECE {test_scores[name]['ECE']:.3f}")
 axes[0, 0].legend(loc="upper left", fontsize=9)
 fig.suptitle("Digits, test images: reliability diagrams (numbers = images per bin)", fontsize=14)
 print(f"figure written to {plots.save(fig, OUT_DIR / '10_reliability.png')}")
