@@ -349,7 +349,7 @@ def test_10_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     out = full_runs["10"][1]
     names = ("Bayesian MLP", "deterministic CNN", "Bayesian CNN, ELBO", "Bayesian CNN, tempered")
     mlp, det, elbo, tempered = (printed(out, rf"^{name} +\d")[:4] for name in names)   # accuracy, NLL, ECE, confidence
-    cv = {name: printed(out, rf"^{name}")[-3:] for name in ("ELBO, prior N\(0, 1\)", "ELBO, prior N\(0, 3²\)",
+    cv = {name: printed(out, rf"^{name}")[-3:] for name in (r"ELBO, prior N\(0, 1\)", r"ELBO, prior N\(0, 3²\)",
                                                             "tempered, likelihood")}
     defaults, wider, cv_tempered = cv.values()
     assert cv_tempered[1] < wider[1] < defaults[1] and cv_tempered[2] < wider[2] < defaults[2], cv   # "lowest NLL, ECE"
