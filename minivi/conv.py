@@ -163,9 +163,9 @@ def _to_rows(grad_out: np.ndarray) -> np.ndarray:
 
 
 def _from_rows(out_col: np.ndarray, n: int, oh: int, ow: int) -> np.ndarray:
-    """Out_col (lead..., N·OH·OW, C_out) put back as (lead..., N, C_out, OH, OW) (a view)."""
+    """Out_col (lead..., N·OH·OW, C_out) put back as (lead..., N, C_out, OH, OW), C-contiguous."""
     out = out_col.reshape(out_col.shape[:-2] + (n, oh, ow, out_col.shape[-1]))
-    return np.moveaxis(out, -1, -3)
+    return np.ascontiguousarray(np.moveaxis(out, -1, -3))
 
 
 def conv_forward(cols: np.ndarray, w: np.ndarray, n: int, oh: int, ow: int) -> np.ndarray:
