@@ -428,12 +428,14 @@ def uci_splits(n, n_splits=20):
     Returns
         a list of n_splits pairs (train, test) of int64 index arrays; train has
         round(0.9 n) entries, test the rest, together a permutation of 0..n-1.
+        n must be at least 5: below that round(0.9 n) = n leaves the test part empty.
     """
     n = _check_count(n, "n")
-    if n < 2:
-        raise ValueError(f"n must be at least 2 to split into a training and a test part, got {n}")
-    n_splits = _check_count(n_splits, "n_splits")
     end_train = round(n * 9.0 / 10)
+    if end_train >= n:   # n <= 4: round(0.9 n) = n, every row would train
+        raise ValueError(f"n must be at least 5 to split into a training and a test part: with n = {n} rows, "
+                         f"round(0.9 n) = {end_train} go to training and none is left to test")
+    n_splits = _check_count(n_splits, "n_splits")
     saved = np.random.get_state()
     try:
         np.random.seed(1)

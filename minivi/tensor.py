@@ -401,6 +401,8 @@ class Tensor:
     def logsumexp(self, axis=-1, keepdims: bool = False):
         """log Σ_i e^{x_i} along `axis` (an int, or None for all), computed as m + log Σ e^{x_i - m} with m = max x (no overflow).
 
+        The reduced axis is dropped, as in NumPy; keepdims=True keeps it with size 1.
+
         Gradient: d/dx_i = e^{x_i} / Σ_j e^{x_j} = softmax(x)_i.
         """
         lse = _logsumexp(self.data, axis)

@@ -1,6 +1,8 @@
 """Behaviours fresh mutation samples found unpinned (tests/README.md, "Mutation testing": the samples
 of seeds 789261 and 206874): each test fails with its mutant applied and passes on the code as it is."""
 
+import functools
+import re
 import warnings
 
 import matplotlib
@@ -242,3 +244,149 @@ def test_a_flipout_layer_in_function_mode_draws_one_network_for_every_row():
     assert not np.allclose(layer(x, mode="sample").data, rows[0])   # Flipout: each row its own signs
     sampled = layer(x, mode="function", n_samples=5).data
     assert sampled.shape == (5, 4, 2) and np.allclose(sampled, sampled[:, :1]) and not np.allclose(sampled, sampled[0])
+
+
+# ---------------------------------------------------------------- seed 206874, the rest
+
+
+def test_a_4d_convolution_refuses_a_bias_with_a_sample_axis():
+    """Without a sample axis on x or the kernel the bias is (C_out,) only: a (1, C_out) bias would add one."""
+    x, w = np.zeros((2, 2, 5, 5)), np.zeros((4, 2, 3, 3))
+    for bias in (np.zeros((1, 4)), np.zeros((2, 4))):
+        with pytest.raises(ValueError, match=r"bias has shape \(\d, 4\); expected \(C_out,\) = \(4,\)$"):
+            mv.conv2d(x, w, bias)
+    assert mv.conv2d(x, w, np.zeros(4)).shape == (2, 4, 3, 3)
+
+
+def test_a_conv_layer_shows_its_settings_and_whether_it_has_a_bias():
+    rng = np.random.default_rng(0)
+    assert repr(mv.Conv2d(2, 3, 3, rng=rng)) == \
+        "Conv2d(2, 3, kernel_size=(3, 3), stride=(1, 1), padding=(0, 0), bias=True)"
+    assert repr(mv.Conv2d(2, 3, (3, 2), stride=2, padding=1, bias=False, rng=rng)) == \
+        "Conv2d(2, 3, kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), bias=False)"
+
+
+def test_two_moons_default_noise_is_0_1():
+    x, labels = mv.data.two_moons(40, np.random.default_rng(5))
+    x_01, labels_01 = mv.data.two_moons(40, np.random.default_rng(5), noise_sigma=0.1)
+    np.testing.assert_array_equal(x, x_01)
+    np.testing.assert_array_equal(labels, labels_01)
+
+
+def test_a_split_may_leave_a_single_training_row():
+    """n_test = n - 1 (the upper boundary) is allowed: one row to train on, the rest to test."""
+    x, y = np.arange(5.0)[:, None], np.arange(5.0)
+    x_train, y_train, x_test, y_test = mv.data.train_test_split(x, y, 0.8, np.random.default_rng(0))
+    assert (len(x_train), len(x_test)) == (1, 4)
+    assert sorted(np.concatenate([y_train, y_test]).tolist()) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(x_train[:, 0], y_train)
+
+
+def test_uci_splits_of_5_rows_are_4_and_1_and_fewer_rows_are_refused():
+    """round(0.9 n) < n first at n = 5; below it every row would train and the test part be empty."""
+    for train, test in mv.data.uci_splits(5, 3):
+        assert (len(train), len(test)) == (4, 1)
+        assert sorted(np.concatenate([train, test]).tolist()) == [0, 1, 2, 3, 4]
+    for n in (2, 3, 4):
+        with pytest.raises(ValueError, match=rf"at least 5 .* n = {n} rows, round\(0.9 n\) = {n} go to training"):
+            mv.data.uci_splits(n)
+
+
+def test_a_tensor_vector_is_written_like_its_array():
+    rng = np.random.default_rng(0)
+    model = mv.Sequential(mv.Linear(2, 3, rng=rng), mv.Tanh(), mv.Linear(3, 1, rng=rng))
+    twin = mv.Sequential(mv.Linear(2, 3, rng=rng), mv.Tanh(), mv.Linear(3, 1, rng=rng))
+    vec = np.arange(13.0) / 10
+    mv.flat.vector_to_parameters(mv.Tensor(vec), model)
+    mv.flat.vector_to_parameters(vec, twin)
+    np.testing.assert_array_equal(mv.flat.parameters_to_vector(model), vec)
+    np.testing.assert_array_equal(mv.flat.parameters_to_vector(twin), vec)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float32])
+def test_a_loaded_state_is_stored_as_float64(dtype):
+    """Integer or single-precision arrays load as float64, the dtype every op and optimiser step expects.
+
+    (check_state_array's float64 and the `.data` setter's each suffice: mutant 18, which drops the
+    first, is equivalent; this fails only when both are gone.)"""
+    rng = np.random.default_rng(0)
+    model = mv.Sequential(mv.Linear(2, 3, rng=rng), mv.Tanh(), mv.Linear(3, 1, rng=rng))
+    state = {name: np.arange(p.size).reshape(p.shape).astype(dtype) for name, p in model.named_parameters()}
+    model.load_state_dict(state)
+    for name, p in model.named_parameters():
+        assert p.data.dtype == np.float64
+        np.testing.assert_array_equal(p.data, state[name])
+
+
+def test_the_repr_of_a_network_lists_its_layers():
+    rng = np.random.default_rng(0)
+    model = mv.Sequential(mv.Linear(2, 3, rng=rng), mv.Tanh(), mv.ReLU(), mv.Linear(3, 1, rng=rng))
+    assert repr(mv.Tanh()) == "Tanh()"
+    assert repr(model) == "Sequential(\n  Linear(2, 3),\n  Tanh(),\n  ReLU(),\n  Linear(3, 1)\n)"
+
+
+def test_the_training_curves_legend_is_as_small_as_the_band_legend():
+    fig, (left, right) = mv.plots.figure(1, 2)
+    x = np.linspace(0, 1, 4)[:, None]
+    mv.plots.regression_band(left, x, x, x, {"mean": x, "total": 0.2 + 0 * x, "epistemic": 0.1 + 0 * x})
+    mv.plots.training_curves(right, mv.train.History(loss=[3.0, 2.0], kl=[1.0, 1.0], nll=[2.0, 1.0]))
+    sizes = {ax: {text.get_fontsize() for text in ax.get_legend().get_texts()} for ax in (left, right)}
+    assert sizes[left] == sizes[right] == {8.0}
+
+
+@pytest.mark.parametrize("fn", [mv.expected_calibration_error, mv.reliability_curve])
+def test_a_probability_just_above_1_is_refused(fn):
+    """The rows' sums are allowed 1e-6 of rounding, a single probability is not allowed to pass 1."""
+    probs = np.array([[1.0 + 5e-7, 0.0], [0.3, 0.7]])
+    with pytest.raises(ValueError, match="each row of probs must be probabilities summing to 1"):
+        fn(probs, np.array([0, 1]))
+    fn(np.array([[1.0, 0.0], [0.3, 0.7]]), np.array([0, 1]))
+
+
+def test_logsumexp_drops_the_reduced_axis_by_default():
+    a = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    expected = np.log(np.exp(a).sum(axis=-1))
+    out = mv.Tensor(a).logsumexp()
+    assert out.shape == (2,)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-15)
+    assert mv.Tensor(a).logsumexp(axis=None).shape == ()
+    assert mv.Tensor(a).logsumexp(keepdims=True).shape == (2, 1)
+
+
+@pytest.mark.parametrize("name", ["epochs", "batch_size", "print_every"])
+@pytest.mark.parametrize("value", [True, 2.5])
+def test_fit_refuses_counts_that_are_not_whole_numbers(name, value):
+    rng = np.random.default_rng(0)
+    model = mv.Sequential(mv.BayesLinear(1, 2, rng=rng))
+    x = rng.standard_normal((4, 1))
+    counts = {"epochs": 2, "batch_size": 4, name: value}
+    with pytest.raises(ValueError, match=rf"^{name} must be a whole number >= 1, got {value!r}"):
+        mv.fit(model, x, x @ np.ones((1, 2)), functools.partial(mv.gaussian_nll, noise_sigma=0.1), rng=rng,
+               verbose=False, **counts)
+
+
+def test_the_demo_figure_is_12_by_4_5_inches_with_the_data_region_in_light_grey(monkeypatch, tmp_path):
+    saved = []
+    monkeypatch.setattr(demo.plots, "save", lambda fig, path: saved.append(fig) or path)
+    rng = np.random.default_rng(3)
+    model = demo.build_model(rng)
+    x, y = mv.data.toy_curve(20, rng)
+    demo.draw(model, mv.train.History(loss=[3.0, 2.0], kl=[1.0, 1.0], nll=[2.0, 1.0]), x, y, tmp_path / "f.png")
+    assert tuple(saved[0].get_size_inches()) == (12.0, 4.5)
+    shaded = [p for p in saved[0].axes[0].patches if p.get_label() == "where the data are"]
+    assert shaded[0].get_facecolor() == matplotlib.colors.to_rgba("0.92")
+
+
+def test_the_demo_tests_on_200_fresh_points(capsys, tmp_path):
+    """The printed numbers are those of the recipe: 200 training points, then 200 test points, then the network."""
+    assert demo.main(["--epochs", "2", "--out", str(tmp_path / "demo.png")]) == 0
+    printed = {m.group(1).strip(): float(m.group(2))
+               for m in re.finditer(r"^  (.+?)\s+(-?\d+\.\d{4})$", capsys.readouterr().out, re.M)}
+    rng = np.random.default_rng(0)
+    x, y = mv.data.toy_curve(200, rng)
+    x_test, y_test = mv.data.toy_curve(200, rng)
+    model = demo.build_model(rng)
+    mv.fit(model, x, y, functools.partial(mv.gaussian_nll, noise_sigma=demo.NOISE_SIGMA), epochs=2, batch_size=200,
+           rng=rng, lr=demo.LEARNING_RATE, n_samples=demo.N_SAMPLES, verbose=False)
+    expected = demo.summarise(model, x, y, x_test, y_test)
+    assert printed == {name: round(value, 4) for name, value in expected.items()}

@@ -109,7 +109,7 @@ def test_fewer_splits_are_a_prefix_of_all_twenty():
         assert np.array_equal(a, c) and np.array_equal(b, d)
 
 
-@pytest.mark.parametrize("n, n_splits, message", [(1, 20, "at least 2"), (100, 0, "at least 1"),
+@pytest.mark.parametrize("n, n_splits, message", [(1, 20, "at least 5"), (4, 20, "at least 5"), (100, 0, "at least 1"),
                                                   (100.5, 20, "integer")])
 def test_splits_refuse_bad_arguments(n, n_splits, message):
     with pytest.raises((ValueError, TypeError), match=message):
