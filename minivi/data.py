@@ -389,7 +389,8 @@ def _parse_regression_table(lines, filename):
                              "every row needs the same number of columns")
         rows.append(row)
     if len(rows) < 2:
-        raise ValueError(f"{filename}: {len(rows)} data row(s); a train/test split needs at least 2 rows")
+        raise ValueError(f"{filename}: {len(rows)} data row(s); at least 2 are needed to standardise the target "
+                         "(and mv.data.uci_splits needs 5 to leave a test row)")
     table = np.array(rows, dtype=np.float64)
     x, y = table[:, :-1], table[:, -1:]
     if np.all(y == y[0]):

@@ -1,5 +1,5 @@
 """Behaviours fresh mutation samples found unpinned (tests/README.md, "Mutation testing": the samples
-of seeds 789261 and 206874): each test fails with its mutant applied and passes on the code as it is."""
+of seeds 789261, 206874 and 280520): each test fails with its mutant applied and passes on the code as it is."""
 
 import functools
 import re
@@ -390,3 +390,191 @@ def test_the_demo_tests_on_200_fresh_points(capsys, tmp_path):
            rng=rng, lr=demo.LEARNING_RATE, n_samples=demo.N_SAMPLES, verbose=False)
     expected = demo.summarise(model, x, y, x_test, y_test)
     assert printed == {name: round(value, 4) for name, value in expected.items()}
+
+
+# ---------------------------------------------------------------- seed 280520
+
+
+def test_rhat_takes_the_median_of_each_coordinate_for_the_tail():
+    """The folded draws |θ − median| use each coordinate's own median: R-hat of D coordinates at once
+    equals R-hat of each alone, even when the coordinates sit far apart."""
+    rng = np.random.default_rng(11)
+    samples = rng.standard_normal((4, 200, 3)) * np.array([1.0, 0.2, 5.0]) + np.array([0.0, 30.0, -7.0])
+    samples[0, :, 0] *= 0.2                          # one chain narrower: the tail R-hat sees it
+    together = mv.diagnostics.split_rhat(samples)
+    alone = [mv.diagnostics.split_rhat(samples[:, :, j:j + 1])[0] for j in range(3)]
+    np.testing.assert_allclose(together, alone, rtol=1e-12)
+    assert together[0] > 1.05
+
+
+def test_ess_of_a_coordinate_that_never_moved_is_nan_without_a_warning():
+    samples = np.random.default_rng(12).standard_normal((2, 50, 2))
+    samples[:, :, 1] = 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ess = mv.diagnostics.effective_sample_size(samples)
+    assert np.isfinite(ess[0]) and np.isnan(ess[1])
+
+
+def test_a_full_covariance_q_starts_at_the_documented_sigma():
+    q = mv.FullCovGaussian(np.zeros(3), rng=np.random.default_rng(13))
+    np.testing.assert_allclose(q.scale_tril(), 0.05 * np.eye(3), rtol=1e-12)
+
+
+def test_fit_full_cov_stops_on_an_overflowing_loss_without_a_runtime_warning(capsys):
+    """A log-likelihood finite at w but whose gradient overflows (1/u² with u = 1e-160 w): the fit
+    stops with its message, NumPy stays quiet."""
+    q = mv.FullCovGaussian(np.ones(2), rng=np.random.default_rng(14))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = mv.fit_full_cov(lambda w: (1.0 / (w * 1e-160)).sum(), q, n_steps=3)
+    assert history.stopped and "stopped at step 1" in capsys.readouterr().err
+
+
+def test_the_evidence_fixed_point_refuses_a_root_just_below_low():
+    """α |ŵ|² = γ(α) with G = diag(1, 1), ŵ = (1, 1): the root is α ≈ 0.618; low = 0.7 is above it."""
+    g, w_hat = np.eye(2), np.ones(2)
+    alpha = mv.laplace.evidence_prior_precision(g, w_hat)
+    assert alpha == pytest.approx((np.sqrt(5) - 1) / 2, rel=1e-10)
+    with pytest.raises(ValueError, match="outside"):
+        mv.laplace.evidence_prior_precision(g, w_hat, low=0.7)
+
+
+def test_flat_takes_the_inputs_as_a_list():
+    model = mv.Sequential(mv.Linear(2, 3, rng=np.random.default_rng(15)), mv.Tanh(), mv.Linear(3, 1,
+                                                                                               rng=np.random.default_rng(16)))
+    x, y = [[0.1, 0.2], [0.3, -0.4]], np.array([[0.5], [0.6]])
+    w = mv.flat.parameters_to_vector(model)
+    as_list = mv.flat.log_likelihood(model, x, y, noise_sigma=0.5)(mv.Tensor(w)).item()
+    assert as_list == mv.flat.log_likelihood(model, np.array(x), y, noise_sigma=0.5)(mv.Tensor(w)).item()
+
+
+def test_flipout_conv2d_input_gradient_with_a_sample_axis():
+    """S = 2 samples with their own signs over images without a sample axis: dF/dx sums the two."""
+    rng = np.random.default_rng(17)
+    mu, rho = mv.Tensor(rng.standard_normal((3, 2, 3, 3))), mv.Tensor(rng.standard_normal((3, 2, 3, 3)))
+    eps = rng.standard_normal((2, 3, 2, 3, 3))
+    sign_in, sign_out = mv.flipout.random_signs(rng, (2, 4, 2, 1, 1)), mv.flipout.random_signs(rng, (2, 4, 3, 1, 1))
+    weights = mv.Tensor(rng.standard_normal((2, 4, 3, 5, 5)))
+    assert mv.gradcheck(lambda x: (mv.flipout.flipout_conv2d(x, mu, rho, eps, sign_in, sign_out, padding=1)
+                                   * weights).sum(), rng.standard_normal((4, 2, 5, 5)))
+
+
+def test_reverse_ais_evaluates_vectorised_densities_once_for_all_chains():
+    log_prior, log_likelihood = _conjugate_densities()
+    shapes = []
+
+    def recorded_prior(w):
+        shapes.append(w.shape)
+        return log_prior(w)
+
+    recorded_prior.vectorized = True
+    rng = np.random.default_rng(18)
+    mv.evidence.reverse_ais(recorded_prior, log_likelihood, rng.standard_normal((5, 2)) * 0.1,
+                            mv.evidence.geometric_schedule(4), rng=rng, step_size=0.05, n_leapfrog=2)
+    assert shapes and set(shapes) == {(5, 2)}
+
+
+@pytest.mark.parametrize("step_size", [-0.1, [0.1, -0.1, 0.1], 0.0])
+def test_reverse_ais_refuses_a_step_size_that_is_not_positive(step_size):
+    log_prior, log_likelihood = _conjugate_densities()
+    rng = np.random.default_rng(19)
+    with pytest.raises(ValueError, match="step_size must be a positive number"):
+        mv.evidence.reverse_ais(log_prior, log_likelihood, rng.standard_normal((4, 2)),
+                                mv.evidence.geometric_schedule(4), rng=rng, step_size=step_size)
+
+
+def test_the_reliability_bars_have_black_edges():
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    mv.plots.reliability_diagram(ax, np.array([0.55, 0.95]), np.array([0.6, 0.9]), np.array([0.5, 1.0]),
+                                 np.array([4, 6]))
+    bars = ax.patches
+    assert len(bars) == 2 and all(np.allclose(bar.get_edgecolor(), (0, 0, 0, 0.8)) for bar in bars)   # drawn, not clear
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("length", [0.0, -1.0, np.inf, np.nan])
+def test_hmc_refuses_a_trajectory_length_that_is_not_positive_and_finite(length):
+    def log_prob(w):
+        return (w * w).sum(axis=-1) * -0.5
+
+    log_prob.vectorized = True
+    with pytest.raises(ValueError, match="trajectory_length"):
+        mv.mcmc.hmc(log_prob, np.zeros((2, 2)), n_samples=4, n_warmup=4, trajectory_length=length,
+                    rng=np.random.default_rng(20))
+
+
+def test_hmc_uses_the_inverse_mass_it_is_given():
+    """Without warm-up the given M⁻¹ is the sampler's, reported back and shaping every momentum."""
+    def log_prob(w):
+        return (w * w).sum(axis=-1) * -0.5
+
+    log_prob.vectorized = True
+    inverse_mass = np.array([0.5, 2.0])
+    runs = [mv.mcmc.hmc(log_prob, np.zeros((2, 2)), n_samples=20, n_warmup=0, step_size=0.3, n_leapfrog=3,
+                        inverse_mass=m, rng=np.random.default_rng(21), warn=False) for m in (inverse_mass, None)]
+    np.testing.assert_array_equal(runs[0].inverse_mass, inverse_mass)
+    np.testing.assert_array_equal(runs[1].inverse_mass, np.ones(2))
+    assert not np.array_equal(runs[0].samples, runs[1].samples)
+
+
+def test_hmc_reports_ess_and_rhat_from_four_draws_on():
+    def log_prob(w):
+        return (w * w).sum(axis=-1) * -0.5
+
+    log_prob.vectorized = True
+    result = mv.mcmc.hmc(log_prob, np.zeros((2, 1)), n_samples=4, n_warmup=0, step_size=0.5, n_leapfrog=3,
+                         rng=np.random.default_rng(22), warn=False)
+    assert np.isfinite(result.ess).all() and np.isfinite(result.rhat).all()
+    np.testing.assert_allclose(result.ess, mv.diagnostics.effective_sample_size(result.samples))
+
+
+@pytest.mark.parametrize("prior_sigma", [0.3, 4.0])
+def test_quadrature_evidence_with_a_prior_scale_other_than_1(prior_sigma):
+    """The default box is ±8 prior_sigma: wide enough for a posterior at (3, −2) under a broad prior."""
+    rng = np.random.default_rng(23)
+    Phi = rng.standard_normal((10, 2))
+    y = Phi @ np.array([3.0, -2.0]) + 0.7 * rng.standard_normal(10)
+    by_grid = mv.exact.evidence_by_quadrature(Phi, y, prior_sigma, 0.7)
+    assert by_grid == pytest.approx(mv.exact.blr_log_evidence(Phi, y, prior_sigma, 0.7), rel=1e-9)
+
+
+def test_a_split_may_hold_a_single_test_row():
+    x, y = np.arange(10.0).reshape(5, 2), np.arange(5.0)
+    x_train, y_train, x_test, y_test = mv.data.train_test_split(x, y, 0.2, np.random.default_rng(24))
+    assert (len(x_train), len(x_test)) == (4, 1)
+
+
+def test_a_two_row_table_loads(tmp_path):
+    (tmp_path / "data.txt").write_text("1 2 3\n4 5 6\n", encoding="utf-8")
+    x, y = mv.data.load_regression_folder(tmp_path)
+    assert x.shape == (2, 2) and y.ravel().tolist() == [3.0, 6.0]
+
+
+def test_flatten_and_pooling_layers_show_their_settings():
+    assert repr(mv.Flatten()) == "Flatten()"
+    pool = mv.MaxPool2d(1)                                       # a 1x1 window is allowed (an identity)
+    assert pool.kernel_size == (1, 1)
+    x = np.random.default_rng(25).standard_normal((2, 3, 4, 4))
+    np.testing.assert_array_equal(pool(x).data, x)
+
+
+def test_the_demo_plots_the_free_energy_linear_within_100_nats(monkeypatch, tmp_path):
+    saved = []
+    monkeypatch.setattr(demo.plots, "save", lambda fig, path: saved.append(fig) or path)
+    rng = np.random.default_rng(26)
+    model = demo.build_model(rng)
+    x, y = mv.data.toy_curve(20, rng)
+    demo.draw(model, mv.train.History(loss=[3.0, 2.0], kl=[1.0, 1.0], nll=[2.0, 1.0]), x, y, tmp_path / "f.png")
+    right = saved[0].axes[1]
+    assert right.get_yscale() == "symlog" and right.yaxis.get_transform().linthresh == 100
+
+
+def test_a_dict_of_modules_with_a_dotted_key_is_refused():
+    class Holder(mv.Module):
+        def __init__(self):
+            self.blocks = {"a.b": mv.Linear(1, 1, rng=np.random.default_rng(27))}
+
+    with pytest.raises(TypeError, match="string keys without dots .*, got 'a.b'"):
+        Holder().parameters()

@@ -145,7 +145,7 @@ def test_folder_loader_reads_the_layout(tmp_path):
     ("1 2 3\n\n4 nan 6\n", r"data.txt, line 3: NaN or inf"),
     ("1 2 3\n4 5 inf\n", r"data.txt, line 2: NaN or inf"),
     ("1 2 3\n4 5\n", r"data.txt, line 2: 2 columns, but the first row has 3"),
-    ("1 2 3\n", r"1 data row\(s\); a train/test split needs at least 2 rows"),
+    ("1 2 3\n", r"1 data row\(s\); at least 2 are needed to standardise the target"),
     ("", r"0 data row\(s\)"),
     ("1 2 3\n4 5 3\n6 7 3\n", r"target \(last column\) is constant"),
     ("1\n2\n", r"line 1: a row needs at least 2 columns"),
