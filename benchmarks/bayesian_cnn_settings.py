@@ -38,7 +38,11 @@ import minivi as mv
 
 K = 3   # folds of the training images
 ELBO = dict(prior_sigma=1.0, kl_schedule="uniform", batch_size=64, init_sigma=0.05, epochs=40, widths=(8, 16),
-            flipout=True, likelihood_weight=1.0, n_predict=(100,))
+            layers=("flipout", "flipout"), likelihood_weight=1.0, n_predict=(100,), n_samples=1, warmup_epochs=0,
+            decay_epochs=0)
+LAYERS = {"flipout": (mv.FlipoutConv2d, mv.FlipoutLinear), "weight": (mv.BayesConv2d, mv.BayesLinear),
+          "local": (mv.LocalBayesConv2d, mv.LocalBayesLinear)}   # (conv, linear) of each estimator
+WIDER = dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=16)   # the best ELBO setting of the first search
 CANDIDATES = {
     "ELBO, prior N(0, 1), uniform KL, batches of 64 (the defaults)": dict(n_predict=(100, 20)),
     "ELBO, prior N(0, 3²), blundell KL, batches of 16": dict(prior_sigma=3.0, kl_schedule="blundell", batch_size=16),
@@ -47,7 +51,30 @@ CANDIDATES = {
         prior_sigma=3.0, kl_schedule="blundell", batch_size=16, init_sigma=0.001),
     "ELBO, 80 epochs": dict(epochs=80),
     "ELBO, 16 and 32 channels": dict(widths=(16, 32)),
-    "ELBO, weight sampling (BayesConv2d) instead of Flipout": dict(flipout=False),
+    "ELBO, weight sampling (BayesConv2d) instead of Flipout": dict(layers=("weight", "weight")),
+    # the second search: lower-variance gradients, smaller starting sigma, longer or annealed training, more
+    # samples per step, a KL warm-up ending at full weight; each on its own, then combined
+    "ELBO, prior N(0, 3²), uniform KL, batches of 16": dict(prior_sigma=3.0, batch_size=16),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 40 + 20 epochs at lr 1e-3": dict(**WIDER, decay_epochs=20),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 4 samples per step": dict(**WIDER, n_samples=4),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, KL warm-up over 10 epochs": dict(**WIDER, warmup_epochs=10),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, LocalBayesLinear last": dict(**WIDER, layers=("flipout", "local")),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, LocalBayesConv2d (not the ELBO's estimator)": dict(
+        **WIDER, layers=("local", "local")),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, init_sigma 0.01": dict(**WIDER, init_sigma=0.01),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 16 and 32 channels": dict(**WIDER, widths=(16, 32)),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 80 epochs": dict(**WIDER, epochs=80),
+    "ELBO, prior N(0, 0.5²), uniform KL, batches of 64": dict(prior_sigma=0.5),
+    "ELBO, prior N(0, 10²), blundell KL, batches of 16": dict(prior_sigma=10.0, kl_schedule="blundell", batch_size=16),
+    "ELBO, the defaults, 40 + 20 epochs at lr 1e-3": dict(decay_epochs=20),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 16 and 32 channels, 40 + 20 epochs at lr 1e-3": dict(
+        **WIDER, widths=(16, 32), decay_epochs=20),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 16 and 32 channels, 40 + 20 epochs, init_sigma 0.001": dict(
+        **WIDER, widths=(16, 32), decay_epochs=20, init_sigma=0.001),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 40 + 20 epochs at lr 1e-3, init_sigma 0.001": dict(
+        **WIDER, decay_epochs=20, init_sigma=0.001),
+    "ELBO, prior N(0, 3²), blundell KL, batches of 16, 80 + 20 epochs at lr 1e-3": dict(**WIDER, epochs=80,
+                                                                                        decay_epochs=20),
     "tempered, likelihood counted 3 times": dict(likelihood_weight=3.0),
     "tempered, likelihood counted 10 times": dict(likelihood_weight=10.0, n_predict=(100, 20)),
     "tempered, likelihood counted 30 times": dict(likelihood_weight=30.0),
@@ -61,7 +88,7 @@ def cnn(settings, rng):
     if settings.get("deterministic"):
         conv, linear, options = mv.Conv2d, mv.Linear, {}
     else:
-        conv, linear = (mv.FlipoutConv2d, mv.FlipoutLinear) if settings["flipout"] else (mv.BayesConv2d, mv.BayesLinear)
+        conv, linear = LAYERS[settings["layers"][0]][0], LAYERS[settings["layers"][1]][1]
         options = dict(prior_sigma=settings["prior_sigma"], init_sigma=settings["init_sigma"])
     return mv.Sequential(conv(1, c1, 3, padding=1, rng=rng, **options), mv.ReLU(), mv.MaxPool2d(2),
                          conv(c1, c2, 3, padding=1, rng=rng, **options), mv.ReLU(), mv.MaxPool2d(2), mv.Flatten(),
@@ -75,7 +102,7 @@ def weighted_nll(likelihood_weight):
     return lambda logits, y: mv.categorical_nll(logits, y) * likelihood_weight
 
 
-def cross_validate(settings, images, labels, epochs):
+def cross_validate(settings, images, labels, quick):
     """{S: logits (S, N, 10)} for every training image, each predicted by a model trained on the other folds,
     with S sampled networks for each S in settings["n_predict"] (drawn in that order)."""
     folds = np.array_split(np.random.default_rng(1).permutation(len(labels)), K)
@@ -84,11 +111,24 @@ def cross_validate(settings, images, labels, epochs):
         fit_rows = np.concatenate([fold for j, fold in enumerate(folds) if j != k])
         rng = np.random.default_rng(11 + k)
         model = cnn(settings, rng)
-        mv.fit(model, images[fit_rows], labels[fit_rows], weighted_nll(settings["likelihood_weight"]), epochs=epochs,
-               batch_size=settings["batch_size"], rng=rng, lr=1e-2, kl_schedule=settings["kl_schedule"], verbose=False)
+        train(model, images[fit_rows], labels[fit_rows], settings, quick, rng)
         for S in settings["n_predict"]:
             logits[S][:, held_out] = mv.predict(model, images[held_out], n_samples=S)
     return logits
+
+
+def train(model, x, y, settings, quick, rng):
+    """Adam at lr 1e-2 for settings["epochs"] epochs, then (if settings["decay_epochs"]) the same Adam, its moments
+    kept, at lr 1e-3 for decay_epochs more: a step decay of the learning rate, the objective unchanged.
+    quick: 2 epochs (and 1 after the decay)."""
+    optimizer = mv.optim.Adam(model.parameters(), lr=1e-2)
+    options = dict(batch_size=settings["batch_size"], rng=rng, optimizer=optimizer, n_samples=settings["n_samples"],
+                   kl_schedule=settings["kl_schedule"], verbose=False)
+    nll = weighted_nll(settings["likelihood_weight"])
+    mv.fit(model, x, y, nll, epochs=2 if quick else settings["epochs"], warmup_epochs=settings["warmup_epochs"], **options)
+    if settings["decay_epochs"]:
+        optimizer.lr = 1e-3
+        mv.fit(model, x, y, nll, epochs=1 if quick else settings["decay_epochs"], **options)
 
 
 def scores(logits, y):
@@ -101,7 +141,10 @@ def scores(logits, y):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs per setting instead of 40 (or 80)")
-    quick = parser.parse_args().quick
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only the settings whose name contains TEXT (repeatable)")
+    args = parser.parse_args()
+    quick = args.quick
     images, labels = mv.data.load_digits()
     x_train, y_train, _, _ = mv.data.train_test_split(images, labels, 0.25, np.random.default_rng(7))  # tutorial 06's
     x_train = x_train.reshape(-1, 1, 8, 8)
@@ -109,9 +152,11 @@ def main():
           f"{' (--quick: 2 epochs)' if quick else ''}")
     print(f"{'setting':68s} accuracy     NLL     ECE  confidence  seconds")
     for name, changes in CANDIDATES.items():
+        if args.only and not any(text in name for text in args.only):
+            continue
         settings = {**ELBO, **changes}
         start = time.perf_counter()
-        logits = cross_validate(settings, x_train, y_train, 2 if quick else settings["epochs"])
+        logits = cross_validate(settings, x_train, y_train, quick)
         seconds = time.perf_counter() - start
         for S, sampled in logits.items():
             s = scores(sampled, y_train)
