@@ -181,9 +181,10 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
 # cut them into three folds, train on two, predict the third, and score the three predictions
 # together (all 1348 training images, each predicted by a model that did not see it).
 # `benchmarks/bayesian_cnn_settings.py` does it for every setting listed above, with the
-# functions of this page (its table: `benchmarks/results/bayesian_cnn_settings.txt`; it takes
-# tens of minutes, so this page does not repeat it). Of the ELBO settings and of the tempered ones it kept the one
-# with the lowest cross-validated NLL:
+# network and the training loop of this page (its table:
+# `benchmarks/results/bayesian_cnn_settings.txt`; it takes tens of minutes, so this page does
+# not repeat it). Of the ELBO settings and of the tempered ones it kept the one with the lowest
+# cross-validated NLL:
 #
 # * **ELBO**: the prior $\mathcal N(0, 3^2)$, the "blundell" KL over batches of 16, 16 and 32
 #   channels, every $\sigma$ starting at 0.001 (the library's default is 0.05), and 40 epochs at
