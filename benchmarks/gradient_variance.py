@@ -63,7 +63,7 @@ Bayesian layer (its weights and its bias) and over the whole network, per batch
 size; at B = 64 every estimator's ratio to weight sampling, and the covariance
 share above; the CPU time of one forward and backward at each batch size.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/gradient_variance.py            # R = 200, about 5 CPU minutes
+    OPENBLAS_NUM_THREADS=1 python benchmarks/gradient_variance.py            # R = 200, about 6.5 CPU minutes
     OPENBLAS_NUM_THREADS=1 python benchmarks/gradient_variance.py --quick    # R = 30
     OPENBLAS_NUM_THREADS=1 python benchmarks/gradient_variance.py --seed 1   # another initialisation and draws
 """
@@ -89,6 +89,7 @@ PER_EXAMPLE = ("independent W_n", "signs per entry")   # computed from the weigh
 ESTIMATORS = tuple(LAYER_CLASSES) + PER_EXAMPLE
 BATCH_SIZES = (8, 32, 64, 256)
 B_RATIO = 64
+N_BOOTSTRAP = 200   # resamples of the draws at B_RATIO, for the standard errors of the ratios
 POINTS = ("initialisation", "20 epochs of weight sampling", "trained on the ELBO")
 
 
@@ -204,9 +205,21 @@ def layer_loss(model, x, y, rng):
     return mv.categorical_nll(model(x), y) * (1.0 / len(x))
 
 
+def bootstrap(model, draws, rng) -> np.ndarray:
+    """(N_BOOTSTRAP, layers + 1, 2): layer_variances of the draws resampled with replacement."""
+    repeats = len(next(iter(draws.values())))
+    resamples = []
+    for _ in range(N_BOOTSTRAP):
+        pick = rng.integers(0, repeats, repeats)
+        resamples.append(layer_variances(model, {name: d[pick] for name, d in draws.items()}))
+    return np.array(resamples)
+
+
 def measure(architecture, state, x, y, repeats, seed=0):
-    """{(estimator, kind): array (batch sizes, layers + 1, 2)} and {(estimator, B): CPU ms per forward+backward}."""
-    variance, ms = {}, {}
+    """{(estimator, kind): array (batch sizes, layers + 1, 2)}, {(estimator, kind): bootstrap at B_RATIO}
+    and {(estimator, B): CPU ms per forward+backward}."""
+    variance, boot, ms = {}, {}, {}
+    boot_rng = np.random.default_rng(seed + 4)
     for estimator in ESTIMATORS:
         layers = LAYER_CLASSES.get(estimator, LAYER_CLASSES["weight sampling"])
         model = architecture(layers, np.random.default_rng(seed + 2)).load_state_dict(state)   # the same mu, rho
@@ -223,8 +236,10 @@ def measure(architecture, state, x, y, repeats, seed=0):
                 draws = gradient_draws(model, loss, x, y, batch_size, repeats, rng, resample)
                 ms[estimator, batch_size] = 1e3 * (time.process_time() - start) / repeats
                 rows.append(layer_variances(model, draws))
+                if batch_size == B_RATIO:
+                    boot[estimator, kind] = bootstrap(model, draws, boot_rng)
             variance[estimator, kind] = np.array(rows)
-    return variance, ms
+    return variance, boot, ms
 
 
 def describe(architecture, state) -> str:
@@ -238,7 +253,7 @@ def describe(architecture, state) -> str:
     return "; ".join(parts)
 
 
-def report(name, point, description, layer_names, variance, ms, repeats):
+def report(name, point, description, layer_names, variance, boot, ms, repeats):
     columns = layer_names + ["network"]
     print(f"\n{name}, at {point} ({description})")
     print(f"  summed variance of dL/dmu and dL/drho per Bayesian layer (weights and bias) and over the network, "
@@ -258,17 +273,24 @@ def report(name, point, description, layer_names, variance, ms, repeats):
     k = BATCH_SIZES.index(B_RATIO)
     for kind in ("eps only", "eps + batch"):
         ws, indep = variance["weight sampling", kind][k], variance["independent W_n", kind][k]
+        boot_ws, boot_indep = boot["weight sampling", kind], boot["independent W_n", kind]
         print(f"  B = {B_RATIO}, {kind}: variance / weight sampling's (mu, rho), and the share of weight "
-              "sampling's covariance term kept, (Var - Var_indep) / (Var_ws - Var_indep)")
-        print(f"  {'':>16} | " + " | ".join(f"{c:>21}" for c in columns) + " | share kept (network mu, rho)")
+              "sampling's covariance term kept, (Var - Var_indep) / (Var_ws - Var_indep); ± a bootstrap "
+              f"standard error ({N_BOOTSTRAP} resamples of the draws)")
+        print(f"  {'':>16} | " + " | ".join(f"{c:>25}" for c in columns) + " | share kept (network mu, rho)")
         for e in ESTIMATORS[1:]:
-            ratio = variance[e, kind][k] / ws
-            share = (variance[e, kind][k, -1] - indep[-1]) / (ws[-1] - indep[-1])
-            cells = " | ".join(f"{ratio[j, 0]:10.3f} {ratio[j, 1]:10.3f}" for j in range(len(columns)))
-            print(f"  {e:>16} | {cells} | {share[0]:.2f}, {share[1]:.2f}")
-        first = (variance["Flipout", kind][k, 0] - indep[0]) / (ws[0] - indep[0])
-        print(f"    layer 1 alone: Flipout keeps {first[0]:.2f} (mu), {first[1]:.2f} (rho) of weight sampling's "
-              "covariance term")
+            ratio, ratio_se = variance[e, kind][k] / ws, np.std(boot[e, kind] / boot_ws, axis=0)
+            share = (variance[e, kind][k] - indep) / (ws - indep)
+            share_se = np.std((boot[e, kind] - boot_indep) / (boot_ws - boot_indep), axis=0)
+            cells = " | ".join(f"{ratio[j, 0]:6.3f}±{ratio_se[j, 0]:5.3f} {ratio[j, 1]:6.3f}±{ratio_se[j, 1]:5.3f}"
+                               for j in range(len(columns)))
+            print(f"  {e:>16} | {cells} | {share[-1, 0]:.2f}±{share_se[-1, 0]:.2f}, "
+                  f"{share[-1, 1]:.2f}±{share_se[-1, 1]:.2f}")
+            if e == "Flipout":
+                flipout_first = share[0], share_se[0]
+        (mu, rho), (mu_se, rho_se) = flipout_first
+        print(f"    layer 1 alone: Flipout keeps {mu:.2f}±{mu_se:.2f} (mu), {rho:.2f}±{rho_se:.2f} (rho) of weight "
+              "sampling's covariance term")
     print("  CPU ms per forward + backward: " + "; ".join(
         f"{e}: " + ", ".join(f"B={b} {ms[e, b]:.2f}" for b in BATCH_SIZES) for e in ESTIMATORS))
 
@@ -286,8 +308,8 @@ def main():
         x, y, _, _ = digits(shape)
         for point in POINTS:
             state = at_point(architecture, point, x, y, seed=args.seed)
-            variance, ms = measure(architecture, state, x, y, repeats, seed=args.seed)
-            report(name, point, describe(architecture, state), layer_names, variance, ms, repeats)
+            variance, boot, ms = measure(architecture, state, x, y, repeats, seed=args.seed)
+            report(name, point, describe(architecture, state), layer_names, variance, boot, ms, repeats)
     print(f"\ntotal CPU time {time.process_time() - start:.0f} s")
     return 0
 
