@@ -190,7 +190,7 @@ class FlipoutConv2d(BayesConv2d):
     s_n one sign per input channel, r_n one per output channel (shared by the
     pixels: image n convolves with one kernel drawn from q). Drawn from the
     layer's rng in this order: eps of the kernel (S, C_out, C_in, kH, kW), eps
-    of the bias (S, 1, C_out, 1, 1), s (S, N, C_in, 1, 1), r (S, N, C_out, 1, 1)
+    of the bias (S, 1, C_out), s (S, N, C_in, 1, 1), r (S, N, C_out, 1, 1)
     (no S without n_samples). See minivi/flipout.py for the derivation.
     """
 
@@ -203,7 +203,7 @@ class FlipoutConv2d(BayesConv2d):
         self._new_kl_seed()
         lead = () if n_samples is None else (n_samples,)
         eps = self._eps(self.weight_mu.shape, n_samples)
-        eps_b = None if self.bias_mu is None else self.rng.standard_normal(lead + (1, self.out_channels, 1, 1))
+        eps_b = None if self.bias_mu is None else self.rng.standard_normal(lead + (1, self.out_channels))
         images = lead + (x.shape[-4],)
         sign_in = random_signs(self.rng, images + (self.in_channels, 1, 1))
         sign_out = random_signs(self.rng, images + (self.out_channels, 1, 1))
@@ -211,5 +211,7 @@ class FlipoutConv2d(BayesConv2d):
                            padding=self.padding, shared_sigma=shared_sigma)
         if eps_b is None:
             return y
-        column = (self.out_channels, 1, 1)   # the bias along the channel axis
-        return y + sample_weight(self.bias_mu.reshape(column), self.bias_rho.reshape(column), eps_b * sign_out)
+        # b_n = mu_b + (sigma_b * eps_b) * r_n, one row (C_out,) per image, on the bias's own mu and rho (so
+        # the sigma shared with the KL is found), then set along the channel axis of y
+        b = sample_weight(self.bias_mu, self.bias_rho, eps_b * sign_out[..., 0, 0], shared_sigma=shared_sigma)
+        return y + b.reshape(images + (self.out_channels, 1, 1))

@@ -129,7 +129,7 @@ def test_flipout_conv2d_gives_each_image_its_own_kernel_drawn_from_q(n_samples):
     replay = copy.deepcopy(layer.rng)
     out = layer(x, n_samples=n_samples).data
     lead = () if n_samples is None else (n_samples,)
-    eps, eps_b = replay.standard_normal(lead + (3, 2, 3, 3)), replay.standard_normal(lead + (1, 3, 1, 1))
+    eps, eps_b = replay.standard_normal(lead + (3, 2, 3, 3)), replay.standard_normal(lead + (1, 3))
     s, r = random_signs(replay, lead + (4, 2, 1, 1)), random_signs(replay, lead + (4, 3, 1, 1))
     sigma, sigma_b = softplus(layer.weight_rho.data), softplus(layer.bias_rho.data)
     expected = np.zeros(out.shape)
@@ -140,6 +140,29 @@ def test_flipout_conv2d_gives_each_image_its_own_kernel_drawn_from_q(n_samples):
             bias = layer.bias_mu.data + sigma_b * eps_b[k].ravel() * r[k + (n,)].ravel()
             expected[k + (n,)] = conv_numpy(x[n:n + 1], kernel, bias, stride=2, padding=1)[0]
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_samples", [None, 1, 2])
+def test_flipout_conv2d_bias_gradients_are_the_autodiff_of_its_definition(n_samples):
+    # b_n = mu_b + softplus(rho_b) * eps_b * r_n, written from primitive ops with the layer's replayed draws
+    layer = perturbed(mv.FlipoutConv2d(2, 3, 3, padding=1, rng=np.random.default_rng(0)))
+    x = np.random.default_rng(2).normal(size=(4, 2, 5, 5))
+    c = np.random.default_rng(3).normal(size=(4, 3, 5, 5) if n_samples is None else (n_samples, 4, 3, 5, 5))
+    replay = copy.deepcopy(layer.rng)
+    layer.zero_grad()
+    (layer(x, n_samples=n_samples).tanh() * c).sum().backward()
+    explicit = layer.bias_mu.grad.copy(), layer.bias_rho.grad.copy()
+    lead = () if n_samples is None else (n_samples,)
+    eps, eps_b = replay.standard_normal(lead + (3, 2, 3, 3)), replay.standard_normal(lead + (1, 3))
+    s, r = random_signs(replay, lead + (4, 2, 1, 1)), random_signs(replay, lead + (4, 3, 1, 1))
+    mu_b, rho_b = mv.Tensor(layer.bias_mu.data, requires_grad=True), mv.Tensor(layer.bias_rho.data, requires_grad=True)
+    kernel = layer.weight_mu.data + softplus(layer.weight_rho.data) * eps
+    y = conv_from_primitives(mv.Tensor(x * s), mv.Tensor(kernel - layer.weight_mu.data), padding=1) * r \
+        + conv_from_primitives(mv.Tensor(x), mv.Tensor(layer.weight_mu.data), padding=1)
+    b = (mu_b + rho_b.softplus() * (eps_b * r[..., 0, 0])).reshape(lead + (4, 3, 1, 1))
+    ((y + b).tanh() * c).sum().backward()
+    np.testing.assert_allclose(explicit[0], mu_b.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(explicit[1], rho_b.grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("flipout, plain, shape", [(mv.FlipoutLinear, mv.BayesLinear, (5, 4)),

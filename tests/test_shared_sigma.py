@@ -156,3 +156,24 @@ def test_a_bayesian_convolution_and_a_flipout_layer_share_sigma_too(count_softpl
     loss.backward()
     rhos = [rho for m in model.modules() if isinstance(m, bayes.MeanFieldLayer) for _, rho in m.variational_parameters()]
     assert sorted(count_softplus) == sorted(rho.shape for rho in rhos)        # 4 rhos, 4 calls
+
+
+def test_a_flipout_convolution_shares_its_bias_sigma_too(count_softplus):
+    # FlipoutConv2d's bias b_n = mu_b + sigma_b * eps_b * r_n used to be sampled from reshaped copies of
+    # mu_b and rho_b without the shared dict: softplus(rho_b) was then computed twice per loss.
+    rng = np.random.default_rng(0)
+    model = mv.Sequential(mv.FlipoutConv2d(1, 2, 2, rng=rng), mv.Flatten(), mv.BayesLinear(2 * 2 * 2, 1, rng=rng))
+    x, y = rng.normal(size=(4, 1, 3, 3)), rng.normal(size=(4, 1))
+    loss, _ = mv.elbo_loss(model, x, y, NLL, N_DATA, n_samples=2)
+    loss.backward()
+    rhos = [rho for m in model.modules() if isinstance(m, bayes.MeanFieldLayer) for _, rho in m.variational_parameters()]
+    assert sorted(count_softplus) == sorted(rho.shape for rho in rhos)        # 4 rhos, 4 calls
+    shared_model = mv.Sequential(mv.FlipoutConv2d(1, 2, 2, rng=np.random.default_rng(5)), mv.Flatten(),
+                                 mv.BayesLinear(8, 1, rng=np.random.default_rng(6)))
+    plain_model = mv.Sequential(mv.FlipoutConv2d(1, 2, 2, rng=np.random.default_rng(5)), mv.Flatten(),
+                                mv.BayesLinear(8, 1, rng=np.random.default_rng(6)))
+    value, grads = _loss_and_grads(shared_model, mv.elbo_loss(shared_model, x, y, NLL, N_DATA, n_samples=2)[0])
+    value_ref, grads_ref = _loss_and_grads(plain_model, _unshared_loss(plain_model, x, y, 2))
+    assert value == pytest.approx(value_ref, rel=1e-14)
+    for grad, grad_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(grad, grad_ref, rtol=1e-13, atol=1e-15)
