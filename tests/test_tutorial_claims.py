@@ -356,6 +356,11 @@ def test_10_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     assert tempered[2] <= 0.02 and tempered[0] < min(0.98, mlp[0]) and tempered[3] > tempered[0], tempered
     assert all(det[1] < r[1] and det[2] < r[2] for r in (mlp, elbo, tempered)), det      # "lowest NLL and ECE"
     assert len(re.findall(r"accuracy >= 98% and ECE <= 0.02, for the Bayesian CNN, \w+: NOT reached", out)) == 2
+    boot = out.split("95% bootstrap intervals", 1)[1]
+    elbo_acc_low, elbo_acc_high, elbo_ece_low, elbo_ece_high = printed(boot, r"^Bayesian CNN, ELBO +accuracy")[:4]
+    det_acc_low, det_acc_high = printed(boot, r"^deterministic CNN +accuracy")[:2]
+    assert elbo_acc_low < 0.98 < elbo_acc_high and elbo_ece_low < 0.02 < elbo_ece_high, boot   # "both hold the line"
+    assert elbo_acc_low < det_acc_high and det_acc_low < elbo_acc_high, boot                   # "the intervals overlap"
     assert re.search(r"^Bayesian CNN, ELBO +images per confidence bin.*above the diagonal: (\d+) of \1$", out, re.M)
     kept = {name: printed(out.split("mistakes set aside", 1)[1], rf"^{name} +\d")[:2] for name in names}
     others = {kept[name][1] for name in names if name != "Bayesian CNN, ELBO"}
