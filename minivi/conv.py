@@ -115,7 +115,8 @@ def _check_conv_args(x: Tensor, w: Tensor, b, stride, padding) -> tuple:
         allowed = [(c_out,)] + ([(n_samples, c_out), (1, c_out)] if max(x.ndim, w.ndim) == 5 else [])
         if b.shape not in allowed:
             raise ValueError(f"conv2d: the bias has shape {b.shape}; expected (C_out,) = ({c_out},)"
-                             + (f", or ({n_samples}, {c_out}) with the sample axis" if len(allowed) > 1 else ""))
+                             + (f", or ({n_samples}, {c_out}) or (1, {c_out}) with the sample axis"
+                                if len(allowed) > 1 else ""))
     return stride, padding
 
 
@@ -205,7 +206,7 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0) -> Tensor:
 
     x: (N, C_in, H, W) or (S, N, C_in, H, W); weight: (C_out, C_in, kH, kW) or
     (S, C_out, C_in, kH, kW); bias: None, (C_out,) or, with a sample axis,
-    (S, C_out). stride, padding: an int or a pair (along H, W); zero padding.
+    (S, C_out) or (1, C_out) (one bias for every sample). stride, padding: an int or a pair (along H, W); zero padding.
     Returns (N, C_out, OH, OW), or (S, N, C_out, OH, OW) if either side has a
     sample axis, with OH = (H + 2·padding - kH) // stride + 1 (PyTorch's
     `torch.nn.functional.conv2d`, with S as an extra batch of kernels).

@@ -205,12 +205,26 @@ def _calibration_bins(probs, labels, n_bins, who: str) -> tuple:
                          f"dtype {probs.dtype}; for sampled logits (S, N, C) pass "
                          "classification_uncertainty(logits)['probs']")
     probs = probs.astype(float)
-    if not np.all((probs >= 0) & (probs <= 1)) or not np.allclose(probs.sum(axis=-1), 1.0, rtol=0, atol=1e-6):
-        raise ValueError(f"{who}: each row of probs must be probabilities summing to 1; logits? pass "
-                         "classification_uncertainty(logits)['probs']")
+    problem = _probability_problem(probs)
+    if problem:
+        raise ValueError(f"{who}: each row of probs must be probabilities in [0, 1] summing to 1 (within 1e-6), "
+                         f"but {problem}; logits? pass classification_uncertainty(logits)['probs']")
     labels = checked_labels(labels, probs.shape, who)
     bins = np.minimum((probs.max(axis=-1) * n_bins).astype(int), n_bins - 1)
     return probs, labels, bins
+
+
+def _probability_problem(probs: np.ndarray) -> str | None:
+    """What is wrong with rows of probabilities (N, C), naming the first bad row, or None."""
+    outside = np.argwhere((probs < 0) | (probs > 1) | np.isnan(probs))
+    if len(outside):
+        row, column = outside[0]
+        return f"row {row} holds {probs[row, column]:.8g}, outside [0, 1]"
+    off = np.abs(probs.sum(axis=-1) - 1.0)
+    if np.any(off > 1e-6):
+        row = int(np.argmax(off))
+        return f"row {row} sums to {probs[row].sum():.8g}"
+    return None
 
 
 def _positive_number(value, name: str) -> float:

@@ -338,8 +338,12 @@ def test_the_training_curves_legend_is_as_small_as_the_band_legend():
 def test_a_probability_just_above_1_is_refused(fn):
     """The rows' sums are allowed 1e-6 of rounding, a single probability is not allowed to pass 1."""
     probs = np.array([[1.0 + 5e-7, 0.0], [0.3, 0.7]])
-    with pytest.raises(ValueError, match="each row of probs must be probabilities summing to 1"):
+    with pytest.raises(ValueError, match=r"in \[0, 1\] summing to 1 .*, but row 0 holds 1\.0000005, outside \[0, 1\]"):
         fn(probs, np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"but row 1 sums to 0\.9;"):
+        fn(np.array([[1.0, 0.0], [0.2, 0.7]]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"but row 0 holds nan"):
+        fn(np.array([[np.nan, 0.0], [0.3, 0.7]]), np.array([0, 1]))
     fn(np.array([[1.0, 0.0], [0.3, 0.7]]), np.array([0, 1]))
 
 
