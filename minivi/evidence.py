@@ -223,7 +223,14 @@ def _densities(log_prior, log_likelihood, w: np.ndarray, beta: float, vectorized
     """(log p(𝒟|w), log π_β(w) = log p(w) + β log p(𝒟|w), ∇ log π_β(w)) for every row of w (C, D).
 
     One graph and one backward pass: the likelihood value comes with the tempered gradient.
+    A value or gradient that is NaN or inf is returned as it is, without NumPy's warnings: the
+    callers refuse it at the start (`_check_start`) and reject it in a transition (divergent).
     """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _densities_unchecked(log_prior, log_likelihood, w, beta, vectorized)
+
+
+def _densities_unchecked(log_prior, log_likelihood, w: np.ndarray, beta: float, vectorized: bool) -> tuple:
     if vectorized:
         t = Tensor(w, requires_grad=True)
         lp = _checked_value(log_prior(t), len(w), "log_prior")
