@@ -231,6 +231,7 @@ def _densities(log_prior, log_likelihood, w: np.ndarray, beta: float, vectorized
 
 
 def _densities_unchecked(log_prior, log_likelihood, w: np.ndarray, beta: float, vectorized: bool) -> tuple:
+    """`_densities` without the errstate: one graph per call (vectorized) or per chain."""
     if vectorized:
         t = Tensor(w, requires_grad=True)
         lp = _checked_value(log_prior(t), len(w), "log_prior")
