@@ -77,8 +77,8 @@ def test_calibration_refuses_a_label_column(function):
 
 @pytest.mark.parametrize("probs, message", [
     (np.zeros((2, 3, 2)) + 0.5, r"shape \(N, C\).*classification_uncertainty"),
-    (np.array([[2.0, -1.0], [0.5, 0.5]]), "probabilities summing to 1"),
-    (np.array([[0.6, 0.6], [0.5, 0.5]]), "probabilities summing to 1"),
+    (np.array([[2.0, -1.0], [0.5, 0.5]]), r"in \[0, 1\] summing to 1 .*row 0 holds 2, outside"),
+    (np.array([[0.6, 0.6], [0.5, 0.5]]), r"in \[0, 1\] summing to 1 .*row 0 sums to 1.2;"),
 ])
 def test_calibration_refuses_what_is_not_a_table_of_probabilities(probs, message):
     with pytest.raises(ValueError, match=message):
