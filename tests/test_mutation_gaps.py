@@ -369,15 +369,21 @@ def test_fit_refuses_counts_that_are_not_whole_numbers(name, value):
                verbose=False, **counts)
 
 
-def test_the_demo_figure_is_12_by_4_5_inches_with_the_data_region_in_light_grey(monkeypatch, tmp_path):
+def _demo_figure(monkeypatch, tmp_path, seed):
+    """The figure the demo draws for an untrained network on 20 toy points (saving replaced by keeping it)."""
     saved = []
     monkeypatch.setattr(demo.plots, "save", lambda fig, path: saved.append(fig) or path)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     model = demo.build_model(rng)
     x, y = mv.data.toy_curve(20, rng)
     demo.draw(model, mv.train.History(loss=[3.0, 2.0], kl=[1.0, 1.0], nll=[2.0, 1.0]), x, y, tmp_path / "f.png")
-    assert tuple(saved[0].get_size_inches()) == (12.0, 4.5)
-    shaded = [p for p in saved[0].axes[0].patches if p.get_label() == "where the data are"]
+    return saved[0]
+
+
+def test_the_demo_figure_is_12_by_4_5_inches_with_the_data_region_in_light_grey(monkeypatch, tmp_path):
+    figure = _demo_figure(monkeypatch, tmp_path, seed=3)
+    assert tuple(figure.get_size_inches()) == (12.0, 4.5)
+    shaded = [p for p in figure.axes[0].patches if p.get_label() == "where the data are"]
     assert shaded[0].get_facecolor() == matplotlib.colors.to_rgba("0.92")
 
 
@@ -565,13 +571,8 @@ def test_flatten_and_pooling_layers_show_their_settings():
 
 
 def test_the_demo_plots_the_free_energy_linear_within_100_nats(monkeypatch, tmp_path):
-    saved = []
-    monkeypatch.setattr(demo.plots, "save", lambda fig, path: saved.append(fig) or path)
-    rng = np.random.default_rng(26)
-    model = demo.build_model(rng)
-    x, y = mv.data.toy_curve(20, rng)
-    demo.draw(model, mv.train.History(loss=[3.0, 2.0], kl=[1.0, 1.0], nll=[2.0, 1.0]), x, y, tmp_path / "f.png")
-    right = saved[0].axes[1]
+    figure = _demo_figure(monkeypatch, tmp_path, seed=26)
+    right = figure.axes[1]
     assert right.get_yscale() == "symlog" and right.yaxis.get_transform().linthresh == 100
 
 

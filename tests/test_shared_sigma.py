@@ -146,16 +146,21 @@ def test_kl_gradient_in_rho_is_minus_one_far_below_minus_709(rho):
     np.testing.assert_allclose(layer.weight_rho.grad, -1.0, rtol=1e-12)
 
 
+def assert_one_softplus_per_rho(model, x, y, count_softplus):
+    """One loss and backward with 2 samples: softplus called once per rho of the model."""
+    loss, _ = mv.elbo_loss(model, x, y, NLL, N_DATA, n_samples=2)
+    loss.backward()
+    rhos = [rho for m in model.modules() if isinstance(m, bayes.MeanFieldLayer) for _, rho in m.variational_parameters()]
+    assert sorted(count_softplus) == sorted(rho.shape for rho in rhos)
+
+
 def test_a_bayesian_convolution_and_a_flipout_layer_share_sigma_too(count_softplus):
     # BayesConv2d samples its kernel and bias, FlipoutLinear its weights and bias, with the shared sigma:
     # one softplus per rho per loss.
     rng = np.random.default_rng(0)
     model = mv.Sequential(mv.BayesConv2d(1, 2, 2, rng=rng), mv.Flatten(), mv.FlipoutLinear(2 * 2 * 2, 1, rng=rng))
     x, y = rng.normal(size=(4, 1, 3, 3)), rng.normal(size=(4, 1))
-    loss, _ = mv.elbo_loss(model, x, y, NLL, N_DATA, n_samples=2)
-    loss.backward()
-    rhos = [rho for m in model.modules() if isinstance(m, bayes.MeanFieldLayer) for _, rho in m.variational_parameters()]
-    assert sorted(count_softplus) == sorted(rho.shape for rho in rhos)        # 4 rhos, 4 calls
+    assert_one_softplus_per_rho(model, x, y, count_softplus)                  # 4 rhos, 4 calls
 
 
 def test_a_flipout_convolution_shares_its_bias_sigma_too(count_softplus):
@@ -164,10 +169,7 @@ def test_a_flipout_convolution_shares_its_bias_sigma_too(count_softplus):
     rng = np.random.default_rng(0)
     model = mv.Sequential(mv.FlipoutConv2d(1, 2, 2, rng=rng), mv.Flatten(), mv.BayesLinear(2 * 2 * 2, 1, rng=rng))
     x, y = rng.normal(size=(4, 1, 3, 3)), rng.normal(size=(4, 1))
-    loss, _ = mv.elbo_loss(model, x, y, NLL, N_DATA, n_samples=2)
-    loss.backward()
-    rhos = [rho for m in model.modules() if isinstance(m, bayes.MeanFieldLayer) for _, rho in m.variational_parameters()]
-    assert sorted(count_softplus) == sorted(rho.shape for rho in rhos)        # 4 rhos, 4 calls
+    assert_one_softplus_per_rho(model, x, y, count_softplus)                  # 4 rhos, 4 calls
     shared_model = mv.Sequential(mv.FlipoutConv2d(1, 2, 2, rng=np.random.default_rng(5)), mv.Flatten(),
                                  mv.BayesLinear(8, 1, rng=np.random.default_rng(6)))
     plain_model = mv.Sequential(mv.FlipoutConv2d(1, 2, 2, rng=np.random.default_rng(5)), mv.Flatten(),
