@@ -210,6 +210,12 @@ X4, W4 = np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3))
     (lambda: mv.Conv2d(2, 2, 3, stride=2.0, rng=np.random.default_rng(0)), ["stride must be a whole number"]),
     (lambda: mv.Conv2d(3, 4, 3, rng=np.random.default_rng(0))(np.zeros((3, 5, 5))), [r"\(3, 5, 5\)"]),
     (lambda: mv.Flatten()(np.zeros((3, 4, 5))), [r"\(N, C_in, H, W\)"]),
+    (lambda: mv.conv2d(X4, np.zeros((4, 3, 0, 3))), [r"kernel of shape \(4, 3, 0, 3\)", "at least 1"]),
+    (lambda: mv.conv2d(X4, np.zeros((0, 3, 3, 3))), [r"kernel of shape \(0, 3, 3, 3\)", "at least 1"]),
+    (lambda: mv.conv2d(np.zeros((2, 0, 5, 5)), np.zeros((4, 0, 3, 3))), [r"kernel of shape \(4, 0, 3, 3\)"]),
+    (lambda: mv.conv2d(np.zeros((2, 3, 0, 5)), W4, padding=2), [r"images of shape \(2, 3, 0, 5\)", "H, W >= 1"]),
+    (lambda: mv.conv2d(np.zeros((1,) + X4.shape), W4, np.zeros((4, 1))),
+     [r"bias has shape \(4, 1\); expected \(C_out,\) = \(4,\), or \(1, 4\) with the sample axis$"]),
 ])
 def test_bad_input_is_refused_naming_the_expected_shape(call, fragments):
     with pytest.raises(ValueError) as info:
@@ -255,6 +261,27 @@ def test_conv2d_and_pooling_equal_pytorch_on_random_shapes():
             (t_out * torch.tensor(g)).sum().backward()
             np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=0, atol=1e-12)
             np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_an_empty_batch_gives_an_empty_output_and_zero_kernel_gradients():
+    """N = 0 images (or S = 0 samples) is a sum over nothing: outputs of size 0, dF/dW = 0 (PyTorch does the same)."""
+    w = mv.Tensor(np.ones((4, 3, 3, 2)), requires_grad=True)
+    b = mv.Tensor(np.ones(4), requires_grad=True)
+    x = mv.Tensor(np.zeros((0, 3, 6, 5)), requires_grad=True)
+    out = mv.conv2d(x, w, b, stride=2, padding=1)
+    assert out.shape == (0, 4, 3, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 6, 5)
+    np.testing.assert_array_equal(w.grad, np.zeros((4, 3, 3, 2)))
+    np.testing.assert_array_equal(b.grad, np.zeros(4))
+    assert mv.conv2d(np.zeros((2, 0, 3, 6, 5)), w).shape == (2, 0, 4, 4, 4)
+    w.grad = None
+    no_samples = mv.conv2d(np.zeros((0, 2, 3, 6, 5)), w)
+    assert no_samples.shape == (0, 2, 4, 4, 4)
+    no_samples.sum().backward()
+    np.testing.assert_array_equal(w.grad, np.zeros((4, 3, 3, 2)))
+    assert mv.Flatten()(np.zeros((0, 3, 4, 5))).shape == (0, 60)
+    assert mv.Conv2d(3, 2, 3, padding=1, rng=np.random.default_rng(0))(np.zeros((0, 3, 4, 4))).shape == (0, 2, 4, 4)
 
 
 def test_a_conv2d_rebuilt_from_its_config_has_its_stride_and_padding():
