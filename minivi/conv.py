@@ -274,6 +274,8 @@ def max_pool2d(x, kernel_size, stride=None) -> Tensor:
     by row (NumPy's argmax; PyTorch's CPU max_pool2d chooses the same entry).
     The max is not differentiable at a tie; any split is a valid subgradient,
     and one entry getting all of it keeps the gradient of a max a max's.
+    A NaN in a window makes its maximum NaN; the first NaN gets the gradient
+    (PyTorch gives it to the last: the value is NaN either way).
     """
     x = as_tensor(x)
     (kh, kw), (sh, sw), windows = _pool_windows(x, kernel_size, stride, "max_pool2d")

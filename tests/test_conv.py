@@ -318,3 +318,35 @@ def test_pooling_layers_with_a_stride_other_than_their_window(layer_type, reduce
     assert layer.config() == {"kernel_size": list(pair(kernel)), "stride": list(pair(stride))}
     x = np.random.default_rng(3).standard_normal((2, 3, 7, 8))
     np.testing.assert_allclose(layer(x).data, _pool_by_loops(x, pair(kernel), pair(stride), reduce), rtol=1e-14)
+
+
+def _max_pool_grad_by_loops(x, g, kernel, stride):
+    """dF/dx of max pooling written out: each window, read row by row, sends G to its first strict maximum."""
+    (kh, kw), (sh, sw) = kernel, stride
+    d_x = np.zeros(x.shape)
+    for lead in np.ndindex(*g.shape[:-2]):
+        for i in range(g.shape[-2]):
+            for j in range(g.shape[-1]):
+                best = None
+                for a in range(kh):
+                    for e in range(kw):
+                        if best is None or x[lead + (sh * i + a, sw * j + e)] > x[lead + best]:
+                            best = (sh * i + a, sw * j + e)
+                d_x[lead + best] += g[lead + (i, j)]
+    return d_x
+
+
+@pytest.mark.parametrize("kernel, stride", [((2, 3), (1, 2)), ((3, 1), None), (2, 3), ((1, 2), (2, 1))])
+def test_max_pool_gradient_with_ties_is_the_loop_reference_and_each_window_passes_on_its_g(kernel, stride):
+    """ReLU zeros and small integers: many windows with tied maxima, some overlapping, some not tiling the image."""
+    rng = np.random.default_rng(4)
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)   # noqa: E731
+    for x in (np.maximum(rng.normal(size=(2, 2, 3, 7, 8)) - 0.7, 0.0), rng.integers(0, 3, size=(2, 3, 7, 8)) * 1.0):
+        t = mv.Tensor(x, requires_grad=True)
+        out = mv.max_pool2d(t, kernel, stride)
+        g = rng.normal(size=out.shape)
+        (out * g).sum().backward()
+        expected = _max_pool_grad_by_loops(x, g, pair(kernel), pair(kernel if stride is None else stride))
+        np.testing.assert_allclose(t.grad, expected, rtol=0, atol=1e-14)   # overlaps add in another order
+        assert np.isclose(t.grad.sum(), g.sum(), rtol=0, atol=1e-12)     # never more than G per window
+
