@@ -284,6 +284,22 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_kernel_gradients():
     assert mv.Conv2d(3, 2, 3, padding=1, rng=np.random.default_rng(0))(np.zeros((0, 3, 4, 4))).shape == (0, 2, 4, 4)
 
 
+def test_integer_float32_and_non_contiguous_arrays_give_the_float64_result():
+    """Every array is read as float64 values, whatever its dtype or memory layout (strided views included)."""
+    rng = np.random.default_rng(6)
+    x, w, b = rng.integers(-3, 4, size=(2, 3, 7, 6)), rng.integers(-3, 4, size=(4, 3, 3, 2)), rng.integers(-3, 4, size=4)
+    settings = dict(stride=(2, 1), padding=(1, 2))
+    expected = conv_numpy(x.astype(float), w.astype(float), b.astype(float), **settings)
+    for xi, wi, bi in ((x, w, b), (x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)),
+                       (np.asfortranarray(x), w[..., ::-1].copy()[..., ::-1], b[::-1].copy()[::-1]),
+                       (np.swapaxes(x, 2, 3).copy().swapaxes(2, 3), np.swapaxes(w, 0, 1).copy().swapaxes(0, 1), b)):
+        out = mv.conv2d(xi, wi, bi, **settings)
+        assert out.data.dtype == np.float64
+        np.testing.assert_array_equal(out.data, expected)          # small integers: every sum is exact
+        for op in (mv.max_pool2d, mv.avg_pool2d):
+            np.testing.assert_array_equal(op(xi, (3, 2), (2, 3)).data, op(x.astype(float), (3, 2), (2, 3)).data)
+
+
 def test_a_conv2d_rebuilt_from_its_config_has_its_stride_and_padding():
     """config() is what a saved model is rebuilt from: every geometry entry must survive the round trip."""
     layer = mv.Conv2d(2, 3, (3, 2), stride=(1, 2), padding=(2, 1), rng=np.random.default_rng(0))
