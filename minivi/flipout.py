@@ -77,8 +77,8 @@ def _check_noise(who: str, mu: Tensor, eps, sign_in, sign_out, rows: tuple, n_in
     try:
         rows = np.broadcast_shapes(rows, lead + (1,))
     except ValueError:
-        raise ValueError(f"{who}: the sample axes of x and of eps {np.shape(eps)} differ; they must be equal, or "
-                         "one of them 1 or absent") from None
+        raise ValueError(f"{who}: the sample axes of x (leading axes {rows}) and of eps {np.shape(eps)} differ; "
+                         "they must be equal, or one of them 1 or absent") from None
     for name, sign, n in (("sign_in", sign_in, n_in), ("sign_out", sign_out, n_out)):
         if np.shape(sign) != rows + (n,) + tail:
             raise ValueError(f"{who}: {name} has shape {np.shape(sign)}; expected {rows + (n,) + tail}, one sign per "

@@ -221,6 +221,9 @@ def test_flipout_ops_check_mu_rho_and_the_signs():
         mv.flipout_conv2d(x, k, k[..., :2], k, s, r)
     with pytest.raises(ValueError, match=re.escape("sign_in must hold only +1 and -1")):
         mv.flipout_conv2d(x, k, k, k, np.random.default_rng(0).normal(size=(2, 3, 1, 1)), r)
+    with pytest.raises(ValueError, match=re.escape("the sample axes of x (leading axes (2, 2)) and of eps (3, 4, 3, 3, 3) "
+                                                   "differ")):
+        mv.flipout_conv2d(np.zeros((2,) + x.shape), k, k, np.zeros((3,) + k.shape), s[None], r[None])
 
 
 # ---------------------------------------------------------------- unbiasedness
