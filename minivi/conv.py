@@ -87,10 +87,13 @@ def _check_image(x: Tensor, who: str) -> None:
         raise ValueError(f"{who} expects images of shape {IMAGE_SHAPE}, got shape {x.shape}{hint}")
 
 
-def _check_window(image_hw: tuple, kernel: tuple, padding: tuple, who: str) -> None:
-    """The kernel (or pooling window) must fit inside the padded image."""
-    padded = tuple(n + 2 * p for n, p in zip(image_hw, padding))
+def _check_window(image_hw: tuple, kernel: tuple, padding, who: str) -> None:
+    """The kernel must fit inside the padded image (padding None: a pooling window, inside the image)."""
+    padded = tuple(n + 2 * p for n, p in zip(image_hw, padding or (0, 0)))
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        if padding is None:
+            raise ValueError(f"{who}: the {kernel[0]}x{kernel[1]} window is larger than the image {padded[0]}x"
+                             f"{padded[1]} (H, W); use a smaller kernel_size (pooling adds no padding) or larger images")
         raise ValueError(f"{who}: the {kernel[0]}x{kernel[1]} window is larger than the padded image "
                          f"{padded[0]}x{padded[1]} (H, W = {image_hw[0]}, {image_hw[1]} plus padding {padding}); "
                          "use a smaller kernel, more padding, or larger images")
@@ -258,7 +261,7 @@ def _pool_windows(x: Tensor, kernel_size, stride, who: str) -> tuple:
     _check_image(x, who)
     kernel = pair(kernel_size, "kernel_size", 1)
     stride = kernel if stride is None else pair(stride, "stride", 1)
-    _check_window(x.shape[-2:], kernel, (0, 0), who)
+    _check_window(x.shape[-2:], kernel, None, who)
     windows = sliding_window_view(x.data, kernel, axis=(-2, -1))[..., ::stride[0], ::stride[1], :, :]
     return kernel, stride, windows
 
