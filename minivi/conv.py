@@ -87,10 +87,13 @@ def _check_image(x: Tensor, who: str) -> None:
         raise ValueError(f"{who} expects images of shape {IMAGE_SHAPE}, got shape {x.shape}{hint}")
 
 
-def _check_window(image_hw: tuple, kernel: tuple, padding: tuple, who: str) -> None:
-    """The kernel (or pooling window) must fit inside the padded image."""
-    padded = tuple(n + 2 * p for n, p in zip(image_hw, padding))
+def _check_window(image_hw: tuple, kernel: tuple, padding, who: str) -> None:
+    """The kernel must fit inside the padded image (padding None: a pooling window, inside the image)."""
+    padded = tuple(n + 2 * p for n, p in zip(image_hw, padding or (0, 0)))
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        if padding is None:
+            raise ValueError(f"{who}: the {kernel[0]}x{kernel[1]} window is larger than the image {padded[0]}x"
+                             f"{padded[1]} (H, W); use a smaller kernel_size (pooling adds no padding) or larger images")
         raise ValueError(f"{who}: the {kernel[0]}x{kernel[1]} window is larger than the padded image "
                          f"{padded[0]}x{padded[1]} (H, W = {image_hw[0]}, {image_hw[1]} plus padding {padding}); "
                          "use a smaller kernel, more padding, or larger images")
@@ -101,6 +104,11 @@ def _check_conv_args(x: Tensor, w: Tensor, b, stride, padding) -> tuple:
     _check_image(x, "conv2d")
     if w.ndim not in (4, 5):
         raise ValueError(f"conv2d expects a kernel of shape {KERNEL_SHAPE}, got shape {w.shape}")
+    if 0 in w.shape[-4:]:
+        raise ValueError(f"conv2d: the kernel of shape {w.shape} has an empty axis; C_out, C_in, kH and kW must each "
+                         "be at least 1")
+    if 0 in x.shape[-2:]:
+        raise ValueError(f"conv2d: images of shape {x.shape} have no pixels; images need H, W >= 1")
     stride, padding = pair(stride, "stride", 1), pair(padding, "padding", 0)
     if x.shape[-3] != w.shape[-3]:
         raise ValueError(f"conv2d: x has {x.shape[-3]} channels (x of shape {x.shape}, expected "
@@ -112,11 +120,11 @@ def _check_conv_args(x: Tensor, w: Tensor, b, stride, padding) -> tuple:
     _check_window(x.shape[-2:], w.shape[-2:], padding, "conv2d")
     if b is not None:
         c_out, n_samples = w.shape[-4], max(s_x, s_w)
-        allowed = [(c_out,)] + ([(n_samples, c_out), (1, c_out)] if max(x.ndim, w.ndim) == 5 else [])
-        if b.shape not in allowed:
+        with_samples = list(dict.fromkeys([(n_samples, c_out), (1, c_out)])) if max(x.ndim, w.ndim) == 5 else []
+        if b.shape != (c_out,) and b.shape not in with_samples:
             raise ValueError(f"conv2d: the bias has shape {b.shape}; expected (C_out,) = ({c_out},)"
-                             + (f", or ({n_samples}, {c_out}) or (1, {c_out}) with the sample axis"
-                                if len(allowed) > 1 else ""))
+                             + (", or " + " or ".join(map(str, with_samples)) + " with the sample axis"
+                                if with_samples else ""))
     return stride, padding
 
 
@@ -134,8 +142,8 @@ def im2col(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple) -> np.nd
         x = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)])
     windows = sliding_window_view(x, kernel, axis=(-2, -1))[..., ::sh, ::sw, :, :]   # (..., N, C, OH, OW, kH, kW)
     windows = np.moveaxis(windows, -5, -3)                                              # (..., N, OH, OW, C, kH, kW)
-    n, oh, ow = windows.shape[-6:-3]
-    return windows.reshape(windows.shape[:-6] + (n * oh * ow, -1))
+    n, oh, ow, c, kh, kw = windows.shape[-6:]
+    return windows.reshape(windows.shape[:-6] + (n * oh * ow, c * kh * kw))   # sizes spelled out: N may be 0
 
 
 def col2im(d_cols: np.ndarray, image_shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
@@ -160,7 +168,8 @@ def col2im(d_cols: np.ndarray, image_shape: tuple, kernel: tuple, stride: tuple,
 def _to_rows(grad_out: np.ndarray) -> np.ndarray:
     """G (lead..., N, C_out, OH, OW) laid out as G_col (lead..., N·OH·OW, C_out)."""
     g = np.moveaxis(grad_out, -3, -1)
-    return g.reshape(g.shape[:-4] + (-1, g.shape[-1]))
+    n, oh, ow, c_out = g.shape[-4:]
+    return g.reshape(g.shape[:-4] + (n * oh * ow, c_out))
 
 
 def _from_rows(out_col: np.ndarray, n: int, oh: int, ow: int) -> np.ndarray:
@@ -169,9 +178,15 @@ def _from_rows(out_col: np.ndarray, n: int, oh: int, ow: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(out, -1, -3))
 
 
+def _kernel_rows(w: np.ndarray) -> np.ndarray:
+    """W_col: the kernel (lead..., C_out, C_in, kH, kW) as rows (lead..., C_out, C_in·kH·kW), no copy."""
+    c_in, kh, kw = w.shape[-3:]
+    return w.reshape(w.shape[:-3] + (c_in * kh * kw,))
+
+
 def conv_forward(cols: np.ndarray, w: np.ndarray, n: int, oh: int, ow: int) -> np.ndarray:
     """Out = X_col W_colᵀ, laid out as (lead..., N, C_out, OH, OW); no bias."""
-    w_col = w.reshape(w.shape[:-3] + (-1,))                               # (lead..., C_out, C_in·kH·kW)
+    w_col = _kernel_rows(w)                                                # (lead..., C_out, C_in·kH·kW)
     return _from_rows(cols @ np.swapaxes(w_col, -1, -2), n, oh, ow)
 
 
@@ -180,7 +195,7 @@ def conv_weight_grad(cols: np.ndarray, grad_out: np.ndarray, w_shape: tuple) -> 
     g_col = _to_rows(grad_out)
     c_out = w_shape[-4]
     if len(w_shape) == 4 and g_col.ndim == 3:      # one kernel for every sample: sum the samples' products
-        if cols.ndim == 3 and len(cols) > 1:       # Σ_s G_sᵀ X_s: one product with the samples' rows end to end
+        if cols.ndim == 3 and len(cols) != 1:      # Σ_s G_sᵀ X_s: one product with the samples' rows end to end
             d_w = g_col.reshape(-1, c_out).T @ cols.reshape(-1, cols.shape[-1])
         else:                                      # one X for every sample: Σ_s G_sᵀ X = (Σ_s G_s)ᵀ X
             d_w = g_col.sum(axis=0).T @ cols.reshape(cols.shape[-2:])
@@ -191,7 +206,7 @@ def conv_weight_grad(cols: np.ndarray, grad_out: np.ndarray, w_shape: tuple) -> 
 
 def conv_input_grad(grad_out: np.ndarray, w: np.ndarray, x_shape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
     """dF/dx = col2im(G_col W_col) (summed over samples if x had no sample axis or one of size 1)."""
-    w_col = w.reshape(w.shape[:-3] + (-1,))
+    w_col = _kernel_rows(w)
     d_cols = _to_rows(grad_out) @ w_col
     lead = d_cols.shape[:-2]
     d_x = col2im(d_cols, lead + tuple(x_shape[-4:]), w.shape[-2:], stride, padding)
@@ -210,6 +225,11 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0) -> Tensor:
     Returns (N, C_out, OH, OW), or (S, N, C_out, OH, OW) if either side has a
     sample axis, with OH = (H + 2·padding - kH) // stride + 1 (PyTorch's
     `torch.nn.functional.conv2d`, with S as an extra batch of kernels).
+    Arrays of any real dtype (int, bool, float32) are converted to float64, as
+    every Tensor is. N = 0 images give an empty output and dF/dW = 0. Refused:
+    a kernel larger than the padded image, channel counts that differ, an
+    empty kernel axis or an image with no pixels. NaN and inf propagate as in
+    any sum of products (as in PyTorch); `elbo_loss` refuses data holding them.
 
     Forward: im2col and one matrix product; backward: dF/dW = G_colᵀ X_col,
     dF/db = Σ G, dF/dx = col2im(G_col W_col). Derived in this module's docstring.
@@ -241,7 +261,7 @@ def _pool_windows(x: Tensor, kernel_size, stride, who: str) -> tuple:
     _check_image(x, who)
     kernel = pair(kernel_size, "kernel_size", 1)
     stride = kernel if stride is None else pair(stride, "stride", 1)
-    _check_window(x.shape[-2:], kernel, (0, 0), who)
+    _check_window(x.shape[-2:], kernel, None, who)
     windows = sliding_window_view(x.data, kernel, axis=(-2, -1))[..., ::stride[0], ::stride[1], :, :]
     return kernel, stride, windows
 
@@ -257,6 +277,8 @@ def max_pool2d(x, kernel_size, stride=None) -> Tensor:
     by row (NumPy's argmax; PyTorch's CPU max_pool2d chooses the same entry).
     The max is not differentiable at a tie; any split is a valid subgradient,
     and one entry getting all of it keeps the gradient of a max a max's.
+    A NaN in a window makes its maximum NaN; the first NaN gets the gradient
+    (PyTorch gives it to the last: the value is NaN either way).
     """
     x = as_tensor(x)
     (kh, kw), (sh, sw), windows = _pool_windows(x, kernel_size, stride, "max_pool2d")
@@ -349,7 +371,8 @@ class Flatten(Module):
     def forward(self, x):
         x = as_tensor(x)
         _check_image(x, "Flatten")
-        return x.reshape(x.shape[:-3] + (-1,))
+        c, h, w = x.shape[-3:]
+        return x.reshape(x.shape[:-3] + (c * h * w,))
 
     def __repr__(self):
         return "Flatten()"

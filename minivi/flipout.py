@@ -59,20 +59,32 @@ def random_signs(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     return 2.0 * rng.integers(0, 2, size=shape) - 1.0
 
 
+def _check_q(who: str, mu, rho, expected: str, ndim: int) -> tuple:
+    """mu and rho as Tensors (an array is a constant), of one shape with `ndim` axes."""
+    mu, rho = as_tensor(mu), as_tensor(rho)
+    if mu.ndim != ndim:
+        raise ValueError(f"{who}: mu has shape {mu.shape}; expected {expected}")
+    if rho.shape != mu.shape:
+        raise ValueError(f"{who}: rho has shape {rho.shape}; expected mu's shape {mu.shape}")
+    return mu, rho
+
+
 def _check_noise(who: str, mu: Tensor, eps, sign_in, sign_out, rows: tuple, n_in: int, n_out: int, tail: tuple) -> None:
-    """eps of mu's shape (with an optional sample axis first), signs of the shapes the rows need."""
+    """eps of mu's shape (with an optional sample axis first), signs ±1 of the shapes the rows need."""
     lead = np.shape(eps)[:-mu.ndim]
     if np.shape(eps)[len(lead):] != mu.shape or len(lead) > 1:
         raise ValueError(f"{who}: eps has shape {np.shape(eps)}; expected mu's shape {mu.shape}, or (S, *{mu.shape})")
     try:
         rows = np.broadcast_shapes(rows, lead + (1,))
     except ValueError:
-        raise ValueError(f"{who}: the sample axes of x and of eps {np.shape(eps)} differ; they must be equal, or "
-                         "one of them 1 or absent") from None
+        raise ValueError(f"{who}: the sample axes of x (leading axes {rows}) and of eps {np.shape(eps)} differ; "
+                         "they must be equal, or one of them 1 or absent") from None
     for name, sign, n in (("sign_in", sign_in, n_in), ("sign_out", sign_out, n_out)):
         if np.shape(sign) != rows + (n,) + tail:
             raise ValueError(f"{who}: {name} has shape {np.shape(sign)}; expected {rows + (n,) + tail}, one sign per "
                              "row (image) and " + ("feature" if not tail else "channel"))
+        if not np.all(np.abs(sign) == 1):     # other values scale Delta_W: no longer a draw from q
+            raise ValueError(f"{who}: {name} must hold only +1 and -1 (draw it with random_signs(rng, shape))")
 
 
 def _delta_w(rho: Tensor, eps: np.ndarray, shared_sigma):
@@ -89,12 +101,13 @@ def flipout_linear(x, mu: Tensor, rho: Tensor, eps: np.ndarray, sign_in: np.ndar
                    shared_sigma: dict | None = None) -> Tensor:
     """y = x @ mu + ((x * sign_in) @ Delta_W) * sign_out, Delta_W = softplus(rho) * eps, as ONE op.
 
-    x: (N, in) or (S, N, in) (S: 1 or the sample count); mu, rho: (in, out);
+    x: (N, in) or (S, N, in) (S: 1 or the sample count); mu, rho: (in, out) (Tensors; an array is a constant);
     eps: (in, out) or (S, in, out); sign_in: x's rows' shape (S, N, in) or
-    (N, in); sign_out: the output's (S, N, out) or (N, out). Backward: see the
-    module docstring; gradients of mu and rho are summed over the samples.
+    (N, in); sign_out: the output's (S, N, out) or (N, out), every sign +1 or -1.
+    Backward: see the module docstring; gradients of mu and rho are summed over the samples.
     """
     x = as_tensor(x)
+    mu, rho = _check_q("flipout_linear", mu, rho, "(in_features, out_features)", 2)
     if x.ndim not in (2, 3) or x.shape[-1] != mu.shape[0]:
         raise ValueError(f"flipout_linear expects x of shape (N, {mu.shape[0]}), or (S, N, {mu.shape[0]}) with a "
                          f"sample axis, got shape {x.shape}")
@@ -120,12 +133,13 @@ def flipout_conv2d(x, mu: Tensor, rho: Tensor, eps: np.ndarray, sign_in: np.ndar
                    stride=1, padding=0, shared_sigma: dict | None = None) -> Tensor:
     """y = conv2d(x, mu) + conv2d(x * sign_in, Delta_W) * sign_out, Delta_W = softplus(rho) * eps, as ONE op.
 
-    x: (N, C_in, H, W) or (S, N, C_in, H, W); mu, rho: (C_out, C_in, kH, kW);
+    x: (N, C_in, H, W) or (S, N, C_in, H, W); mu, rho: (C_out, C_in, kH, kW) (Tensors or constant arrays);
     eps: mu's shape or (S, C_out, C_in, kH, kW); sign_in: (S, N, C_in, 1, 1) or
     (N, C_in, 1, 1), one sign per image and input channel; sign_out: (S, N, C_out, 1, 1)
-    or (N, C_out, 1, 1). Backward: see the module docstring.
+    or (N, C_out, 1, 1); every sign +1 or -1. Backward: see the module docstring.
     """
     x = as_tensor(x)
+    mu, rho = _check_q("flipout_conv2d", mu, rho, "(C_out, C_in, kH, kW) (the sample axis goes on eps)", 4)
     stride, padding = _check_conv_args(x, mu, None, stride, padding)
     _check_noise("flipout_conv2d", mu, eps, sign_in, sign_out, x.shape[:-3], mu.shape[1], mu.shape[0], (1, 1))
     s, delta = _delta_w(rho, eps, shared_sigma)

@@ -203,13 +203,21 @@ X4, W4 = np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3))
     (lambda: mv.conv2d(X4, W4, padding=(1, 2, 3)), ["padding must be"]),
     (lambda: mv.conv2d(X4, W4, np.zeros(3)), [r"bias has shape \(3,\)", r"\(C_out,\) = \(4,\)"]),
     (lambda: mv.conv2d(np.zeros((2,) + X4.shape), np.zeros((3,) + W4.shape)), ["sample axes", "2 and 3"]),
-    (lambda: mv.max_pool2d(np.zeros((1, 1, 2, 2)), 3), ["3x3 window is larger than the padded image 2x2"]),
+    (lambda: mv.max_pool2d(np.zeros((1, 1, 2, 2)), 3), ["3x3 window is larger than the image 2x2",
+                                                       r"smaller kernel_size \(pooling adds no padding\)"]),
+    (lambda: mv.AvgPool2d((1, 4))(np.zeros((1, 1, 5, 3))), ["avg_pool2d: the 1x4 window is larger than the image 5x3"]),
     (lambda: mv.avg_pool2d(np.zeros((1, 2, 2)), 2), [r"\(N, C_in, H, W\)"]),
     (lambda: mv.max_pool2d(X4, 2, stride=0.5), ["stride must be a whole number"]),
     (lambda: mv.Conv2d(0, 2, 3, rng=np.random.default_rng(0)), ["in_channels must be a whole number >= 1"]),
     (lambda: mv.Conv2d(2, 2, 3, stride=2.0, rng=np.random.default_rng(0)), ["stride must be a whole number"]),
     (lambda: mv.Conv2d(3, 4, 3, rng=np.random.default_rng(0))(np.zeros((3, 5, 5))), [r"\(3, 5, 5\)"]),
     (lambda: mv.Flatten()(np.zeros((3, 4, 5))), [r"\(N, C_in, H, W\)"]),
+    (lambda: mv.conv2d(X4, np.zeros((4, 3, 0, 3))), [r"kernel of shape \(4, 3, 0, 3\)", "at least 1"]),
+    (lambda: mv.conv2d(X4, np.zeros((0, 3, 3, 3))), [r"kernel of shape \(0, 3, 3, 3\)", "at least 1"]),
+    (lambda: mv.conv2d(np.zeros((2, 0, 5, 5)), np.zeros((4, 0, 3, 3))), [r"kernel of shape \(4, 0, 3, 3\)"]),
+    (lambda: mv.conv2d(np.zeros((2, 3, 0, 5)), W4, padding=2), [r"images of shape \(2, 3, 0, 5\)", "H, W >= 1"]),
+    (lambda: mv.conv2d(np.zeros((1,) + X4.shape), W4, np.zeros((4, 1))),
+     [r"bias has shape \(4, 1\); expected \(C_out,\) = \(4,\), or \(1, 4\) with the sample axis$"]),
 ])
 def test_bad_input_is_refused_naming_the_expected_shape(call, fragments):
     with pytest.raises(ValueError) as info:
@@ -257,6 +265,43 @@ def test_conv2d_and_pooling_equal_pytorch_on_random_shapes():
             np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=0, atol=1e-12)
 
 
+def test_an_empty_batch_gives_an_empty_output_and_zero_kernel_gradients():
+    """N = 0 images (or S = 0 samples) is a sum over nothing: outputs of size 0, dF/dW = 0 (PyTorch does the same)."""
+    w = mv.Tensor(np.ones((4, 3, 3, 2)), requires_grad=True)
+    b = mv.Tensor(np.ones(4), requires_grad=True)
+    x = mv.Tensor(np.zeros((0, 3, 6, 5)), requires_grad=True)
+    out = mv.conv2d(x, w, b, stride=2, padding=1)
+    assert out.shape == (0, 4, 3, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 6, 5)
+    np.testing.assert_array_equal(w.grad, np.zeros((4, 3, 3, 2)))
+    np.testing.assert_array_equal(b.grad, np.zeros(4))
+    assert mv.conv2d(np.zeros((2, 0, 3, 6, 5)), w).shape == (2, 0, 4, 4, 4)
+    w.grad = None
+    no_samples = mv.conv2d(np.zeros((0, 2, 3, 6, 5)), w)
+    assert no_samples.shape == (0, 2, 4, 4, 4)
+    no_samples.sum().backward()
+    np.testing.assert_array_equal(w.grad, np.zeros((4, 3, 3, 2)))
+    assert mv.Flatten()(np.zeros((0, 3, 4, 5))).shape == (0, 60)
+    assert mv.Conv2d(3, 2, 3, padding=1, rng=np.random.default_rng(0))(np.zeros((0, 3, 4, 4))).shape == (0, 2, 4, 4)
+
+
+def test_integer_float32_and_non_contiguous_arrays_give_the_float64_result():
+    """Every array is read as float64 values, whatever its dtype or memory layout (strided views included)."""
+    rng = np.random.default_rng(6)
+    x, w, b = rng.integers(-3, 4, size=(2, 3, 7, 6)), rng.integers(-3, 4, size=(4, 3, 3, 2)), rng.integers(-3, 4, size=4)
+    settings = dict(stride=(2, 1), padding=(1, 2))
+    expected = conv_numpy(x.astype(float), w.astype(float), b.astype(float), **settings)
+    for xi, wi, bi in ((x, w, b), (x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)),
+                       (np.asfortranarray(x), w[..., ::-1].copy()[..., ::-1], b[::-1].copy()[::-1]),
+                       (np.swapaxes(x, 2, 3).copy().swapaxes(2, 3), np.swapaxes(w, 0, 1).copy().swapaxes(0, 1), b)):
+        out = mv.conv2d(xi, wi, bi, **settings)
+        assert out.data.dtype == np.float64
+        np.testing.assert_array_equal(out.data, expected)          # small integers: every sum is exact
+        for op in (mv.max_pool2d, mv.avg_pool2d):
+            np.testing.assert_array_equal(op(xi, (3, 2), (2, 3)).data, op(x.astype(float), (3, 2), (2, 3)).data)
+
+
 def test_a_conv2d_rebuilt_from_its_config_has_its_stride_and_padding():
     """config() is what a saved model is rebuilt from: every geometry entry must survive the round trip."""
     layer = mv.Conv2d(2, 3, (3, 2), stride=(1, 2), padding=(2, 1), rng=np.random.default_rng(0))
@@ -291,3 +336,35 @@ def test_pooling_layers_with_a_stride_other_than_their_window(layer_type, reduce
     assert layer.config() == {"kernel_size": list(pair(kernel)), "stride": list(pair(stride))}
     x = np.random.default_rng(3).standard_normal((2, 3, 7, 8))
     np.testing.assert_allclose(layer(x).data, _pool_by_loops(x, pair(kernel), pair(stride), reduce), rtol=1e-14)
+
+
+def _max_pool_grad_by_loops(x, g, kernel, stride):
+    """dF/dx of max pooling written out: each window, read row by row, sends G to its first strict maximum."""
+    (kh, kw), (sh, sw) = kernel, stride
+    d_x = np.zeros(x.shape)
+    for lead in np.ndindex(*g.shape[:-2]):
+        for i in range(g.shape[-2]):
+            for j in range(g.shape[-1]):
+                best = None
+                for a in range(kh):
+                    for e in range(kw):
+                        if best is None or x[lead + (sh * i + a, sw * j + e)] > x[lead + best]:
+                            best = (sh * i + a, sw * j + e)
+                d_x[lead + best] += g[lead + (i, j)]
+    return d_x
+
+
+@pytest.mark.parametrize("kernel, stride", [((2, 3), (1, 2)), ((3, 1), None), (2, 3), ((1, 2), (2, 1))])
+def test_max_pool_gradient_with_ties_is_the_loop_reference_and_each_window_passes_on_its_g(kernel, stride):
+    """ReLU zeros and small integers: many windows with tied maxima, some overlapping, some not tiling the image."""
+    rng = np.random.default_rng(4)
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)   # noqa: E731
+    for x in (np.maximum(rng.normal(size=(2, 2, 3, 7, 8)) - 0.7, 0.0), rng.integers(0, 3, size=(2, 3, 7, 8)) * 1.0):
+        t = mv.Tensor(x, requires_grad=True)
+        out = mv.max_pool2d(t, kernel, stride)
+        g = rng.normal(size=out.shape)
+        (out * g).sum().backward()
+        expected = _max_pool_grad_by_loops(x, g, pair(kernel), pair(kernel if stride is None else stride))
+        np.testing.assert_allclose(t.grad, expected, rtol=0, atol=1e-14)   # overlaps add in another order
+        assert np.isclose(t.grad.sum(), g.sum(), rtol=0, atol=1e-12)     # never more than G per window
+

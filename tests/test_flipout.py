@@ -197,6 +197,35 @@ def test_flipout_refuses_bad_shapes_naming_the_expected_ones():
         mv.FlipoutConv2d(3, 2, 3, rng=np.random.default_rng(0))(np.zeros((3, 5, 5)))
 
 
+def test_flipout_ops_check_mu_rho_and_the_signs():
+    mu, rho, eps = np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2))
+    s, r = np.ones((4, 3)), np.ones((4, 2))
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    # arrays for mu and rho are constants, as conv2d's weight may be one
+    np.testing.assert_array_equal(mv.flipout_linear(x, mu + 1.0, rho, eps, s, r).data, x @ (mu + 1.0))
+    with pytest.raises(ValueError, match=re.escape("rho has shape (2, 3); expected mu's shape (3, 2)")):
+        mv.flipout_linear(x, mu, rho.T, eps, s, r)
+    with pytest.raises(ValueError, match=re.escape("mu has shape (3,); expected (in_features, out_features)")):
+        mv.flipout_linear(x, mu[:, 0], rho[:, 0], eps[:, 0], s, r[:, :1])
+    with pytest.raises(ValueError, match=re.escape("sign_in must hold only +1 and -1")):
+        mv.flipout_linear(x, mu, rho, eps, np.full((4, 3), 0.5), r)
+    with pytest.raises(ValueError, match=re.escape("sign_out must hold only +1 and -1")):
+        mv.flipout_linear(x, mu, rho, eps, s, np.zeros((4, 2)))
+    k = np.zeros((4, 3, 3, 3))
+    x = np.zeros((2, 3, 5, 5))
+    s, r = np.ones((2, 3, 1, 1)), np.ones((2, 4, 1, 1))
+    with pytest.raises(ValueError, match=re.escape("mu has shape (1, 4, 3, 3, 3); expected (C_out, C_in, kH, kW) "
+                                                   "(the sample axis goes on eps)")):
+        mv.flipout_conv2d(x, k[None], k[None], k[None], s, r)
+    with pytest.raises(ValueError, match=re.escape("rho has shape (4, 3, 3, 2); expected mu's shape (4, 3, 3, 3)")):
+        mv.flipout_conv2d(x, k, k[..., :2], k, s, r)
+    with pytest.raises(ValueError, match=re.escape("sign_in must hold only +1 and -1")):
+        mv.flipout_conv2d(x, k, k, k, np.random.default_rng(0).normal(size=(2, 3, 1, 1)), r)
+    with pytest.raises(ValueError, match=re.escape("the sample axes of x (leading axes (2, 2)) and of eps (3, 4, 3, 3, 3) "
+                                                   "differ")):
+        mv.flipout_conv2d(np.zeros((2,) + x.shape), k, k, np.zeros((3,) + k.shape), s[None], r[None])
+
+
 # ---------------------------------------------------------------- unbiasedness
 
 
