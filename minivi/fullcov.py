@@ -39,7 +39,7 @@ import sys
 import numpy as np
 
 from . import gaussian as g
-from .nn import check_generator
+from .nn import check_count, check_generator
 from .optim import Adam
 from .tensor import Tensor, make_op
 from .train import History
@@ -278,10 +278,9 @@ class FullCovGaussian:
 
     def sample(self, n_samples: int | None = None) -> Tensor:
         """w = mu + L eps with fresh eps from self.rng: a Tensor (D,), or (S, D) for n_samples=S."""
-        if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
-                                      or n_samples < 1):
-            raise ValueError(f"n_samples must be a whole number >= 1 or None, got {n_samples!r}")
-        shape = (self.dim,) if n_samples is None else (int(n_samples), self.dim)
+        if n_samples is not None:
+            n_samples = check_count(n_samples, "n_samples", hint="or None for one draw of shape (D,)")
+        shape = (self.dim,) if n_samples is None else (n_samples, self.dim)
         return sample_full_cov(self.mu, self.l_raw, self.rng.standard_normal(shape))
 
     def kl(self) -> Tensor:
@@ -330,13 +329,9 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
         raise ValueError("fit_full_cov got a log joint log p(data|w) + log p(w) (e.g. from mv.flat.log_joint), but "
                          "it needs the log-likelihood log p(data|w) alone: q's KL already holds the prior, which would "
                          "be counted twice. Pass mv.flat.log_likelihood(model, x, y, noise_sigma=...) instead")
-    counts = {"n_steps": n_steps, "n_samples": n_samples}
-    if print_every is not None:   # None: the default; 0 is refused below
-        counts["print_every"] = print_every
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}"
-                             + ("; to print nothing pass verbose=False" if name == "print_every" else ""))
+    n_steps, n_samples = check_count(n_steps, "n_steps"), check_count(n_samples, "n_samples")
+    if print_every is not None:   # None: the default; 0 is refused
+        print_every = check_count(print_every, "print_every", hint="to print nothing pass verbose=False")
     if not 0.0 <= average_last < 1.0:
         raise ValueError(f"average_last must be a fraction in [0, 1), got {average_last}")
     optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]

@@ -47,7 +47,7 @@ import numpy as np
 from .flat import (_deterministic_layers, _positive, _prior_scales, _slices, _weight_view, functional_forward, log_joint, n_weights,
                    parameters_to_vector)
 from .gaussian import LOG_2PI
-from .nn import Linear, Module
+from .nn import Linear, Module, check_count
 from .tensor import Tensor, as_float_array
 
 HESSIANS = ("ggn", "exact")
@@ -190,8 +190,7 @@ def find_mode(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, w0=None, fan
     A network has many modes (and H! 2^H symmetric copies of each): the one found depends on w0.
     """
     noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"find_mode: n_steps must be a whole number >= 1, got {n_steps!r}")
+    n_steps = check_count(n_steps, "n_steps", who="find_mode")
     tol = _positive(tol, "tol")
     x = _checked_inputs(x, "find_mode")
     log_prob = log_joint(model, x, y, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)

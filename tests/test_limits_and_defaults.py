@@ -54,10 +54,11 @@ def test_adam_with_beta2_zero_divides_by_the_current_gradients_size():
 # ---------------------------------------------------------------- the full-covariance q
 
 
-@pytest.mark.parametrize("n", [2.0, True, "2", 0, -1, np.float64(3.0)])
-def test_full_cov_sample_refuses_counts_that_are_not_whole_numbers_of_at_least_one(n):
+@pytest.mark.parametrize("n, error", [(2.0, TypeError), (True, TypeError), ("2", TypeError), (0, ValueError),
+                                      (-1, ValueError), (np.float64(3.0), TypeError)])
+def test_full_cov_sample_refuses_counts_that_are_not_whole_numbers_of_at_least_one(n, error):
     q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match="n_samples must be a whole number >= 1 or None"):
+    with pytest.raises(error, match="n_samples must be a whole number >= 1.*or None"):
         q.sample(n)
 
 
