@@ -185,7 +185,7 @@ def test_scale_grad_to_raw_checks_its_inputs_by_default_and_applies_the_step_4_l
 
 def test_a_full_cov_sample_with_an_underflowed_diagonal_is_still_computed():
     """softplus(-800) = 0.0: that direction of q has no spread left, and w = mu + L eps still follows
-    (the KL is then infinite, which the trainer reports); drawing the sample is not refused."""
+    (the KL is then large but finite: test_fullcov.py's underflow tests); drawing the sample is not refused."""
     mu = mv.Tensor([1.0, -1.0], requires_grad=True)
     l_raw = mv.Tensor([[-800.0, 0.0], [0.5, 0.0]], requires_grad=True)
     eps = np.array([0.3, -2.0])
