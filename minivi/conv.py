@@ -56,7 +56,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .nn import Module, Parameter, check_generator
+from .nn import Module, Parameter, check_count, check_generator
 from .tensor import Tensor, as_tensor, make_op, unbroadcast
 
 IMAGE_SHAPE = "(N, C_in, H, W), or (S, N, C_in, H, W) with a leading sample axis"
@@ -68,12 +68,14 @@ KERNEL_SHAPE = "(C_out, C_in, kH, kW), or (S, C_out, C_in, kH, kW) with a leadin
 
 def pair(value, name: str, minimum: int) -> tuple:
     """An int or a pair of ints (along H, then W), each >= minimum, as a pair of Python ints."""
-    values = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum
-                               for v in values):
+    hint = f"or a pair of them (along H, W); e.g. {name}={max(minimum, 1)}"
+    if not isinstance(value, (tuple, list)):
+        value = check_count(value, name, minimum, hint=hint)
+        return value, value
+    if len(value) != 2:
         raise ValueError(f"{name} must be a whole number >= {minimum} or a pair of them (along H, W), got "
-                         f"{value!r}; e.g. {name}={max(minimum, 1)}")
-    return int(values[0]), int(values[1])
+                         f"{len(value)} numbers {value!r}; e.g. {name}={max(minimum, 1)}")
+    return check_count(value[0], name, minimum, hint=hint), check_count(value[1], name, minimum, hint=hint)
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -325,10 +327,9 @@ def avg_pool2d(x, kernel_size, stride=None) -> Tensor:
 
 def check_channels(in_channels, out_channels, kernel_size, who: str) -> tuple:
     """Whole numbers >= 1: the channel counts, and the kernel size as a pair."""
-    for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"{who}: {name} must be a whole number >= 1 (a number of channels), got {n!r}")
-    return int(in_channels), int(out_channels), pair(kernel_size, "kernel_size", 1)
+    return (check_count(in_channels, "in_channels", who=who, hint="a number of channels"),
+            check_count(out_channels, "out_channels", who=who, hint="a number of channels"),
+            pair(kernel_size, "kernel_size", 1))
 
 
 class Conv2d(Module):

@@ -26,6 +26,8 @@ from importlib import resources
 
 import numpy as np
 
+from .nn import check_count
+
 # The digits' pixels are counts of "on" pixels in a 4x4 block: integers 0..16.
 DIGITS_MAX_PIXEL = 16
 
@@ -39,17 +41,6 @@ def _check_rng(rng):
             f"rng must be a numpy.random.Generator, got {type(rng).__name__}; "
             "create one with rng = np.random.default_rng(seed)"
         )
-
-
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be an integer, got {value!r} of type "
-            f"{type(value).__name__}; pass a whole number such as {name}=100"
-        )
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}; pass a positive integer")
-    return int(value)
 
 
 def _check_real(value, name):
@@ -124,7 +115,7 @@ def toy_curve(n, rng, x_low=0.0, x_high=0.5, noise_sigma=0.02):
     Returns
         x: (n, 1) float64 inputs; y: (n, 1) float64 targets.
     """
-    n = _check_count(n, "n")
+    n = check_count(n, "n")
     _check_rng(rng)
     x_low, x_high = _check_interval(x_low, x_high, "x_low", "x_high")
     noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
@@ -143,7 +134,7 @@ def toy_curve_grid(n=200, x_low=-0.5, x_high=1.2):
         x: (n, 1) float64, ``np.linspace(x_low, x_high, n)``;
         f(x): (n, 1) float64, ``toy_curve_clean(x)``.
     """
-    n = _check_count(n, "n")
+    n = check_count(n, "n")
     x_low, x_high = _check_interval(x_low, x_high, "x_low", "x_high")
     x = np.linspace(x_low, x_high, n).reshape(n, 1)
     return x, toy_curve_clean(x)
@@ -170,7 +161,7 @@ def two_moons(n, rng, noise_sigma=0.1):
     Returns
         x: (n, 2) float64 points; labels: (n,) int64 in {0, 1}.
     """
-    n = _check_count(n, "n")
+    n = check_count(n, "n")
     _check_rng(rng)
     noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
     n_class_1 = n // 2
@@ -207,7 +198,7 @@ def linear_gaussian(n, rng, weights, noise_sigma, x_scale=1.0):
         Phi: (n, D) float64 design matrix; y: (n,) float64 targets
         (1-D, as ``minivi.exact`` expects).
     """
-    n = _check_count(n, "n")
+    n = check_count(n, "n")
     _check_rng(rng)
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or w.size == 0:
@@ -301,8 +292,8 @@ def minibatches(n, batch_size, rng):
     ``len()`` gives the number of batches M = ceil(n / batch_size)) of int64
     index arrays.
     """
-    n = _check_count(n, "n")
-    batch_size = _check_count(batch_size, "batch_size")
+    n = check_count(n, "n")
+    batch_size = check_count(batch_size, "batch_size")
     _check_rng(rng)
     order = rng.permutation(n)
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
@@ -431,12 +422,12 @@ def uci_splits(n, n_splits=20):
         round(0.9 n) entries, test the rest, together a permutation of 0..n-1.
         n must be at least 5: below that round(0.9 n) = n leaves the test part empty.
     """
-    n = _check_count(n, "n")
+    n = check_count(n, "n")
     end_train = round(n * 9.0 / 10)
     if end_train >= n:   # n <= 4: round(0.9 n) = n, every row would train
         raise ValueError(f"n must be at least 5 to split into a training and a test part: with n = {n} rows, "
                          f"round(0.9 n) = {end_train} go to training and none is left to test")
-    n_splits = _check_count(n_splits, "n_splits")
+    n_splits = check_count(n_splits, "n_splits")
     saved = np.random.get_state()
     try:
         np.random.seed(1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .bayes import kl_divergence
 from .likelihoods import gaussian_nll
-from .nn import check_mode
+from .nn import check_count, check_mode
 from .tensor import Tensor, as_tensor, make_op
 
 
@@ -49,8 +49,7 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     _check_nll(nll)
     x, n_data = _check_sizes(x, y, n_data)   # x as a Tensor from here on (checked once, not copied again)
     batch = x.shape[0]
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
+    n_samples = check_count(n_samples, "n_samples")
     if kl_weight is None:
         kl_weight = batch / n_data
     elif not np.isfinite(kl_weight) or kl_weight < 0:
@@ -90,8 +89,7 @@ def kl_weights(n_batches: int, schedule: str = "uniform") -> np.ndarray:
                 first minibatches lean on the prior, the last on the data.
                 Computed as 2^(-i) / (1 - 2^(-M)) so large M cannot overflow.
     """
-    if isinstance(n_batches, bool) or not isinstance(n_batches, (int, np.integer)) or n_batches < 1:
-        raise ValueError(f"n_batches must be a whole number >= 1, got {n_batches!r}")
+    n_batches = check_count(n_batches, "n_batches")
     i = np.arange(1, n_batches + 1)
     if schedule == "uniform":
         return np.full(n_batches, 1.0 / n_batches)
@@ -109,8 +107,7 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
     sum to β); from epoch warmup_epochs - 1 on they sum to 1 again.
     warmup_epochs = 0 means no warm-up (β = 1).
     """
-    if warmup_epochs < 0:
-        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+    epoch, warmup_epochs = check_count(epoch, "epoch", 0), check_count(warmup_epochs, "warmup_epochs", 0)
     return 1.0 if warmup_epochs == 0 else min(1.0, (epoch + 1) / warmup_epochs)
 
 
@@ -122,9 +119,8 @@ def _check_sizes(x, y, n_data):
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"inputs of shape {x.shape} and targets of shape {y.shape} have different numbers "
                          "of examples (first axis); pass one target per input")
-    if isinstance(n_data, bool) or not isinstance(n_data, (int, np.integer)) or n_data < x.shape[0]:
-        raise ValueError(f"n_data must be the whole training set's size, a whole number >= the minibatch "
-                         f"size {x.shape[0]}, got {n_data!r}")
+    n_data = check_count(n_data, "n_data", x.shape[0],
+                         hint=f"n_data is the whole training set's size, at least the minibatch's {x.shape[0]}")
     for name, t in (("inputs x", x), ("targets y", y)):
         if not np.isfinite(t.data).all():
             row = np.argwhere(~np.isfinite(t.data))[0][0]

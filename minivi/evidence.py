@@ -53,7 +53,7 @@ from .flat import log_joint, log_normal_prior, n_weights
 from .fullcov import FullCovGaussian
 from .gaussian import LOG_2PI, softplus
 from .mcmc import _initial_step_size, transition
-from .nn import Module, check_generator
+from .nn import Module, check_count, check_generator
 from .tensor import Tensor, as_float_array, as_tensor, no_grad
 
 __all__ = ["ais", "reverse_ais", "AISResult", "sigmoid_schedule", "geometric_schedule", "elbo", "ELBOEstimate", "mean_field_vector",
@@ -84,8 +84,7 @@ def sigmoid_schedule(n_steps: int, delta: float = 4.0) -> np.ndarray:
     its size (near 0 the likelihood first takes over the prior's spread; near 1
     the posterior is narrowest). δ sets how strongly; δ → 0 gives equal steps.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"sigmoid_schedule: n_steps must be a whole number >= 1, got {n_steps!r}")
+    n_steps = check_count(n_steps, "n_steps", who="sigmoid_schedule")
     if not np.isfinite(delta) or delta <= 0:
         raise ValueError(f"sigmoid_schedule: delta must be a positive number, got {delta}")
     tilde = 1.0 / (1.0 + np.exp(-delta * (2.0 * np.arange(n_steps + 1) / n_steps - 1.0)))
@@ -103,8 +102,7 @@ def geometric_schedule(n_steps: int, start: float = 1e-4) -> np.ndarray:
     step add about the same. `start` should be about where the likelihood starts to dominate:
     small enough that start · sd_prior[log p(𝒟|w)] is well below one nat.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"geometric_schedule: n_steps must be a whole number >= 1, got {n_steps!r}")
+    n_steps = check_count(n_steps, "n_steps", who="geometric_schedule")
     if not 0.0 < start < 1.0:
         raise ValueError(f"geometric_schedule: start must lie strictly between 0 and 1, got {start}")
     betas = np.concatenate([[0.0], np.geomspace(start, 1.0, n_steps)])
@@ -208,12 +206,6 @@ def _checked_value(out, n: int | None, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a function {signature}, but it returned shape {out.shape}; sum the log "
                          "density over data points and weights")
     return out
-
-
-def _checked_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------- the tempered log density
@@ -353,7 +345,7 @@ def _check_start(ll, log_p, grad, direction: str) -> None:
 
 def _checked_options(d: int, n_betas: int, n_leapfrog, inverse_mass, target_accept):
     """n_leapfrog as an int; inverse_mass as one row (D,) per transition, (K − 1, D)."""
-    n_leapfrog = _checked_count(n_leapfrog, "n_leapfrog", 1)
+    n_leapfrog = check_count(n_leapfrog, "n_leapfrog", 1)
     inverse_mass = as_float_array(1.0 if inverse_mass is None else inverse_mass, "inverse_mass")
     if inverse_mass.shape not in ((), (d,), (n_betas - 2, d)):
         raise ValueError(f"inverse_mass must be a number, an array ({d},) or one row per transition "
@@ -394,7 +386,7 @@ def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_l
     n_leapfrog, inverse_mass = _checked_options(init.shape[1], len(betas), n_leapfrog, inverse_mass, target_accept)
     steps = _checked_step_sizes(step_size, len(betas), "ais")
     if steps is None:
-        n_tune = max(2, len(init) // 4) if n_tune is None else _checked_count(n_tune, "n_tune", 2)
+        n_tune = max(2, len(init) // 4) if n_tune is None else check_count(n_tune, "n_tune", 2)
         if len(init) - n_tune < 2:
             raise ValueError(f"ais: init has {len(init)} chains and {n_tune} of them tune the step size, which leaves "
                              "fewer than 2 whose weights count; pass more prior draws (or a step_size)")
@@ -543,8 +535,8 @@ def elbo(log_prior, log_likelihood, q, *, n_samples: int = 2000, rng: np.random.
     log_prior, log_likelihood: as for `ais`; the same functions give the same log joint.
     """
     check_generator(rng, "elbo")
-    n_samples = _checked_count(n_samples, "n_samples", 2)
-    batch_size = _checked_count(batch_size, "batch_size", 1)
+    n_samples = check_count(n_samples, "n_samples", 2)
+    batch_size = check_count(batch_size, "batch_size", 1)
     mu, scale = _gaussian_of(q)
     vectorized = _is_vectorized(log_prior, log_likelihood, vectorized)
     joint = np.empty(n_samples)

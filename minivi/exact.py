@@ -20,6 +20,8 @@ from math import erf, sqrt
 
 import numpy as np
 
+from .nn import check_count
+
 LOG_2PI = np.log(2.0 * np.pi)
 
 # Rounding leaves a computed covariance asymmetric by about 1e-16 relative;
@@ -186,10 +188,9 @@ def evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=801, half_wi
     if half_width is None:
         half_width = 8.0 * prior_sigma
     half_width = _as_scale(half_width, "half_width")
-    if int(n_grid) != n_grid or n_grid < 3:
-        raise ValueError(f"n_grid must be an integer >= 3, got {n_grid!r}.")
+    n_grid = check_count(n_grid, "n_grid", 3)
 
-    axis = np.linspace(-half_width, half_width, int(n_grid))
+    axis = np.linspace(-half_width, half_width, n_grid)
     step = axis[1] - axis[0]
     log_weight_1d = np.log(np.full(axis.shape, step))
     log_weight_1d[[0, -1]] += np.log(0.5)

@@ -175,6 +175,16 @@ def _forward(layers: list, slices: dict, w: Tensor, x) -> Tensor:
     if h.ndim != 2:
         raise ValueError(f"functional_forward: x must have shape (N, in_features), got {h.shape}; "
                          "for a single feature pass x.reshape(-1, 1)")
+    return _run_layers(layers, slices, w, h)
+
+
+def _run_layers(layers: list, slices: dict, w: Tensor, h: Tensor) -> Tensor:
+    """The layers applied to h (..., in_features), each Linear's W and b read from w by `_weight_view`.
+
+    h @ W + b broadcasts as NumPy does: h (N, in) with w (D,) gives (N, out), with w (C, D)
+    (C, N, out); h (N, 1, in) with w (N, D) gives (N, 1, out), row n meeting only w_n
+    (`laplace.jacobian`).
+    """
     for layer in layers:
         if isinstance(layer, Linear):
             if h.shape[-1] != layer.in_features:

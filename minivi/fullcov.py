@@ -39,7 +39,7 @@ import sys
 import numpy as np
 
 from . import gaussian as g
-from .nn import check_generator
+from .nn import check_count, check_generator
 from .optim import Adam
 from .tensor import Tensor, make_op
 from .train import History
@@ -216,11 +216,30 @@ def sample_full_cov(mu: Tensor, l_raw: Tensor, eps: np.ndarray) -> Tensor:
 
 
 def kl_full_cov_op(mu: Tensor, l_raw: Tensor, prior_sigma: float = 1.0) -> Tensor:
-    """KL[N(mu, L Lᵀ) || N(0, s² I)] as one engine op: value and gradient in closed form (step 5)."""
+    """KL[N(mu, L Lᵀ) || N(0, s² I)] as one engine op: value and gradient in closed form (step 5).
+
+    A diagonal entry L_ii = softplus(rho_ii) below the smallest normal double (rho_ii below
+    about −708, where sigma has underflowed to a subnormal number or, below −745, to 0.0) is
+    taken at its limit, which is the true value to double precision:
+        log L_ii  = log softplus(rho_ii) = rho_ii − e^rho_ii / 2 + ...  ->  rho_ii
+        dKL/drho_ii = (L_ii / s² − 1 / L_ii) sigmoid(rho_ii)
+                    = L_ii sigmoid(rho_ii) / s² − sigmoid(rho_ii) / softplus(rho_ii)  ->  0 − 1 = −1
+    (as `gaussian.kl_normal_grad_rho` does for mean-field q). So the KL and its gradient are
+    finite and right for every finite l_raw, instead of log 0 = −inf and 1/0 with NumPy's
+    RuntimeWarnings; a step size that drives sigma that low shows as a KL of hundreds of
+    nats per such weight, and the gradient −1 pushes rho_ii back up.
+    """
     L = scale_tril(l_raw.data, validate=False)
-    value = kl_full_cov(mu.data, L, prior_sigma, validate=False)
-    grad_mu, grad_L = kl_full_cov_grads(mu.data, L, prior_sigma, validate=False)
+    low = np.flatnonzero(np.diag(L) < np.finfo(np.float64).tiny)   # the underflowed L_ii (usually none)
+    L_usable = L.copy()
+    L_usable[low, low] = 1.0               # the formulas read log L_ii and 1/L_ii only where they are exact
+    value = kl_full_cov(mu.data, L_usable, prior_sigma, validate=False)
+    grad_mu, grad_L = kl_full_cov_grads(mu.data, L_usable, prior_sigma, validate=False)
     grad_raw = scale_grad_to_raw(grad_L, l_raw.data, validate=False)
+    # Each entry set to 1 counted 1/(2s²) in ‖L‖²_F/(2s²), where its L_ii² (< 1e-308²) is 0,
+    # and −log 1 = 0 where −log L_ii = −rho_ii: put the limits back, in the value and the gradient.
+    value -= low.size / (2 * prior_sigma ** 2) + np.sum(np.diag(l_raw.data)[low])
+    grad_raw[low, low] = -1.0
     return make_op("kl_full_cov", np.asarray(value), (mu, l_raw),
                    (lambda grad: grad * grad_mu, lambda grad: grad * grad_raw))
 
@@ -278,10 +297,9 @@ class FullCovGaussian:
 
     def sample(self, n_samples: int | None = None) -> Tensor:
         """w = mu + L eps with fresh eps from self.rng: a Tensor (D,), or (S, D) for n_samples=S."""
-        if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
-                                      or n_samples < 1):
-            raise ValueError(f"n_samples must be a whole number >= 1 or None, got {n_samples!r}")
-        shape = (self.dim,) if n_samples is None else (int(n_samples), self.dim)
+        if n_samples is not None:
+            n_samples = check_count(n_samples, "n_samples", hint="or None for one draw of shape (D,)")
+        shape = (self.dim,) if n_samples is None else (n_samples, self.dim)
         return sample_full_cov(self.mu, self.l_raw, self.rng.standard_normal(shape))
 
     def kl(self) -> Tensor:
@@ -330,13 +348,9 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
         raise ValueError("fit_full_cov got a log joint log p(data|w) + log p(w) (e.g. from mv.flat.log_joint), but "
                          "it needs the log-likelihood log p(data|w) alone: q's KL already holds the prior, which would "
                          "be counted twice. Pass mv.flat.log_likelihood(model, x, y, noise_sigma=...) instead")
-    counts = {"n_steps": n_steps, "n_samples": n_samples}
-    if print_every is not None:   # None: the default; 0 is refused below
-        counts["print_every"] = print_every
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}"
-                             + ("; to print nothing pass verbose=False" if name == "print_every" else ""))
+    n_steps, n_samples = check_count(n_steps, "n_steps"), check_count(n_samples, "n_samples")
+    if print_every is not None:   # None: the default; 0 is refused
+        print_every = check_count(print_every, "print_every", hint="to print nothing pass verbose=False")
     if not 0.0 <= average_last < 1.0:
         raise ValueError(f"average_last must be a fraction in [0, 1), got {average_last}")
     optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]

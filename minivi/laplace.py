@@ -44,10 +44,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .flat import (_deterministic_layers, _positive, _prior_scales, _slices, _weight_view, functional_forward, log_joint, n_weights,
+from .flat import (_deterministic_layers, _positive, _prior_scales, _run_layers, _slices, functional_forward, log_joint, n_weights,
                    parameters_to_vector)
 from .gaussian import LOG_2PI
-from .nn import Linear, Module
+from .nn import Linear, Module, check_count
 from .tensor import Tensor, as_float_array
 
 HESSIANS = ("ggn", "exact")
@@ -137,26 +137,10 @@ def jacobian(model: Module, w, x) -> np.ndarray:
     out = np.empty((n, n_out, d))
     for k in range(n_out):
         rows = Tensor(np.broadcast_to(w, (n, d)), requires_grad=True)
-        f = _rowwise_forward(layers, slices, rows, x)          # (N, 1, out)
+        f = _run_layers(layers, slices, rows, Tensor(x[:, None, :]))   # (N, 1, out): x_n @ W_n + b_n
         f[:, 0, k].sum().backward()
         out[:, k, :] = rows.grad
     return out
-
-
-def _rowwise_forward(layers: list, slices: dict, rows: Tensor, x: np.ndarray) -> Tensor:
-    """f(x_n; w_n) for every n at once: x as (N, 1, in), the weights of layer l as (N, in, out)."""
-    h = Tensor(x[:, None, :])
-    for layer in layers:
-        if isinstance(layer, Linear):
-            if h.shape[-1] != layer.in_features:
-                raise ValueError(f"{layer!r} expects inputs whose last axis has size {layer.in_features}, "
-                                 f"got {h.shape[-1]}")
-            weight = _weight_view(rows, slices, layer.weight, (layer.in_features, layer.out_features))
-            bias = _weight_view(rows, slices, layer.bias, (1, layer.out_features))
-            h = h @ weight + bias
-        else:
-            h = layer(h)
-    return h
 
 
 def ggn(model: Module, w, x, *, noise_sigma, prior_sigma, fan_in_prior: bool = False) -> np.ndarray:
@@ -190,8 +174,7 @@ def find_mode(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, w0=None, fan
     A network has many modes (and H! 2^H symmetric copies of each): the one found depends on w0.
     """
     noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"find_mode: n_steps must be a whole number >= 1, got {n_steps!r}")
+    n_steps = check_count(n_steps, "n_steps", who="find_mode")
     tol = _positive(tol, "tol")
     x = _checked_inputs(x, "find_mode")
     log_prob = log_joint(model, x, y, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)

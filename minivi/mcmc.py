@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .diagnostics import effective_sample_size, monte_carlo_se, rank_normalize, split_rhat
-from .nn import check_generator
+from .nn import check_count, check_generator
 from .tensor import Tensor, as_float_array
 
 # A trajectory whose energy error H_end - H_start exceeds this is "divergent":
@@ -151,8 +151,7 @@ def leapfrog(w, p, step_size, n_steps: int, value_and_grad, inverse_mass=1.0, st
     inverse_mass:    the diagonal of M⁻¹, a number or an array broadcasting against w
     start:           optional (log p(w), ∇ log p(w)) at the starting w, to save one evaluation
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
-        raise ValueError(f"leapfrog: n_steps must be a whole number >= 0, got {n_steps!r}")
+    n_steps = check_count(n_steps, "n_steps", 0, who="leapfrog")
     step = np.asarray(step_size, dtype=float)
     if not np.all(step > 0):
         raise ValueError(f"leapfrog: the step size must be > 0, got {step_size!r}")
@@ -303,12 +302,6 @@ def _checked_init(init) -> np.ndarray:
     return init
 
 
-def _count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"hmc: {name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _checked_options(step_size, n_warmup, target_accept, trajectory_length, inverse_mass, d):
     if step_size is not None:
         step_size = float(step_size)
@@ -402,10 +395,10 @@ def hmc(log_prob, init, n_samples: int = 1000, n_warmup: int = 1000, *, rng: np.
     check_generator(rng, "hmc")
     init = _checked_init(init)
     n_chains, d = init.shape
-    n_samples, n_warmup = _count(n_samples, "n_samples", 1), _count(n_warmup, "n_warmup", 0)
-    max_leapfrog = _count(max_leapfrog, "max_leapfrog", 1)
+    n_samples, n_warmup = check_count(n_samples, "n_samples", 1, who="hmc"), check_count(n_warmup, "n_warmup", 0, who="hmc")
+    max_leapfrog = check_count(max_leapfrog, "max_leapfrog", 1, who="hmc")
     if n_leapfrog is not None:
-        n_leapfrog = _count(n_leapfrog, "n_leapfrog", 1)
+        n_leapfrog = check_count(n_leapfrog, "n_leapfrog", 1, who="hmc")
     step_size, inverse_mass = _checked_options(step_size, n_warmup, target_accept, trajectory_length,
                                                inverse_mass, d)
     vectorized = bool(getattr(log_prob, "vectorized", False)) if vectorized is None else bool(vectorized)

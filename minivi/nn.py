@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import numbers
 
 import numpy as np
 
@@ -266,8 +267,26 @@ def check_mode(mode: str, n_samples) -> None:
     if mode == "mean":
         raise ValueError("n_samples only applies in mode='sample' (or 'function'); "
                          "in mode='mean' there is nothing to sample")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
+    check_count(n_samples, "n_samples")
+
+
+def check_count(value, name: str, minimum: int = 1, *, who: str | None = None, hint: str = "") -> int:
+    """A count (epochs, batch_size, n_samples, n_steps, a layer's size, ...) as a Python int.
+
+    Every count in minivi goes through here, so one rule holds everywhere: a value of
+    the wrong type (a float, even 2.0; a bool; a string) is a TypeError, an integer
+    below `minimum` a ValueError. Both messages name the argument (after `who`, the
+    function, if given), quote the value, say what is accepted and end with `hint`.
+    NumPy integers are integers.
+    """
+    where = f"{who}: " if who else ""
+    tail = f"; {hint}" if hint else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}{name} must be a whole number >= {minimum} (an int), got {value!r} of type "
+                        f"{type(value).__name__}{tail}")
+    if value < minimum:
+        raise ValueError(f"{where}{name} must be a whole number >= {minimum}, got {value!r}{tail}")
+    return int(value)
 
 
 def check_generator(rng, who: str) -> np.random.Generator:
@@ -279,10 +298,8 @@ def check_generator(rng, who: str) -> np.random.Generator:
 
 def check_sizes(in_features, out_features, who: str) -> tuple:
     """A layer's sizes are whole numbers >= 1; returned as ints."""
-    for name, n in (("in_features", in_features), ("out_features", out_features)):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"{who}: {name} must be a whole number >= 1 (a number of features), got {n!r}")
-    return int(in_features), int(out_features)
+    return (check_count(in_features, "in_features", who=who, hint="a number of features"),
+            check_count(out_features, "out_features", who=who, hint="a number of features"))
 
 
 def check_features(x: Tensor, in_features: int, who: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nn import check_mode
+from .nn import check_count, check_mode
 from .likelihoods import checked_labels
 from .tensor import as_tensor, no_grad
 
@@ -197,8 +197,7 @@ def _checked_target(y, samples_shape: tuple, who: str) -> np.ndarray:
 
 def _calibration_bins(probs, labels, n_bins, who: str) -> tuple:
     """Checked (probs (N, C), labels (N,), bin of each row's confidence in 0..n_bins-1)."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"{who}: n_bins must be a whole number >= 1, got {n_bins!r}")
+    n_bins = check_count(n_bins, "n_bins", who=who)
     probs = np.asarray(probs)
     if probs.dtype.kind not in "biuf" or probs.ndim != 2:
         raise ValueError(f"{who}: probs must be real numbers of shape (N, C), got shape {probs.shape} and "

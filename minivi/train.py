@@ -17,7 +17,7 @@ import numpy as np
 from .data import minibatches
 from .elbo import elbo_loss, kl_weights, warmup_factor
 from .io import named_parameters
-from .nn import Module, check_generator
+from .nn import Module, check_count, check_generator
 from .optim import Adam, Optimizer
 from .tensor import Tensor, as_float_array
 
@@ -67,13 +67,10 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
     check_generator(rng, "fit")
     x, y = _check_data(x, y)
     n_data = len(x)
-    counts = {"epochs": epochs, "batch_size": batch_size}
-    if print_every is not None:   # None: the default; 0 is refused below
-        counts["print_every"] = print_every
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}"
-                             + ("; to print nothing pass verbose=False" if name == "print_every" else ""))
+    epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
+    n_samples, warmup_epochs = check_count(n_samples, "n_samples"), check_count(warmup_epochs, "warmup_epochs", 0)
+    if print_every is not None:   # None: the default; 0 is refused
+        print_every = check_count(print_every, "print_every", hint="to print nothing pass verbose=False")
     if print_every is None:
         print_every = 1 if sys.stdout.isatty() else max(1, epochs // 10)
     if optimizer is not None and lr is not None:

@@ -199,7 +199,7 @@ def test_bayes_conv2d_refuses_bad_images_naming_the_shape(call, fragments):
 
 def test_bayes_conv2d_refuses_bad_settings():
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="stride must be a whole number >= 1"):
+    with pytest.raises(TypeError, match="stride must be a whole number >= 1"):
         mv.BayesConv2d(1, 2, 3, stride=1.5, rng=rng)
     with pytest.raises(ValueError, match="padding must be a whole number >= 0"):
         mv.BayesConv2d(1, 2, 3, padding=-1, rng=rng)

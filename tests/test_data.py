@@ -261,14 +261,14 @@ def test_minibatches_reshuffle_every_epoch():
 
 x10, y9 = np.zeros((10, 2)), np.zeros(9)
 BAD_CALLS = [
-    (lambda: data.toy_curve(0, rng()), ValueError, "n must be at least 1"),
-    (lambda: data.toy_curve(2.5, rng()), TypeError, "n must be an integer"),
-    (lambda: data.toy_curve(True, rng()), TypeError, "n must be an integer"),
+    (lambda: data.toy_curve(0, rng()), ValueError, "n must be a whole number >= 1, got 0"),
+    (lambda: data.toy_curve(2.5, rng()), TypeError, r"n must be a whole number >= 1 \(an int\), got 2.5"),
+    (lambda: data.toy_curve(True, rng()), TypeError, r"n must be a whole number >= 1 \(an int\), got True"),
     (lambda: data.toy_curve(10, 42), TypeError, "default_rng"),
     (lambda: data.toy_curve(10, rng(), noise_sigma=-0.1), ValueError, "noise_sigma must be >= 0"),
     (lambda: data.toy_curve(10, rng(), noise_sigma=np.nan), ValueError, "finite"),
     (lambda: data.toy_curve(10, rng(), x_low=1.0, x_high=0.0), ValueError, "smaller"),
-    (lambda: data.toy_curve_grid(n=0), ValueError, "at least 1"),
+    (lambda: data.toy_curve_grid(n=0), ValueError, "n must be a whole number >= 1, got 0"),
     (lambda: data.two_moons(10, rng(), noise_sigma=-1.0), ValueError, "noise_sigma"),
     (lambda: data.two_moons(10, np.random.RandomState(0)), TypeError, "Generator"),
     (lambda: data.linear_gaussian(10, rng(), [[1.0, 2.0]], 0.1), ValueError, r"1-D.*\(1, 2\)"),
@@ -279,7 +279,7 @@ BAD_CALLS = [
     (lambda: data.train_test_split(x10, x10, 0.0, rng()), ValueError, "strictly between"),
     (lambda: data.train_test_split(x10, x10, 1.0, rng()), ValueError, "strictly between"),
     (lambda: data.train_test_split(x10, x10, 0.01, rng()), ValueError, "0 test rows"),
-    (lambda: data.minibatches(10, 0, rng()), ValueError, "batch_size must be at least 1"),
+    (lambda: data.minibatches(10, 0, rng()), ValueError, "batch_size must be a whole number >= 1, got 0"),
     (lambda: data.minibatches(10, 2, None), TypeError, "Generator"),
 ]
 

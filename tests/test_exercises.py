@@ -1001,35 +1001,6 @@ def test_the_right_ais_functions_pass_the_conjugate_check_on_200_seeds():
     assert worst < 3.0, worst
 
 
-def test_every_diagnosis_of_exercise_10_has_a_planted_mistake():
-    keys = {k for k in check.HINTS if k.startswith("ais-")} - check.GENERIC_HINTS
-    assert keys == set(AIS_WEIGHT_MISTAKES) | set(AIS_ESTIMATE_MISTAKES), sorted(keys)
-
-
-def test_the_json_of_exercise_10_names_its_diagnosis(tmp_path):
-    import json
-    module = with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES["ais-beta-not-increment"])
-    assert check.main(["10", "--solutions-from", "minivi", "--json", str(tmp_path / "r.json")]) == 0
-    report = check.json_results([check.check_exercise(10, module)])
-    failed = [c for c in report["exercises"][0]["checks"] if not c["passed"]]
-    assert failed and {c["diagnosis"] for c in failed} == {"ais-beta-not-increment"}
-    assert all("hint: " + check.HINTS["ais-beta-not-increment"] in c["message"] for c in failed)
-    json.dumps(report)
-
-
-def test_the_student_copy_of_exercise_10_alone_runs_and_reports_it_not_done(tmp_path):
-    import os
-    dest = tmp_path / "week10"
-    files = {p.relative_to(dest).as_posix() for p in make_student_copy.build(dest, [check.EXERCISES[10]])}
-    assert {"ex10_ais_weights.py", "exercise_checker/ais_checks.py", "check.py", "README.md"} <= files
-    assert not any(name.startswith(("reference", "ex1_", "ex9")) for name in files), files
-    readme = (dest / "README.md").read_text(encoding="utf-8")
-    assert "Start with `ex10_ais_weights.py` and `python check.py 10`" in readme and "1 exercise:" in readme
-    env = {**os.environ, "PYTHONPATH": str(EXERCISES_DIR.parent.parent)}   # minivi, as if installed
-    done = subprocess.run([sys.executable, "check.py"], cwd=dest, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "not done [10]" in done.stdout, done.stdout + done.stderr
-
-
 # ---------------------------------------------------------------- exercise 11: the backward of a convolution
 
 
@@ -1108,11 +1079,6 @@ def test_each_conv_backward_mistake_is_named(diagnosis):
     ("conv-weight-batch-not-summed", dict(batch="last"))])
 def test_other_forms_of_a_conv_backward_mistake_get_the_same_name(diagnosis, slips):
     assert_caught(11, _conv_student(**slips), diagnosis)
-
-
-def test_every_diagnosis_of_exercise_11_has_a_planted_mistake():
-    keys = {k for k in check.HINTS if k.startswith("conv-")} - check.GENERIC_HINTS
-    assert keys == set(CONV_MISTAKES), sorted(keys ^ set(CONV_MISTAKES))
 
 
 def _full_convolution_grad_x(x, w, g, s, p, *, flip):
@@ -1231,23 +1197,45 @@ def test_the_reference_conv2d_backward_refuses_bad_input():
         reference.conv2d_backward(x, w, np.zeros((2, 4, 4, 4)), 0, 0)
 
 
-def test_the_json_of_exercise_11_names_its_diagnosis():
+# ---------------------------------------------------------------- exercises 10 and 11: the same checks on each
+
+
+@pytest.mark.parametrize("prefix, planted", [
+    ("ais-", set(AIS_WEIGHT_MISTAKES) | set(AIS_ESTIMATE_MISTAKES)),
+    ("conv-", set(CONV_MISTAKES)),
+], ids=["exercise 10", "exercise 11"])
+def test_every_diagnosis_of_exercises_10_and_11_has_a_planted_mistake(prefix, planted):
+    keys = {k for k in check.HINTS if k.startswith(prefix)} - check.GENERIC_HINTS
+    assert keys == planted, sorted(keys ^ planted)
+
+
+@pytest.mark.parametrize("number, student, diagnosis", [
+    (10, lambda: with_mistake(ais_log_weights=AIS_WEIGHT_MISTAKES["ais-beta-not-increment"]), "ais-beta-not-increment"),
+    (11, lambda: _conv_student(**CONV_MISTAKES["conv-overlaps-overwritten"]), "conv-overlaps-overwritten"),
+], ids=["exercise 10", "exercise 11"])
+def test_the_json_of_exercises_10_and_11_names_the_diagnosis(tmp_path, number, student, diagnosis):
     import json
-    report = check.json_results([check.check_exercise(11, _conv_student(assign=True))])
+    assert check.main([str(number), "--solutions-from", "minivi", "--json", str(tmp_path / "r.json")]) == 0
+    report = check.json_results([check.check_exercise(number, student())])
     failed = [c for c in report["exercises"][0]["checks"] if not c["passed"]]
-    assert failed and {c["diagnosis"] for c in failed} == {"conv-overlaps-overwritten"}
-    assert all("hint: " + check.HINTS["conv-overlaps-overwritten"] in c["message"] for c in failed)
+    assert failed and {c["diagnosis"] for c in failed} == {diagnosis}
+    assert all("hint: " + check.HINTS[diagnosis] in c["message"] for c in failed)
     json.dumps(report)
 
 
-def test_the_student_copy_of_exercise_11_alone_runs_and_reports_it_not_done(tmp_path):
+@pytest.mark.parametrize("number, stub, checks, not_copied", [
+    (10, "ex10_ais_weights.py", "ais_checks.py", ("reference", "ex1_", "ex9")),
+    (11, "ex11_conv_backward.py", "conv_checks.py", ("reference", "ex1_", "ex10")),
+], ids=["exercise 10", "exercise 11"])
+def test_the_student_copy_of_exercise_10_or_11_alone_runs_and_reports_it_not_done(tmp_path, number, stub, checks,
+                                                                                   not_copied):
     import os
-    dest = tmp_path / "week11"
-    files = {p.relative_to(dest).as_posix() for p in make_student_copy.build(dest, [check.EXERCISES[11]])}
-    assert {"ex11_conv_backward.py", "exercise_checker/conv_checks.py", "check.py", "README.md"} <= files
-    assert not any(name.startswith(("reference", "ex1_", "ex10")) for name in files), files
+    dest = tmp_path / f"week{number}"
+    files = {p.relative_to(dest).as_posix() for p in make_student_copy.build(dest, [check.EXERCISES[number]])}
+    assert {stub, f"exercise_checker/{checks}", "check.py", "README.md"} <= files
+    assert not any(name.startswith(not_copied) for name in files), files
     readme = (dest / "README.md").read_text(encoding="utf-8")
-    assert "Start with `ex11_conv_backward.py` and `python check.py 11`" in readme
+    assert f"Start with `{stub}` and `python check.py {number}`" in readme and "1 exercise:" in readme
     env = {**os.environ, "PYTHONPATH": str(EXERCISES_DIR.parent.parent)}   # minivi, as if installed
     done = subprocess.run([sys.executable, "check.py"], cwd=dest, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "not done [11]" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 1 and f"not done [{number}]" in done.stdout, done.stdout + done.stderr

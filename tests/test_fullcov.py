@@ -316,6 +316,49 @@ def test_a_nan_in_l_raw_reaches_the_stop_message_as_the_kl_does(capsys):
     assert "stopped" in capsys.readouterr().err
 
 
+def test_the_kl_of_an_underflowed_sigma_is_its_limit_without_a_runtime_warning():
+    """softplus(-800) = 0.0 and softplus(-720) ≈ 1e-313 (subnormal): log L_ii is rho_ii to double
+    precision and dKL/drho_ii = L_ii sigmoid(rho_ii)/s² − sigmoid(rho_ii)/softplus(rho_ii) is −1,
+    not log 0 = −inf and 1/0 (NumPy's divide-by-zero RuntimeWarning)."""
+    mu = mv.Tensor([0.5, -1.0], requires_grad=True)
+    l_raw = mv.Tensor([[-800.0, 7.0], [0.3, -720.0]], requires_grad=True)   # 7.0: above the diagonal, unused
+    s = 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kl = fc.kl_full_cov_op(mu, l_raw, s)
+        kl.backward()
+    # 1/2 [(‖L‖²_F + ‖mu‖²)/s² − D] + D log s − Σ log L_ii, with ‖L‖²_F = 0.3² (+ 0 + ~1e-626)
+    expected = 0.5 * ((0.3**2 + 0.5**2 + 1.0**2) / s**2 - 2) + 2 * np.log(s) + 800.0 + 720.0
+    assert kl.item() == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_allclose(mu.grad, [0.5 / s**2, -1.0 / s**2], rtol=1e-15)
+    np.testing.assert_allclose(l_raw.grad, [[-1.0, 0.0], [0.3 / s**2, -1.0]], rtol=1e-15)
+
+
+def test_just_above_the_underflow_the_kl_and_its_gradient_approach_those_limits():
+    """At rho = -700 sigma = e^-700 is a normal double and the formulas run as written: they
+    give −log L_ii = 700 and dKL/drho = −1 to within rounding, the limits taken below −708."""
+    mu, l_raw = mv.Tensor([0.0], requires_grad=True), mv.Tensor([[-700.0]], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kl = fc.kl_full_cov_op(mu, l_raw)
+        kl.backward()
+    assert kl.item() == pytest.approx(-0.5 + 700.0, rel=1e-15)
+    assert l_raw.grad[0, 0] == pytest.approx(-1.0, rel=1e-14)
+
+
+def test_a_fit_whose_steps_drive_sigma_below_the_smallest_double_runs_without_a_runtime_warning(capsys):
+    """A scale learning rate of 1000 against a sharp likelihood sends the diagonal of l_raw below
+    −745 in a few steps, where sigma = softplus(rho) is 0.0: every step's KL and gradient stay
+    finite (the limits above), so the run neither warns nor stops with a NaN."""
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = mv.fit_full_cov(lambda w: (w * w).sum() * -1e4, q, n_steps=10, scale_lr=1000.0)
+    assert history.stopped is None and len(history) == 10 and capsys.readouterr().err == ""
+    assert np.all(np.isfinite(history.loss)) and np.all(np.isfinite(history.kl))
+    assert np.all(np.diag(q.l_raw.data) < -745) and np.all(np.diag(q.scale_tril()) == 0.0)
+
+
 # ---------------------------------------------------------------- the conjugate model: q reaches the exact posterior
 
 

@@ -85,10 +85,10 @@ def test_calibration_refuses_what_is_not_a_table_of_probabilities(probs, message
         mv.expected_calibration_error(probs, np.array([0, 1]))
 
 
-@pytest.mark.parametrize("n_bins", [0, 2.5, True])
-def test_calibration_refuses_a_bad_number_of_bins(n_bins):
+@pytest.mark.parametrize("n_bins, error", [(0, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_calibration_refuses_a_bad_number_of_bins(n_bins, error):
     probs, labels = two_class([0.9, 0.6], [True, False])
-    with pytest.raises(ValueError, match="n_bins must be a whole number >= 1"):
+    with pytest.raises(error, match="n_bins must be a whole number >= 1"):
         mv.reliability_curve(probs, labels, n_bins=n_bins)
 
 

@@ -364,7 +364,7 @@ def test_fit_refuses_counts_that_are_not_whole_numbers(name, value):
     model = mv.Sequential(mv.BayesLinear(1, 2, rng=rng))
     x = rng.standard_normal((4, 1))
     counts = {"epochs": 2, "batch_size": 4, name: value}
-    with pytest.raises(ValueError, match=rf"^{name} must be a whole number >= 1, got {value!r}"):
+    with pytest.raises(TypeError, match=rf"^{name} must be a whole number >= 1 \(an int\), got {value!r}"):
         mv.fit(model, x, x @ np.ones((1, 2)), functools.partial(mv.gaussian_nll, noise_sigma=0.1), rng=rng,
                verbose=False, **counts)
 

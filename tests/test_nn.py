@@ -76,16 +76,16 @@ def test_deterministic_modules_ignore_the_mode():
     np.testing.assert_array_equal(layer(x, n_samples=5).data, np.broadcast_to(layer(x).data, (5, 4, 3)))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(mode="bogus"), "mode must be one of"),
-    (dict(n_samples=0), "n_samples must be a whole number >= 1"),
-    (dict(n_samples=2.5), "n_samples must be a whole number >= 1"),
-    (dict(n_samples=True), "n_samples must be a whole number >= 1"),
-    (dict(mode="mean", n_samples=3), "n_samples only applies in mode='sample'"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(mode="bogus"), ValueError, "mode must be one of"),
+    (dict(n_samples=0), ValueError, "n_samples must be a whole number >= 1"),
+    (dict(n_samples=2.5), TypeError, "n_samples must be a whole number >= 1"),
+    (dict(n_samples=True), TypeError, "n_samples must be a whole number >= 1"),
+    (dict(mode="mean", n_samples=3), ValueError, "n_samples only applies in mode='sample'"),
 ], ids=["unknown mode", "zero samples", "fractional samples", "bool samples", "samples in mean mode"])
-def test_bad_mode_or_sample_count_is_refused(kwargs, message):
+def test_bad_mode_or_sample_count_is_refused(kwargs, error, message):
     model = Sequential(Linear(2, 2, rng=rng()), Recorder())
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         model(np.ones((1, 2)), **kwargs)
 
 

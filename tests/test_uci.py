@@ -109,10 +109,12 @@ def test_fewer_splits_are_a_prefix_of_all_twenty():
         assert np.array_equal(a, c) and np.array_equal(b, d)
 
 
-@pytest.mark.parametrize("n, n_splits, message", [(1, 20, "at least 5"), (4, 20, "at least 5"), (100, 0, "at least 1"),
-                                                  (100.5, 20, "integer")])
-def test_splits_refuse_bad_arguments(n, n_splits, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+@pytest.mark.parametrize("n, n_splits, error, message", [
+    (1, 20, ValueError, "at least 5"), (4, 20, ValueError, "at least 5"),
+    (100, 0, ValueError, "n_splits must be a whole number >= 1, got 0"),
+    (100.5, 20, TypeError, r"n must be a whole number >= 1 \(an int\), got 100.5")])
+def test_splits_refuse_bad_arguments(n, n_splits, error, message):
+    with pytest.raises(error, match=message):
         mv.data.uci_splits(n, n_splits)
 
 
