@@ -108,16 +108,24 @@ def weighted_nll(likelihood_weight):
     return lambda logits, y: mv.categorical_nll(logits, y) * likelihood_weight
 
 
-def cross_validate(settings, images, labels, quick):
-    """{S: logits (S, N, 10)} for every training image, each predicted by a model trained on the other folds,
-    with S sampled networks for each S in settings["n_predict"] (drawn in that order)."""
+def fold_models(settings, images, labels, quick):
+    """For each of the K folds: its rows and the model trained on the other folds.
+
+    The folds are one permutation of the rows (seed 1) cut in K; fold k's model starts from seed 11 + k."""
     folds = np.array_split(np.random.default_rng(1).permutation(len(labels)), K)
-    logits = {S: np.zeros((S, len(labels), 10)) for S in settings["n_predict"]}
     for k, held_out in enumerate(folds):
         fit_rows = np.concatenate([fold for j, fold in enumerate(folds) if j != k])
         rng = np.random.default_rng(11 + k)
         model = cnn(settings, rng)
         train(model, images[fit_rows], labels[fit_rows], settings, quick, rng)
+        yield held_out, model
+
+
+def cross_validate(settings, images, labels, quick):
+    """{S: logits (S, N, 10)} for every training image, each predicted by a model trained on the other folds,
+    with S sampled networks for each S in settings["n_predict"] (drawn in that order)."""
+    logits = {S: np.zeros((S, len(labels), 10)) for S in settings["n_predict"]}
+    for held_out, model in fold_models(settings, images, labels, quick):
         for S in settings["n_predict"]:
             logits[S][:, held_out] = mv.predict(model, images[held_out], n_samples=S)
     return logits

@@ -362,6 +362,8 @@ def test_10_comparisons_in_the_prose_hold_in_the_full_run(full_runs):
     assert elbo_acc_low < 0.98 < elbo_acc_high and elbo_ece_low < 0.02 < elbo_ece_high, boot   # "both hold the line"
     assert elbo_acc_low < det_acc_high and det_acc_low < elbo_acc_high, boot                   # "the intervals overlap"
     assert re.search(r"^Bayesian CNN, ELBO +images per confidence bin.*above the diagonal: (\d+) of \1$", out, re.M)
+    sigma_40, sigma_60 = (printed(out, rf"weights after {n} epochs")[1:] for n in (40, 60))   # the ELBO CNN's lines
+    assert len(sigma_40) == 3 and all(a < b for a, b in zip(sigma_40, sigma_60)), (sigma_40, sigma_60)  # "still growing"
     kept = {name: printed(out.split("mistakes set aside", 1)[1], rf"^{name} +\d")[:2] for name in names}
     others = {kept[name][1] for name in names if name != "Bayesian CNN, ELBO"}
     assert len(others) == 1 and kept[names[2]][1] < min(others), kept                 # "the same error; the ELBO's lower"
