@@ -113,7 +113,8 @@ def kl_normal_op(mu, rho, prior_mu=0.0, prior_sigma=1.0, *, shared_sigma: dict |
     inputs, vjps, value = [], [], 0.0
     for mu_k, rho_k in zip(mus, rhos, strict=True):
         s = sigma_of(rho_k, shared_sigma)
-        value += g.kl_normal(mu_k.data, s.sigma, prior_mu, prior_sigma, validate=False)
+        value += g.kl_normal(mu_k.data, s.sigma, prior_mu, prior_sigma, validate=False,
+                             log_sigma=g.log_softplus(rho_k.data, s.sigma))   # right even where sigma underflows
         inputs += (mu_k, rho_k)
         vjps += _kl_normal_vjps(mu_k.data, s, prior_mu, prior_sigma)
     return make_op("kl_normal", np.asarray(value), tuple(inputs), tuple(vjps))
@@ -129,6 +130,18 @@ def _kl_normal_vjps(mu_data, s: SigmaOfRho, prior_mu, prior_sigma) -> tuple:
         return grad_out * g.kl_normal_grad_rho(s.sigma, s.sigmoid(), prior_sigma, validate=False)
 
     return vjp_mu, vjp_rho
+
+
+def log_sigma(rho: Tensor) -> Tensor:
+    """log sigma = log softplus(rho) as one op (step 4), right for every finite rho (`g.log_softplus`).
+
+    d log sigma/drho = sigmoid(rho) / sigma, computed from sigma alone (`g.kl_normal_grad_rho`'s ratio):
+    its limit is 1 where sigma underflows, not the 0/0 of rho.softplus().log().
+    """
+    sigma = g.softplus(rho.data, validate=False)
+    sigmoid = g.softplus_grad_from_sigma(sigma)
+    ratio = np.divide(sigmoid, sigma, out=np.ones(sigma.shape), where=sigma > 0)
+    return make_op("log_sigma", g.log_softplus(rho.data, sigma), (rho,), (lambda grad: grad * ratio,))
 
 
 class GaussianPrior:
@@ -176,7 +189,7 @@ class ScaleMixturePrior:
     def kl(self, mu: Tensor, rho: Tensor, rng: np.random.Generator) -> Tensor:
         eps = rng.standard_normal(mu.shape)
         w = sample_weight(mu, rho, eps)
-        log_q = (-0.5 * g.LOG_2PI - rho.softplus().log() - 0.5 * eps ** 2).sum()
+        log_q = (-0.5 * g.LOG_2PI - log_sigma(rho) - 0.5 * eps ** 2).sum()
         return log_q - self.log_prior(w)
 
     def log_prior(self, w: Tensor) -> Tensor:

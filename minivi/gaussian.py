@@ -98,6 +98,23 @@ def softplus(rho, *, validate=True):
     return sigma
 
 
+def log_softplus(rho, sigma=None):
+    """log sigma = log softplus(rho), right for every finite rho   (step 4; the KL's log sigma, step 5).
+
+    np.log(softplus(rho)) is right until sigma leaves the normal floats: below
+    rho = log(2.2e-308) = -708.4 sigma is subnormal (a few bits, log off by up to
+    1e-3), below about -745 it is 0.0 and the log is -inf. There
+    log softplus(rho) = log(e^rho (1 - e^rho/2 + ...)) = rho - e^rho/2 + ... = rho
+    to double precision, so rho itself is used. sigma: softplus(rho), if the
+    caller holds it already. Returns a new array.
+    """
+    sigma = softplus(rho, validate=False) if sigma is None else sigma
+    tiny = np.finfo(np.float64).tiny
+    if np.min(sigma, initial=np.inf) >= tiny:            # the usual case: every sigma a normal float
+        return np.log(sigma)
+    return np.where(sigma >= tiny, np.log(np.maximum(sigma, tiny)), rho)
+
+
 def softplus_grad(rho, *, validate=True):
     """dsigma/drho = e^rho / (1 + e^rho) = 1 / (1 + e^-rho) = logistic sigmoid(rho)   (step 4).
 
@@ -232,7 +249,7 @@ def _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma):
     return mu, sigma, prior_mu, prior_sigma
 
 
-def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
+def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True, log_sigma=None):
     """KL[N(mu, sigma^2) || N(m, s^2)], summed over all weights   (step 5).
 
     Per weight:
@@ -247,11 +264,14 @@ def kl_normal(mu, sigma, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     sigma gives a large finite KL instead of log(0).
 
     prior_mu and prior_sigma may be scalars or arrays broadcastable to mu.
+    log_sigma: log sigma, if the caller has it more exactly than np.log(sigma):
+    for sigma = softplus(rho), ``log_softplus(rho)``, which stays right where
+    sigma underflows (rho below about -708; the KL op of the layers passes it).
     Returns a Python float.
     """
     if validate:
         mu, sigma, prior_mu, prior_sigma = _checked_kl_inputs(mu, sigma, prior_mu, prior_sigma)
-    u = np.log(sigma)                       # u = log(sigma / s); arrays below are updated in place
+    u = np.log(sigma) if log_sigma is None else np.array(log_sigma, dtype=float)   # u = log(sigma / s), in place below
     if not _is_number(prior_sigma, 1.0):    # (log 1 = 0: nothing to subtract for s = 1)
         u -= np.log(prior_sigma)
     per_weight = np.expm1(2.0 * u)

@@ -60,9 +60,11 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
                    print_every is a whole number >= 1 or None (0 is refused: verbose=False
                    is the way to print nothing).
 
-    If a loss or gradient becomes NaN or infinite, training stops at once with
-    a message naming the step and the likely causes; the History up to the
-    last good epoch is returned with `stopped` set to that message.
+    If a loss or gradient becomes NaN or infinite, or a gradient entry too large
+    to square in float64 (above about 1.3e154, where the optimiser's running g²
+    would be inf), training stops at once with a message naming the step and the
+    likely causes; the History up to the last good epoch is returned with
+    `stopped` set to that message.
     """
     check_generator(rng, "fit")
     x, y = _check_data(x, y)
@@ -131,13 +133,21 @@ def _check_data(x, y):
     return x, y
 
 
+LARGEST_SQUARABLE = np.sqrt(np.finfo(np.float64).max)   # about 1.3e154: g² of anything larger is inf
+
+
 def _non_finite(info, optimizer, names: dict) -> str | None:
+    """Why this step cannot be taken: a loss that is not finite, or a gradient that holds NaN or inf or
+    an entry too large to square (Adam's running g² would be inf and freeze that weight). None if fine."""
     if not np.isfinite(info["loss"]):
         return f"the loss is {info['loss']} (KL {info['kl']:.4g}, NLL {info['nll']:.4g})"
     for k, p in enumerate(optimizer.params):
-        if p.grad is not None and not np.all(np.isfinite(p.grad)):
+        largest = np.max(np.abs(p.grad), initial=0.0) if p.grad is not None else 0.0   # NaN if any entry is NaN
+        if not largest < LARGEST_SQUARABLE:
             name = names.get(id(p), f"parameter {k} of the optimiser")
-            return f"the gradient of {name} (shape {p.shape}) has NaN or inf entries"
+            if not np.isfinite(largest):
+                return f"the gradient of {name} (shape {p.shape}) has NaN or inf entries"
+            return f"the gradient of {name} (shape {p.shape}) reaches {largest:.3g}, too large to square in float64"
     return None
 
 

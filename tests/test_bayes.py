@@ -9,6 +9,8 @@ to a few ulps of the terms summed. (c) is limited by rounding and truncation,
 estimated next to each test.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import example
@@ -672,3 +674,43 @@ def test_at_rho_minus_10_the_kl_pushes_rho_up_by_about_lr_per_step(optimizer_cla
         optimizer.step()
     per_step = (layer.weight_rho.data - start) / 10
     np.testing.assert_allclose(per_step, expected_step, rtol=0.01)
+
+
+@pytest.mark.parametrize("prior_mu, prior_sigma", [(0.0, 1.0), (0.2, 0.5)])
+def test_the_layers_kl_and_its_rho_gradient_are_the_limits_where_sigma_underflows(prior_mu, prior_sigma):
+    """KL per weight = log(s/sigma) + (sigma² + (mu - m)²)/(2s²) - 1/2 with log sigma = rho and sigma² = 0 to
+    double precision for rho <= -720; dKL/drho = -1. No NumPy warning, no inf (was inf with 'divide by zero')."""
+    layer = mv.BayesLinear(3, 2, prior_sigma, rng=np.random.default_rng(0), prior=mv.GaussianPrior(prior_sigma, prior_mu))
+    rho = np.array([[-800.0, -746.0], [-740.0, -720.0], [-1.0, 0.5]])
+    layer.weight_rho.data[...] = rho
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kl = layer.kl()
+        kl.backward()
+    sigma = g.softplus(rho)
+    log_sigma = np.where(rho < -700, rho, np.log(np.maximum(sigma, 1e-300)))   # the limit where sigma underflows
+    mu_w, mu_b, sigma_b = layer.weight_mu.data, layer.bias_mu.data, g.softplus(layer.bias_rho.data)
+    expected = sum(np.sum(np.log(prior_sigma) - ls + (s ** 2 + (m - prior_mu) ** 2) / (2 * prior_sigma ** 2) - 0.5)
+                   for m, s, ls in ((mu_w, sigma, log_sigma), (mu_b, sigma_b, np.log(sigma_b))))
+    assert np.isfinite(kl.data) and abs(kl.data - expected) <= 1e-12 * abs(expected)
+    assert np.array_equal(layer.weight_rho.grad[:2], -np.ones((2, 2)))
+
+
+def test_the_mixture_priors_kl_stays_finite_and_right_where_sigma_underflows():
+    """ScaleMixturePrior's Monte Carlo KL reads log q(w) = -log(2 pi)/2 - log sigma - eps²/2: with sigma = 0.0
+    (rho = -800), log sigma = rho and w = mu; its rho gradient is finite (was inf and NaN)."""
+    prior = mv.ScaleMixturePrior()
+    mu = mv.Tensor(np.array([0.3, -0.1]), requires_grad=True)
+    rho = mv.Tensor(np.array([-800.0, -2.0]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kl = prior.kl(mu, rho, np.random.default_rng(4))
+        kl.backward()
+    eps = np.random.default_rng(4).standard_normal(2)
+    sigma = g.softplus(rho.data)
+    w = mu.data + sigma * eps
+    log_q = -0.5 * g.LOG_2PI - np.array([-800.0, np.log(sigma[1])]) - 0.5 * eps ** 2
+    expected = np.sum(log_q - g.log_scale_mixture_pdf(w, prior.pi, prior.sigma1, prior.sigma2))
+    assert abs(kl.data - expected) <= 1e-12 * abs(expected)
+    assert np.all(np.isfinite(rho.grad)) and np.all(np.isfinite(mu.grad))
+    assert rho.grad[0] == -1.0    # d(-log sigma)/drho = -sigmoid(rho)/sigma -> -1; w's gradient is 0 there

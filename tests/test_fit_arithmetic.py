@@ -76,6 +76,8 @@ def test_a_diverging_fit_stops_without_a_single_numpy_warning(capsys):
                          epochs=20, batch_size=10, rng=np.random.default_rng(0), lr=1e150, verbose=False)
     assert history.stopped is not None and len(history) < 20
     assert "training stopped" in capsys.readouterr().err
+    # Step 2's gradient is finite but above 1.3e154: Adam's g² would be inf and freeze the weight silently.
+    assert "step 2" in history.stopped and "too large to square" in history.stopped, history.stopped
 
 
 def test_a_loss_that_overflows_in_the_forward_stops_without_a_warning(capsys):

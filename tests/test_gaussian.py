@@ -454,3 +454,18 @@ def test_kl_normal_of_a_single_weight_given_as_numbers():
     expected = np.log(2.0 / 1.2) + (1.2**2 + (0.5 - 0.1) ** 2) / (2 * 2.0**2) - 0.5
     assert np.isclose(g.kl_normal(0.5, 1.2, 0.1, 2.0), expected, rtol=1e-14)
     assert np.isclose(g.kl_normal(np.array(0.5), np.array(1.2), 0.1, 2.0, validate=False), expected, rtol=1e-14)
+
+
+def test_log_softplus_is_right_where_sigma_underflows_and_np_log_of_sigma_is_not():
+    """log softplus(rho): np.log(softplus(rho)) where sigma is a normal float; rho itself below that
+    (the correction -e^rho/2 is below 1e-307). The naive route gives -inf at -800 and is off at -740."""
+    rho = np.array([-800.0, -746.0, -740.0, -720.0, -708.0, -700.0, -30.0, 0.0, 30.0])
+    with np.errstate(divide="ignore"):
+        naive = np.log(g.softplus(rho))
+    assert naive[0] == -np.inf and abs(naive[2] - rho[2]) > 1e-4       # what a KL built on it would read
+    with np.errstate(divide="raise", invalid="raise", over="raise"):   # (underflow in e^rho is the point)
+        got = g.log_softplus(rho)
+    assert np.array_equal(got[:4], rho[:4])
+    assert np.array_equal(got[4:], np.log(g.softplus(rho[4:])))
+    assert np.array_equal(g.log_softplus(rho, g.softplus(rho)), got)     # with sigma given: the same bits
+
