@@ -304,8 +304,8 @@ for name in models:
 # than they would be there. The cross-validation stopped its models earlier still, for it counted
 # training in epochs, and on two thirds of the images 60 epochs are two thirds of the Adam steps.
 # `benchmarks/bayesian_cnn_seeds.py` measures both sides: cross-validation's models end with
-# smaller $\sigma$'s and are better calibrated on these same test images than the network trained
-# on all the images, and that network trained on for twice as long has larger $\sigma$'s and a
+# smaller $\sigma$'s and are better calibrated on these same test images than networks trained
+# on all the images, and such a network trained on for twice as long has larger $\sigma$'s and a
 # larger ECE. A small starting $\sigma$ and a fixed number of steps act together as a
 # regulariser the ELBO does not contain, and this setting's calibration depends on when
 # training stops.
