@@ -301,7 +301,7 @@ for name in models:
 # CNN's $\sigma$'s started at 0.001 and were 0.153, 0.315 and 0.286 after 40 epochs, 0.168, 0.393
 # and 0.351 after 60: still growing when training stopped. So the q this page scores is not the
 # ELBO's optimum: stopping early leaves its $\sigma$'s smaller, and the network more confident,
-# than they would be there. The cross-validation stopped its models earlier still, for it counted
+# than longer training would. The cross-validation stopped its models earlier still, for it counted
 # training in epochs, and on two thirds of the images 60 epochs are two thirds of the Adam steps.
 # `benchmarks/bayesian_cnn_seeds.py` measures both sides: cross-validation's models end with
 # smaller $\sigma$'s and are better calibrated on these same test images than networks trained
