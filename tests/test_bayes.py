@@ -714,3 +714,21 @@ def test_the_mixture_priors_kl_stays_finite_and_right_where_sigma_underflows():
     assert abs(kl.data - expected) <= 1e-12 * abs(expected)
     assert np.all(np.isfinite(rho.grad)) and np.all(np.isfinite(mu.grad))
     assert rho.grad[0] == -1.0    # d(-log sigma)/drho = -sigmoid(rho)/sigma -> -1; w's gradient is 0 there
+
+
+@FAST.given(rho=hnp.arrays(np.float64, st.integers(1, 6), elements=st.floats(-30, 30)),
+            c=st.floats(-2, 2).filter(lambda v: abs(v) > 0.1))
+def test_log_sigma_op_gradient_three_ways(rho, c):
+    """d log softplus(rho)/drho = sigmoid(rho)/softplus(rho): the op's explicit formula, the engine's autodiff
+    of the same function from primitive ops (rho.softplus().log()), and central differences, in float64."""
+    (op,) = engine_grads(lambda r: (bayes.log_sigma(r) * c).sum(), rho)
+    (autodiff,) = engine_grads(lambda r: (r.softplus().log() * c).sum(), rho)
+    sigma = g.softplus(rho)
+    explicit = c * g.softplus_grad_from_sigma(sigma) / sigma
+    (numeric,) = mv.numerical_grad(lambda r: float(np.sum(np.log(g.softplus(r)) * c)), rho, eps=H)
+    assert_within(op, explicit, 4 * U * np.abs(explicit), "log_sigma's gradient vs sigmoid(rho)/softplus(rho)")
+    assert_within(autodiff, explicit, 4 * U * np.abs(explicit), "primitive ops' autodiff vs the formula")
+    # |d²/drho²| <= 1 here, so the truncation is <= H²/6; rounding ~ U |log sigma| / H, |log sigma| <= 31.
+    assert_within(op, numeric, abs(c) * (1e-8 + 40 * U / H), "log_sigma's gradient vs central differences")
+    with mv.no_grad():
+        assert np.array_equal(bayes.log_sigma(mv.Tensor(rho)).data, np.log(sigma))   # its value: log softplus
