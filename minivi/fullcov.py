@@ -389,15 +389,15 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
 
 
 def _mean_nll(log_likelihood, w: Tensor, dim: int) -> Tensor:
-    """(1/S) Σ_s −log_likelihood(w_s), checking that each value is a scalar Tensor (or (S,) if vectorized)."""
-    w2 = w if w.ndim == 2 else w.reshape(1, dim)
-    n_samples = w2.shape[0]
+    """(1/S) Σ_s −log_likelihood(w_s) for draws w of shape (S, D), checking that each value is a scalar Tensor
+    (or (S,) if vectorized)."""
+    n_samples = w.shape[0]
     if getattr(log_likelihood, "vectorized", False):
-        values = _checked_value(log_likelihood(w2), (n_samples,), f"({n_samples}, {dim})")
+        values = _checked_value(log_likelihood(w), (n_samples,), f"({n_samples}, {dim})")
         return values.sum() * (-1.0 / n_samples)
     total = None
     for s in range(n_samples):
-        value = _checked_value(log_likelihood(w2[s]), (), f"({dim},)").reshape(())
+        value = _checked_value(log_likelihood(w[s]), (), f"({dim},)").reshape(())
         total = -value if total is None else total - value
     return total * (1.0 / n_samples)
 

@@ -377,3 +377,16 @@ def test_max_pool_gradient_with_ties_is_the_loop_reference_and_each_window_passe
         np.testing.assert_allclose(t.grad, expected, rtol=0, atol=1e-14)   # overlaps add in another order
         assert np.isclose(t.grad.sum(), g.sum(), rtol=0, atol=1e-12)     # never more than G per window
 
+
+
+
+def test_conv2d_layer_adds_its_own_bias_and_passes_it_a_gradient():
+    """Conv2d starts with b = 0, so a forward that dropped its bias would look right: set b and check."""
+    rng = np.random.default_rng(3)
+    layer = mv.Conv2d(2, 3, (2, 3), stride=(1, 2), padding=1, rng=rng)
+    layer.bias.data[...] = [0.5, -1.0, 2.0]
+    x = rng.normal(size=(2, 2, 5, 6))
+    out = layer(x)
+    assert np.allclose(out.data, conv_numpy(x, layer.weight.data, layer.bias.data, (1, 2), (1, 1)), rtol=1e-13, atol=1e-13)
+    out.sum().backward()
+    assert np.array_equal(layer.bias.grad, np.full(3, out.shape[0] * out.shape[2] * out.shape[3], dtype=float))

@@ -73,6 +73,12 @@ def test_scale_tril_keeps_the_strict_lower_triangle_and_softplus_on_the_diagonal
     assert L[0, 0] == np.log(2.0) and 0 < L[2, 2] < 1e-12     # softplus(-30) = e^-30 (1 - ...), still > 0
 
 
+@pytest.mark.parametrize("shape", [(2, 3), (3, 2), (3,), (2, 2, 2)])
+def test_scale_tril_refuses_what_is_not_a_square_matrix(shape):
+    with pytest.raises(ValueError, match=r"l_raw must be a square matrix \(D, D\)"):
+        fc.scale_tril(np.zeros(shape))
+
+
 def test_samples_have_covariance_L_Lt():
     rng = np.random.default_rng(0)
     mu, L = np.array([1.0, -2.0, 0.5]), np.array([[0.5, 0, 0], [0.8, 0.3, 0], [-0.2, 0.4, 1.0]])

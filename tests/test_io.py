@@ -344,6 +344,13 @@ def test_state_dict_round_trips_in_memory_bit_for_bit_and_holds_copies():
     assert snapshot_bits(other) == snapshot_bits(model)
 
 
+def test_load_state_dict_takes_nested_lists_as_arrays():
+    """A state read from JSON holds lists: they are the same numbers, so they load (as float64 copies)."""
+    model, other = trained_model(), make_model(seed=9)
+    other.load_state_dict({name: value.tolist() for name, value in model.state_dict().items()})
+    assert snapshot_bits(other) == snapshot_bits(model)
+
+
 def snapshot_bits(model):
     return {name: p.data.tobytes() for name, p in model.named_parameters()}
 
