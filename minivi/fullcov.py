@@ -42,7 +42,7 @@ from . import gaussian as g
 from .nn import check_count, check_generator
 from .optim import Adam
 from .tensor import Tensor, make_op
-from .train import History
+from .train import History, gradient_problem
 
 # ---------------------------------------------------------------- input checks
 
@@ -412,12 +412,10 @@ def _checked_value(value, shape: tuple, w_shape: str) -> Tensor:
 
 
 def _non_finite(loss: Tensor, q: FullCovGaussian) -> str | None:
+    """Why this step cannot be taken: a loss that is not finite, or a `gradient_problem` of mu or l_raw."""
     if not np.isfinite(loss.item()):
         return f"the loss is {loss.item()}"
-    for name, p in (("mu", q.mu), ("l_raw", q.l_raw)):
-        if p.grad is not None and not np.all(np.isfinite(p.grad)):
-            return f"the gradient of q.{name} has NaN or inf entries"
-    return None
+    return gradient_problem(q.mu.grad, "q.mu") or gradient_problem(q.l_raw.grad, "q.l_raw")
 
 
 def _set_mu_and_scale(q: FullCovGaussian, mu: np.ndarray, L: np.ndarray) -> None:

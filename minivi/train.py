@@ -136,18 +136,25 @@ def _check_data(x, y):
 LARGEST_SQUARABLE = np.sqrt(np.finfo(np.float64).max)   # about 1.3e154: g² of anything larger is inf
 
 
+def gradient_problem(grad, name: str) -> str | None:
+    """Why an optimiser should not step on this gradient: NaN or inf entries, or an entry too large to
+    square in float64 (Adam's running g² would be inf and freeze that weight silently). None if fine."""
+    largest = np.max(np.abs(grad), initial=0.0) if grad is not None else 0.0   # NaN if any entry is NaN
+    if largest < LARGEST_SQUARABLE:
+        return None
+    if not np.isfinite(largest):
+        return f"the gradient of {name} has NaN or inf entries"
+    return f"the gradient of {name} reaches {largest:.3g}, too large to square in float64"
+
+
 def _non_finite(info, optimizer, names: dict) -> str | None:
-    """Why this step cannot be taken: a loss that is not finite, or a gradient that holds NaN or inf or
-    an entry too large to square (Adam's running g² would be inf and freeze that weight). None if fine."""
+    """Why this step cannot be taken: a loss that is not finite, or a gradient_problem. None if fine."""
     if not np.isfinite(info["loss"]):
         return f"the loss is {info['loss']} (KL {info['kl']:.4g}, NLL {info['nll']:.4g})"
     for k, p in enumerate(optimizer.params):
-        largest = np.max(np.abs(p.grad), initial=0.0) if p.grad is not None else 0.0   # NaN if any entry is NaN
-        if not largest < LARGEST_SQUARABLE:
-            name = names.get(id(p), f"parameter {k} of the optimiser")
-            if not np.isfinite(largest):
-                return f"the gradient of {name} (shape {p.shape}) has NaN or inf entries"
-            return f"the gradient of {name} (shape {p.shape}) reaches {largest:.3g}, too large to square in float64"
+        problem = gradient_problem(p.grad, f"{names.get(id(p), f'parameter {k} of the optimiser')} (shape {p.shape})")
+        if problem:
+            return problem
     return None
 
 

@@ -301,6 +301,19 @@ def test_fit_full_cov_stops_on_a_nan_loss_with_a_message(capsys):
     assert "stopped" in capsys.readouterr().err
 
 
+def test_fit_full_cov_stops_on_a_gradient_too_large_to_square(capsys):
+    # log p = 1e155 Σw: the loss is finite, its gradient in mu is -1e155, whose square Adam cannot hold
+    # (it would be inf, the step m / sqrt(v) would be 0, and mu frozen without a word).
+    q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = mv.fit_full_cov(lambda w: (w * 1e155).sum(), q, n_steps=3)
+    assert history.stopped is not None and "step 1" in history.stopped, history.stopped
+    assert "gradient of q.mu reaches 1e+155, too large to square" in history.stopped, history.stopped
+    assert len(history) == 0 and np.array_equal(q.mu.data, np.zeros(2))
+    assert "stopped" in capsys.readouterr().err
+
+
 def test_fit_full_cov_stops_on_an_infinite_gradient_without_a_runtime_warning(capsys):
     # sqrt at 0 is finite, its derivative 1/(2 sqrt 0) is not: the backward divides by zero.
     q = mv.FullCovGaussian(np.zeros(2), rng=np.random.default_rng(0))
