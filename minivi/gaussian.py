@@ -98,7 +98,7 @@ def softplus(rho, *, validate=True):
     return sigma
 
 
-def log_softplus(rho, sigma=None):
+def log_softplus(rho, sigma=None, *, validate=True):
     """log sigma = log softplus(rho), right for every finite rho   (step 4; the KL's log sigma, step 5).
 
     np.log(softplus(rho)) is right until sigma leaves the normal floats: below
@@ -106,8 +106,10 @@ def log_softplus(rho, sigma=None):
     1e-3), below about -745 it is 0.0 and the log is -inf. There
     log softplus(rho) = log(e^rho (1 - e^rho/2 + ...)) = rho - e^rho/2 + ... = rho
     to double precision, so rho itself is used. sigma: softplus(rho), if the
-    caller holds it already. Returns a new array.
+    caller holds it already (not checked). Returns a new array.
     """
+    if validate:
+        rho = _as_real_array(rho, "rho")
     sigma = softplus(rho, validate=False) if sigma is None else sigma
     tiny = np.finfo(np.float64).tiny
     if np.min(sigma, initial=np.inf) >= tiny:            # the usual case: every sigma a normal float
@@ -345,6 +347,17 @@ def kl_normal_grad_mu(mu, prior_mu=0.0, prior_sigma=1.0, *, validate=True):
     return (mu - prior_mu) / prior_sigma**2
 
 
+def sigmoid_over_sigma(sigma, sigmoid_rho):
+    """sigmoid(rho) / softplus(rho) = d log sigma/drho   (step 4), from sigma = softplus(rho) and sigmoid(rho).
+
+    Its limit is 1 where sigma underflowed to 0.0 (rho below about -745); there it is not divided (no 0/0).
+    """
+    sigma = np.asarray(sigma)
+    if sigma.all():                                  # every sigma > 0 (softplus is never negative)
+        return sigmoid_rho / sigma
+    return np.divide(sigmoid_rho, sigma, out=np.ones(sigma.shape), where=sigma > 0)
+
+
 def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0, *, validate=True):
     """dKL/drho = (sigma / s^2 - 1/sigma) sigmoid(rho)   (steps 4-5), the second half of ``kl_normal_grads``.
 
@@ -366,10 +379,7 @@ def kl_normal_grad_rho(sigma, sigmoid_rho, prior_sigma=1.0, *, validate=True):
         prior_sigma = _as_positive_array(prior_sigma, "prior_sigma")
         _check_broadcasts_to(prior_sigma, sigma.shape, "prior_sigma")
     sigma = np.asarray(sigma)
-    if sigma.all():                                  # every sigma > 0 (softplus is never negative)
-        ratio = sigmoid_rho / sigma                  # sigmoid(rho) / sigma
-    else:                                            # its limit 1 at sigma = 0, divided only where sigma > 0 (no 0/0)
-        ratio = np.divide(sigmoid_rho, sigma, out=np.ones(sigma.shape), where=sigma > 0)
+    ratio = sigmoid_over_sigma(sigma, sigmoid_rho)
     grad_rho = sigma * sigmoid_rho                   # sigma sigmoid(rho) / s^2 - sigmoid(rho) / sigma
     if not _is_number(prior_sigma, 1.0):
         grad_rho /= prior_sigma**2

@@ -469,3 +469,10 @@ def test_log_softplus_is_right_where_sigma_underflows_and_np_log_of_sigma_is_not
     assert np.array_equal(got[4:], np.log(g.softplus(rho[4:])))
     assert np.array_equal(g.log_softplus(rho, g.softplus(rho)), got)     # with sigma given: the same bits
 
+
+
+@pytest.mark.parametrize("rho, error", [(np.array([0.0, np.nan]), ValueError), (np.array([-np.inf]), ValueError),
+                                        (np.array(["a"]), TypeError)])
+def test_log_softplus_refuses_what_is_not_a_finite_real_rho(rho, error):
+    with pytest.raises(error, match="rho"):
+        g.log_softplus(rho)
