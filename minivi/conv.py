@@ -337,7 +337,8 @@ class Conv2d(Module):
 
     Initialisation (LeCun, as `Linear`): W ~ N(0, 1/fan_in) with fan_in = in_channels·kH·kW,
     the number of products each output sums; b = 0. Takes x (N, C_in, H, W), or
-    (S, N, C_in, H, W) inside a call with n_samples (the same kernel for every sample).
+    (S, N, C_in, H, W): S stacks of N images, such as the samples of a call with n_samples,
+    each convolved with the same kernel (as `Linear` takes extra leading axes).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,

@@ -218,28 +218,30 @@ def sample_full_cov(mu: Tensor, l_raw: Tensor, eps: np.ndarray) -> Tensor:
 def kl_full_cov_op(mu: Tensor, l_raw: Tensor, prior_sigma: float = 1.0) -> Tensor:
     """KL[N(mu, L Lᵀ) || N(0, s² I)] as one engine op: value and gradient in closed form (step 5).
 
-    A diagonal entry L_ii = softplus(rho_ii) below the smallest normal double (rho_ii below
-    about −708, where sigma has underflowed to a subnormal number or, below −745, to 0.0) is
-    taken at its limit, which is the true value to double precision:
-        log L_ii  = log softplus(rho_ii) = rho_ii − e^rho_ii / 2 + ...  ->  rho_ii
-        dKL/drho_ii = (L_ii / s² − 1 / L_ii) sigmoid(rho_ii)
-                    = L_ii sigmoid(rho_ii) / s² − sigmoid(rho_ii) / softplus(rho_ii)  ->  0 − 1 = −1
-    (as `gaussian.kl_normal_grad_rho` does for mean-field q). So the KL and its gradient are
-    finite and right for every finite l_raw, instead of log 0 = −inf and 1/0 with NumPy's
-    RuntimeWarnings; a step size that drives sigma that low shows as a KL of hundreds of
-    nats per such weight, and the gradient −1 pushes rho_ii back up.
+    `kl_full_cov` splits into the mean-field KL of the diagonal (step 5, with sigma_i = L_ii)
+    and the rest of ‖L‖²_F / (2s²), the entries below the diagonal:
+        KL = Σ_i KL[N(mu_i, L_ii²) || N(0, s²)] + Σ_{i>j} L_ij² / (2s²)
+        dKL/dmu      = mu / s²
+        dKL/drho_ii  = (L_ii / s² − 1 / L_ii) sigmoid(rho_ii)      (rho_ii = l_raw_ii, L_ii = softplus(rho_ii))
+        dKL/dl_raw_ij = L_ij / s²   (i > j; 0 above the diagonal)
+    The diagonal goes through step 5's own functions, `gaussian.kl_normal` with
+    log L_ii = `gaussian.log_softplus(rho_ii)` and `gaussian.kl_normal_grad_rho`, so the KL and
+    its gradient are finite and right for every finite l_raw, also where L_ii has underflowed
+    (rho_ii below about −708): log L_ii -> rho_ii and dKL/drho_ii -> −1, as for a mean-field
+    layer. A step size that drives L_ii that low shows as a KL of hundreds of nats per such
+    weight, and the gradient −1 pushes rho_ii back up.
     """
-    L = scale_tril(l_raw.data, validate=False)
-    low = np.flatnonzero(np.diag(L) < np.finfo(np.float64).tiny)   # the underflowed L_ii (usually none)
-    L_usable = L.copy()
-    L_usable[low, low] = 1.0               # the formulas read log L_ii and 1/L_ii only where they are exact
-    value = kl_full_cov(mu.data, L_usable, prior_sigma, validate=False)
-    grad_mu, grad_L = kl_full_cov_grads(mu.data, L_usable, prior_sigma, validate=False)
-    grad_raw = scale_grad_to_raw(grad_L, l_raw.data, validate=False)
-    # Each entry set to 1 counted 1/(2s²) in ‖L‖²_F/(2s²), where its L_ii² (< 1e-308²) is 0,
-    # and −log 1 = 0 where −log L_ii = −rho_ii: put the limits back, in the value and the gradient.
-    value -= low.size / (2 * prior_sigma ** 2) + np.sum(np.diag(l_raw.data)[low])
-    grad_raw[low, low] = -1.0
+    rho = np.diag(l_raw.data)
+    sigma = g.softplus(rho, validate=False)
+    below = np.tril(l_raw.data, -1)
+    s2 = prior_sigma ** 2
+    value = (g.kl_normal(mu.data, sigma, 0.0, prior_sigma, validate=False,
+                         log_sigma=g.log_softplus(rho, sigma, validate=False))
+             + np.vdot(below, below) / (2 * s2))
+    grad_mu = g.kl_normal_grad_mu(mu.data, 0.0, prior_sigma, validate=False)
+    grad_raw = below / s2
+    np.fill_diagonal(grad_raw, g.kl_normal_grad_rho(sigma, g.softplus_grad_from_sigma(sigma), prior_sigma,
+                                                     validate=False))
     return make_op("kl_full_cov", np.asarray(value), (mu, l_raw),
                    (lambda grad: grad * grad_mu, lambda grad: grad * grad_raw))
 

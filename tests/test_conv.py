@@ -162,6 +162,18 @@ def test_conv2d_layer_is_the_op_with_its_parameters_and_passes_a_sample_axis():
     np.testing.assert_array_equal(out.data[2], layer(x).data)
 
 
+def test_conv2d_layer_convolves_each_stack_of_a_5d_input_with_its_one_kernel():
+    """Outside a sampling call a 5-D x (S, N, C, H, W) is S stacks of images, each convolved
+    with the same kernel (as documented), not refused and not mixed across stacks."""
+    rng = np.random.default_rng(1)
+    layer = mv.Conv2d(2, 3, 3, padding=1, rng=rng)
+    x = rng.normal(size=(3, 4, 2, 5, 5))
+    out = layer(x).data
+    assert out.shape == (3, 4, 3, 5, 5)
+    for s in range(3):
+        np.testing.assert_allclose(out[s], layer(x[s]).data, rtol=0, atol=1e-13)
+
+
 def test_flatten_and_a_small_cnn_train_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
     model = mv.Sequential(mv.Conv2d(1, 4, 3, padding=1, rng=rng), mv.ReLU(), mv.MaxPool2d(2),

@@ -202,6 +202,8 @@ def test_kl_full_cov_op_gradient_three_way(case):
 
     explicit = engine_grads(lambda m, r: fc.kl_full_cov_op(m, r, s), mu, l_raw)
     autodiff = engine_grads(primitive_kl, mu, l_raw)
+    op_value = fc.kl_full_cov_op(mv.Tensor(mu), mv.Tensor(l_raw), s).item()   # the split form (op) = the formula
+    assert op_value == pytest.approx(fc.kl_full_cov(mu, numpy_scale_tril(l_raw), s), rel=1e-12, abs=1e-12)
     numeric = mv.numerical_grad(lambda m, r: fc.kl_full_cov(m, numpy_scale_tril(r), s, validate=False), mu, l_raw,
                                 eps=H)
     L = numpy_scale_tril(l_raw)
