@@ -115,6 +115,15 @@ def test_gaussian_nll_refuses_a_noise_sigma_that_does_not_broadcast_to_the_predi
         mv.gaussian_nll(np.zeros((4, 1)), np.zeros((4, 1)), mv.Tensor(np.ones(noise_shape)))
 
 
+def test_gaussian_nll_refuses_an_infinite_noise_tensor_and_names_a_noise_that_is_no_number():
+    pred, target = np.zeros((3, 1)), np.ones((3, 1))
+    with pytest.raises(ValueError, match="noise_sigma must be > 0 and finite"):
+        mv.gaussian_nll(pred, target, mv.Tensor(np.inf))            # was a loss of inf, accepted
+    for bad in (None, np.array([0.1, 0.2])):                        # were float()'s own messages
+        with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+            mv.gaussian_nll(pred, target, bad)
+
+
 def test_categorical_nll_with_a_masked_class_has_no_nan():
     """A logit of -inf (a class switched off) in a non-target column: finite loss and gradient."""
     logits = mv.Tensor(np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, 0.5]]), requires_grad=True)
