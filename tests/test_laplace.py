@@ -261,3 +261,40 @@ def test_the_evidences_prior_precision_refuses_a_non_finite_entry_in_either_inpu
         g[2, 0] = g[0, 2] = bad
     with pytest.raises(ValueError, match="data_hessian or w_hat contains NaN or inf"):
         la.evidence_prior_precision(g, w_hat)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+def test_a_clearly_asymmetric_hessian_is_refused_not_symmetrised_in_silence():
+    h = np.array([[2.0, 1.5], [0.0, 2.0]])                  # (H + Hᵀ)/2 is positive definite: was accepted
+    with pytest.raises(ValueError, match="not symmetric"):
+        la.laplace_log_evidence(0.0, h)
+    rounding = np.array([[2.0, 0.5], [0.5 + 1e-15, 2.0]])   # rounding-level asymmetry still passes
+    assert la.laplace_log_evidence(0.0, rounding) == pytest.approx(np.log(2 * np.pi) - 0.5 * np.log(3.75), rel=1e-12)
+
+
+def test_mackays_loop_refuses_a_count_or_tolerance_it_cannot_use():
+    gram, w_hat = np.eye(2), np.ones(2)
+
+    def refit(alpha):
+        return w_hat, gram
+
+    with pytest.raises(ValueError, match="max_refits must be a whole number >= 1"):
+        la.evidence_prior_precision(gram, w_hat, refit=refit, max_refits=0)   # was "did not settle in 0 refits"
+    with pytest.raises(ValueError, match="rtol must be a positive"):
+        la.evidence_prior_precision(gram, w_hat, refit=refit, rtol=-1.0)      # was 1000 refits, then an error
+    with pytest.raises(ValueError, match=r"w_hat \(D,\), got \(1, 1\) and \(\)"):
+        la.evidence_prior_precision(np.ones((1, 1)), np.array(2.0))           # was len() of an unsized object
+
+
+def test_the_derivative_helpers_take_a_tensor_w_and_name_a_log_prob_that_returns_no_tensor():
+    x, y, phi, model, s, sigma = blr_problem(4, 10, 2)
+    log_prob = mv.flat.log_joint(model, x, y, noise_sigma=sigma, prior_sigma=s)
+    w = np.array([0.3, -0.2, 0.1])
+    assert np.array_equal(la.gradient(log_prob, mv.Tensor(w)), la.gradient(log_prob, w))
+    assert np.array_equal(la.exact_hessian(log_prob, mv.Tensor(w)), la.exact_hessian(log_prob, w))
+    with pytest.raises(TypeError, match="must return a scalar Tensor"):
+        la.gradient(lambda v: 1.0, w)
+    with pytest.raises(TypeError, match="one number, got ndarray"):
+        la.laplace_log_evidence(np.array([1.0, 2.0]), np.eye(2))
