@@ -450,3 +450,19 @@ def test_fit_refuses_an_optimizer_and_a_learning_rate_together():
     with pytest.raises(ValueError, match=r"both optimizer= and lr=5.0.*lr=0.001"):
         mv.fit(model, np.ones((4, 1)), np.ones((4, 1)), mv.LearnedNoise(), epochs=1, batch_size=4,
                rng=np.random.default_rng(1), optimizer=optimizer, lr=5.0, verbose=False)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+@pytest.mark.parametrize("kl_weight", [True, "0.5", np.array([0.5, 0.5]), [0.5]])
+def test_a_kl_weight_that_is_not_one_number_is_named(kl_weight):
+    model = mv.Sequential(mv.BayesLinear(2, 1, rng=np.random.default_rng(0)))
+    nll = functools.partial(mv.gaussian_nll, noise_sigma=0.1)
+    with pytest.raises(TypeError, match="kl_weight must be one number"):   # True was read as 1.0; others: numpy's errors
+        mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=kl_weight)
+    loss, info = mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=np.float32(0.5),
+                              mode="mean")
+    assert info["kl_weight"] == 0.5
+    assert mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=np.array(0.25),
+                        mode="mean")[1]["kl_weight"] == 0.25                 # a 0-d array is one number too
