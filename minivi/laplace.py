@@ -43,6 +43,7 @@ evidence (`evidence_prior_precision`): MacKay's fixed point α = γ / |ŵ|².
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -54,6 +55,13 @@ from .nn import Linear, Module, check_count
 from .tensor import Tensor, as_float_array
 
 HESSIANS = ("ggn", "exact")
+# `laplace` warns when the log joint could still rise by more than this many nats from w (the Newton
+# decrement ½ gᵀH⁻¹g): for a quadratic log joint the Laplace evidence at w is low by exactly that much.
+MODE_TOL = 0.1
+
+
+class NotAModeWarning(UserWarning):
+    """The Laplace approximation was built at a point that is not a mode of the log joint."""
 
 
 # ---------------------------------------------------------------- derivatives of the log joint
@@ -392,7 +400,10 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: 
     hessian: "ggn" (J^T J / noise_sigma² + diag(1/s²), `ggn`) or "exact" (from finite
     differences of the engine's gradient, `exact_hessian`; D up to a few hundred).
     A Hessian that is not positive definite at w is refused with the fix (optimise to the mode,
-    or use "ggn").
+    or use "ggn"). A w from which the log joint could still rise by more than MODE_TOL nats
+    (the Newton decrement ½ gᵀH⁻¹g, g the gradient of the negative log joint at w) gets a
+    NotAModeWarning: the formula is computed there all the same, but it is not the Laplace
+    evidence (on linear regression it is low by exactly the decrement); `find_mode(..., w0=w)` fixes it.
     """
     if hessian not in HESSIANS:
         raise ValueError(f"laplace: hessian must be one of {HESSIANS}, got {hessian!r}")
@@ -407,5 +418,12 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: 
         h = ggn(model, w_hat, x, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)
     else:
         h = exact_hessian(log_prob, w_hat, step=step)
-    return Laplace(model, w_hat, h - np.diag(precision), float(log_prob(w_hat).item() - log_prior), noise_sigma,
-                   prior_sigma, hessian, precision * prior_sigma ** 2)
+    approx = Laplace(model, w_hat, h - np.diag(precision), float(log_prob(w_hat).item() - log_prior), noise_sigma,
+                     prior_sigma, hessian, precision * prior_sigma ** 2)
+    v = np.linalg.solve(approx._chol, gradient(log_prob, w_hat))       # H = L Lᵀ: gᵀH⁻¹g = |L⁻¹g|²
+    if 0.5 * v @ v > MODE_TOL:
+        warnings.warn(f"laplace: w is not a mode: the log joint could still rise by about {0.5 * v @ v:.3g} nats "
+                      f"(> {MODE_TOL:g}), so log_evidence is not the Laplace evidence (too low); start "
+                      "find_mode(model, x, y, ..., w0=w) from here and pass its result as w", NotAModeWarning,
+                      stacklevel=2)
+    return approx
