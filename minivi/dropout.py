@@ -61,6 +61,7 @@ class Dropout(Module):
 
     mode="sample":   one mask per row (per entry of x): the training estimator;
     mode="function": one mask per sample, shared by every row: S whole networks (`mv.predict`);
+                     a row's units are all its entries (features, or channels x height x width);
     mode="mean":     no mask, the identity (E[z / (1 - p)] = 1).
     With n_samples=S the input carries a leading sample axis of size 1 or S and the output
     has S samples. Every mask is drawn from the Generator `rng`.
@@ -76,12 +77,13 @@ class Dropout(Module):
             return x
         if x.ndim == 0:
             raise ValueError("Dropout needs inputs with at least one axis (N, features)")
-        shared = mode == "function"          # one mask for all rows: the feature axis alone varies
-        if n_samples is None:
-            shape = (1,) * (x.ndim - 1) + x.shape[-1:] if shared else x.shape
-        else:
-            rest = (1,) * (x.ndim - 2) + x.shape[-1:] if shared else x.shape[1:]
-            shape = (n_samples,) + rest
+        shared = mode == "function"          # one mask for all rows: every axis but the row axis varies
+        rows = 0 if n_samples is None else 1  # where the row axis is (after the sample axis, if any)
+        if shared and x.ndim > rows + 1:
+            rest = (1,) + x.shape[rows + 1:]
+        else:                                 # per entry; or one row of features only, which is its own unit set
+            rest = x.shape[rows:]
+        shape = rest if n_samples is None else (n_samples,) + rest
         keep = 1.0 - self.p
         mask = (self.rng.random(shape) < keep) / keep
         return x * Tensor(mask)

@@ -177,3 +177,15 @@ def test_a_dropout_hidden_in_another_module_or_a_model_that_is_no_module_is_refu
         dropout_kl(mv.Sequential(Block(), mv.Linear(2, 1, rng=rng())))
     with pytest.raises(TypeError, match="needs a minivi Module"):
         dropout_kl([mv.Linear(2, 1, rng=rng())])
+
+
+def test_function_mode_gives_each_unit_of_an_image_row_its_own_mask_shared_by_the_rows():
+    # (N, C, H, W): a row's units are its C·H·W entries. The mask varied along W only (shared by
+    # channels and pixel rows), another q than the per-entry one training used.
+    x = np.ones((3, 4, 5, 6))
+    out = Dropout(0.5, rng=rng(10))(x, mode="function").data
+    assert np.array_equal(out, np.broadcast_to((rng(10).random((1, 4, 5, 6)) < 0.5) / 0.5, x.shape))
+    sampled = Dropout(0.5, rng=rng(11))(x, mode="function", n_samples=2).data
+    assert sampled.shape == (2, 3, 4, 5, 6)
+    assert np.array_equal(sampled, np.broadcast_to((rng(11).random((2, 1, 4, 5, 6)) < 0.5) / 0.5, sampled.shape))
+    assert not np.array_equal(sampled[0, 0, 0], sampled[0, 0, 1])       # channels differ (p = 0.5, 30 units)
