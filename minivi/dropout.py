@@ -61,6 +61,7 @@ class Dropout(Module):
 
     mode="sample":   one mask per row (per entry of x): the training estimator;
     mode="function": one mask per sample, shared by every row: S whole networks (`mv.predict`);
+                     a row's units are all its entries (features, or channels x height x width);
     mode="mean":     no mask, the identity (E[z / (1 - p)] = 1).
     With n_samples=S the input carries a leading sample axis of size 1 or S and the output
     has S samples. Every mask is drawn from the Generator `rng`.
@@ -76,12 +77,13 @@ class Dropout(Module):
             return x
         if x.ndim == 0:
             raise ValueError("Dropout needs inputs with at least one axis (N, features)")
-        shared = mode == "function"          # one mask for all rows: the feature axis alone varies
-        if n_samples is None:
-            shape = (1,) * (x.ndim - 1) + x.shape[-1:] if shared else x.shape
-        else:
-            rest = (1,) * (x.ndim - 2) + x.shape[-1:] if shared else x.shape[1:]
-            shape = (n_samples,) + rest
+        shared = mode == "function"          # one mask for all rows: every axis but the row axis varies
+        rows = 0 if n_samples is None else 1  # where the row axis is (after the sample axis, if any)
+        if shared and x.ndim > rows + 1:
+            rest = (1,) + x.shape[rows + 1:]
+        else:                                 # per entry; or one row of features only, which is its own unit set
+            rest = x.shape[rows:]
+        shape = rest if n_samples is None else (n_samples,) + rest
         keep = 1.0 - self.p
         mask = (self.rng.random(shape) < keep) / keep
         return x * Tensor(mask)
@@ -100,23 +102,35 @@ def dropout_kl(model: Module, prior_sigma: float = 1.0) -> Tensor:
 
     p being the rate of the Dropout directly in front of that Linear (0 if there is none:
     then the term is the L2 penalty of a MAP network). A scalar Tensor, gradients into W, b.
+    Two Dropouts in a row keep a unit with probability (1 - p1)(1 - p2): one Dropout of rate
+    p = 1 - (1 - p1)(1 - p2). A Linear used twice is one W (its term counts once) and needs the
+    same p in front of each use. Refused: a Dropout hidden inside a module other than Sequential
+    (its rate could not be matched to its Linear).
     """
     if not isinstance(prior_sigma, (int, float, np.integer, np.floating)) or not np.isfinite(prior_sigma) \
             or prior_sigma <= 0:
         raise ValueError(f"dropout_kl: prior_sigma must be a positive number, got {prior_sigma!r}")
+    if not isinstance(model, Module):
+        raise TypeError(f"dropout_kl needs a minivi Module (a Sequential of Dropout and Linear layers), "
+                        f"got {type(model).__name__}")
     layers = _flat_layers(model)
-    total, p = Tensor(0.0), 0.0
+    total, p, rate_of = Tensor(0.0), 0.0, {}
     for before, layer in zip([None] + layers[:-1], layers):
         if isinstance(layer, Dropout):
-            p = layer.p
+            p = 1.0 - (1.0 - p) * (1.0 - layer.p)       # masks in a row multiply: the keep probabilities do
         elif isinstance(layer, Linear):
             if not isinstance(before, (Dropout, type(None))) and p > 0:
                 raise ValueError("dropout_kl: a Dropout must sit directly in front of the Linear layer whose "
                                  f"inputs it drops; got {before!r} between them. Move the Dropout next to the "
                                  "Linear")
-            scale = 1.0 / (2 * prior_sigma ** 2)
-            total = total + (layer.weight * layer.weight).sum() * (scale / (1 - p)) \
-                + (layer.bias * layer.bias).sum() * scale
+            if id(layer) in rate_of and rate_of[id(layer)] != p:
+                raise ValueError(f"dropout_kl: {layer!r} is used twice, with dropout rates {rate_of[id(layer)]:g} "
+                                 f"and {p:g} in front of it, so its q has no single rate; use one rate, or two layers")
+            if id(layer) not in rate_of:                  # one W, one KL term, however often it is used
+                rate_of[id(layer)] = p
+                scale = 1.0 / (2 * prior_sigma ** 2)
+                total = total + (layer.weight * layer.weight).sum() * (scale / (1 - p)) \
+                    + (layer.bias * layer.bias).sum() * scale
             p = 0.0
     return total
 
@@ -124,7 +138,12 @@ def dropout_kl(model: Module, prior_sigma: float = 1.0) -> Tensor:
 def _flat_layers(model: Module) -> list:
     if isinstance(model, Sequential):
         return [inner for layer in model.layers for inner in _flat_layers(layer)]
-    if isinstance(model, (Linear, Dropout)) or not model.parameters():
+    if isinstance(model, (Linear, Dropout)):
+        return [model]
+    if any(isinstance(inner, Dropout) for inner in model.modules()):
+        raise TypeError(f"dropout_kl: {type(model).__name__} holds a Dropout, whose rate it cannot match to the "
+                        "Linear after it; build the network as a Sequential of Dropout, Linear, ReLU and Tanh")
+    if not model.parameters():
         return [model]
     raise TypeError(f"dropout_kl knows Sequential, Linear, Dropout and parameter-free layers (ReLU, Tanh); "
                     f"got {type(model).__name__} with parameters, whose KL it cannot approximate")

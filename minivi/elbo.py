@@ -34,7 +34,7 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     n_samples: S, the Monte Carlo samples, drawn in one vectorised forward
                (model(x, n_samples=S), outputs (S, N, ...)); S = 1 is model(x), one
                network, outputs (N, ...): the same numbers without the sample axis.
-    kl_weight: π_i; by default len(x) / n_data, which sums to 1 over any
+    kl_weight: π_i, one number >= 0; by default len(x) / n_data, which sums to 1 over any
                partition of the data into minibatches (see `kl_weights` for others).
     mode:      "sample" (the ELBO), or "mean" (every weight at mu: no sampling,
                a deterministic loss for checks).
@@ -52,6 +52,9 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     n_samples = check_count(n_samples, "n_samples")
     if kl_weight is None:
         kl_weight = batch / n_data
+    elif np.ndim(kl_weight) != 0 or np.asarray(kl_weight).dtype.kind not in "iuf":   # a bool is no weight
+        raise TypeError(f"kl_weight must be one number >= 0 (this minibatch's share of the KL), got "
+                        f"{type(kl_weight).__name__}; for an epoch's weights pass one entry of kl_weights(M)")
     elif not np.isfinite(kl_weight) or kl_weight < 0:
         raise ValueError(f"kl_weight must be a finite number >= 0, got {kl_weight}")
     shared_sigma = {}   # sigma = softplus(rho) for this call only, shared by the forward and the KL (bayes.SigmaOfRho)

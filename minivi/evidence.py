@@ -111,9 +111,18 @@ def geometric_schedule(n_steps: int, start: float = 1e-4) -> np.ndarray:
 
 
 def log_mean_exp(log_w) -> float:
-    """log (1/C Σ_c exp(log_w_c)) = m + log mean exp(log_w − m), m = max: no overflow, no underflow to 0."""
-    log_w = np.asarray(log_w, dtype=float)
+    """log (1/C Σ_c exp(log_w_c)) = m + log mean exp(log_w − m), m = max: no overflow, no underflow to 0.
+
+    Over every entry of log_w (at least one). All −inf gives −inf (every weight 0), any +inf gives +inf;
+    NaN is refused.
+    """
+    log_w = as_float_array(log_w, "log_mean_exp: log_w")
+    if log_w.size == 0 or np.any(np.isnan(log_w)):
+        raise ValueError(f"log_mean_exp needs at least one log weight and no NaN, got {log_w.size} values"
+                         + (" with NaN" if log_w.size else "") + "; check where the log weights came from")
     m = np.max(log_w)
+    if not np.isfinite(m):
+        return float(m)
     return float(m + np.log(np.mean(np.exp(log_w - m))))
 
 
@@ -375,7 +384,8 @@ def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_l
                     whose weights are discarded; the step at β_{k+1} is
                     step at β_k · exp(their mean acceptance at β_k − target_accept)),
                     so it is fixed before any counted chain reaches β_{k+1}. Or a number, or an array
-                    (K − 1,) with one per transition (e.g. another run's `.step_size`): no tuning chains.
+                    (K − 1,) with one per transition (e.g. another run's `.step_size`): no tuning chains
+                    (then n_tune is refused: it would tune nothing).
     inverse_mass:   the diagonal of HMC's M⁻¹, (D,) or a number (default 1: fits a N(0, 1) prior).
     The chains run side by side: with vectorized log densities each leapfrog step is one engine pass.
     Returns an AISResult; warns (UnreliableEstimateWarning) when the ESS of the weights is < 10% of the chains.
@@ -390,6 +400,9 @@ def ais(log_prior, log_likelihood, init, betas, *, rng: np.random.Generator, n_l
         if len(init) - n_tune < 2:
             raise ValueError(f"ais: init has {len(init)} chains and {n_tune} of them tune the step size, which leaves "
                              "fewer than 2 whose weights count; pass more prior draws (or a step_size)")
+    elif n_tune is not None:
+        raise ValueError("ais: n_tune chains tune the step size, but step_size is given, so nothing is tuned; "
+                         "pass step_size=None to tune, or drop n_tune")
     else:
         n_tune = 0
     return _anneal(log_prior, log_likelihood, init, betas, "forward", rng=rng, step_size=steps,
@@ -483,11 +496,13 @@ def mean_field_vector(model: Module) -> tuple:
 
     The order is that of the same network built from `mv.Linear` layers (minivi/flat.py): for each
     layer its weight (in, out) row by row, then its bias. sigma = softplus(rho) (step 4).
+    Each layer counts once, however often the network uses it (`Module.modules()`), as in the
+    flat view: a layer used twice is one set of weights, and one KL.
     """
     if not isinstance(model, Module):
         raise TypeError(f"mean_field_vector needs a minivi Module of BayesLinear layers, got {type(model).__name__}")
-    layers = [m for m in _modules(model) if isinstance(m, BayesLinear)]
-    others = [type(m).__name__ for m in _modules(model) if callable(getattr(m, "kl", None))
+    layers = [m for m in model.modules() if isinstance(m, BayesLinear)]
+    others = [type(m).__name__ for m in model.modules() if callable(getattr(m, "kl", None))
               and not isinstance(m, BayesLinear)]
     if not layers or others:
         raise TypeError("mean_field_vector needs a network whose variational layers are all BayesLinear; got "
@@ -498,13 +513,6 @@ def mean_field_vector(model: Module) -> tuple:
             mus.append(mu.data.ravel())
             sigmas.append(softplus(rho.data.ravel()))
     return np.concatenate(mus), np.concatenate(sigmas)
-
-
-def _modules(model):
-    """The model and the modules inside it, depth first, in their order (a Sequential's layers)."""
-    yield model
-    for inner in getattr(model, "layers", ()):
-        yield from _modules(inner)
 
 
 @dataclass
@@ -561,7 +569,8 @@ def _gaussian_of(q) -> tuple:
         return mean_field_vector(q)
     if isinstance(q, tuple) and len(q) == 2:
         mu, sigma = (as_float_array(v, "elbo: q") for v in q)
-        if mu.ndim != 1 or sigma.shape != mu.shape or not np.all(np.isfinite(mu)) or not np.all(sigma > 0):
+        if mu.ndim != 1 or sigma.shape != mu.shape or not np.all(np.isfinite(mu)) or not np.all(np.isfinite(sigma)) \
+                or not np.all(sigma > 0):
             raise ValueError(f"elbo: a mean-field q given as (mu, sigma) needs two finite arrays of shape (D,) with "
                              f"sigma > 0, got shapes {mu.shape} and {sigma.shape}")
         return mu, sigma

@@ -16,6 +16,7 @@ Cholesky factor L (A = L L^T): log det A = 2 sum_i log L_ii, and
 A^-1 b = L^-T (L^-1 b).
 """
 
+import warnings
 from math import erf, sqrt
 
 import numpy as np
@@ -27,6 +28,14 @@ LOG_2PI = np.log(2.0 * np.pi)
 # Rounding leaves a computed covariance asymmetric by about 1e-16 relative;
 # an asymmetry above this relative size is a real mistake in the input.
 SYMMETRY_RTOL = 1e-10
+# evidence_by_quadrature warns when its integrand, at an edge of the box, is still within this many
+# nats of its peak: the box cuts off mass (measured: an edge 20.8 nats down left the log evidence
+# 1.2e-10 low, 11.5 nats down 3e-6 low).
+EDGE_NATS = 20.0
+
+
+class UnresolvedGridWarning(UserWarning):
+    """evidence_by_quadrature's grid is too coarse or its box too small: the sum is not the evidence."""
 
 
 def _as_real_array(x, name):
@@ -171,6 +180,13 @@ def evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=801, half_wi
     posterior's standard deviation. Widen half_width if the posterior sits
     in the prior's far tail.
 
+    An UnresolvedGridWarning says when the sum is not the evidence: the grid step is wider than
+    the integrand's narrowest standard deviation (1/sqrt of the largest eigenvalue of its
+    curvature Phi^T Phi / noise_sigma^2 + I / prior_sigma^2; with a step at that width the
+    trapezoid rule is still off by about 1e-8 relative), or at an edge of the box the integrand
+    is still within EDGE_NATS = 20 nats of its peak. The value returned is then the
+    trapezoid sum on that grid.
+
     |y - Phi w|^2 is expanded as y^T y - 2 w^T Phi^T y + w^T Phi^T Phi w so
     the grid never meets the N data points one by one.
     D > 2 raises ValueError: the grid would have n_grid^D points.
@@ -203,7 +219,25 @@ def evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=801, half_wi
     log_prior = -0.5 * d * np.log(2.0 * np.pi * prior_sigma**2) - np.sum(w**2, axis=1) / (2.0 * prior_sigma**2)
     terms = log_likelihood + log_prior + log_weight
     largest = np.max(terms)
+    _check_grid(terms, largest, step, n_grid, half_width, Phi.T @ Phi / noise_sigma**2 + np.eye(d) / prior_sigma**2)
     return float(largest + np.log(np.sum(np.exp(terms - largest))))
+
+
+def _check_grid(terms, largest, step, n_grid, half_width, curvature):
+    """Warn when the grid does not resolve the integrand or the box cuts it off (see evidence_by_quadrature)."""
+    narrowest = 1.0 / np.sqrt(np.linalg.eigvalsh(curvature)[-1])
+    index = np.indices((n_grid,) * len(curvature)).reshape(len(curvature), -1)
+    on_edge = np.any((index == 0) | (index == n_grid - 1), axis=0)
+    problems = []
+    if step > narrowest:
+        problems.append(f"the grid step {step:.3g} is wider than the integrand's narrowest standard deviation "
+                        f"{narrowest:.3g}: use n_grid >= {int(np.ceil(2 * half_width / narrowest)) + 1}")
+    if np.max(terms[on_edge]) > largest - EDGE_NATS:
+        problems.append(f"at the box's edge (half_width = {half_width:g}) the integrand is still within "
+                        f"{EDGE_NATS:g} nats of its peak: widen half_width")
+    if problems:
+        warnings.warn("evidence_by_quadrature: the sum is not the evidence: " + "; ".join(problems),
+                      UnresolvedGridWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------- Gaussian q: KL and ELBO (step 3)

@@ -187,11 +187,21 @@ def _check_format(arrays: dict, path: Path) -> None:
     if int(version) not in READABLE_VERSIONS:
         raise ValueError(f"load: {str(path)!r} has file format version {int(version)}, but this minivi reads "
                          f"versions {READABLE_VERSIONS}; load it with the minivi version that wrote it")
-    if int(version) >= 2 and (CONFIG_KEY not in arrays or arrays[CONFIG_KEY].ndim != 1
-                              or arrays[CONFIG_KEY].dtype.kind != "U"):
-        raise ValueError(f"load: {str(path)!r} has a missing or damaged hyper-parameter entry; save the model again")
-    if arrays[MODULES_KEY].ndim != 1 or arrays[MODULES_KEY].dtype.kind != "U":
+    modules = arrays[MODULES_KEY]
+    if modules.ndim != 1 or modules.dtype.kind != "U" or not all(": " in str(line) for line in modules):
         raise ValueError(f"load: {str(path)!r} has a damaged architecture entry; save the model again")
+    if int(version) >= 2 and (CONFIG_KEY not in arrays or arrays[CONFIG_KEY].ndim != 1
+                              or arrays[CONFIG_KEY].dtype.kind != "U" or len(arrays[CONFIG_KEY]) != len(modules)
+                              or not all(_is_json_object(str(c)) for c in arrays[CONFIG_KEY])):
+        raise ValueError(f"load: {str(path)!r} has a missing or damaged hyper-parameter entry (one JSON object "
+                         "per module); save the model again")
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def _check_architecture(arrays: dict, model: Module, path: Path) -> None:

@@ -42,15 +42,26 @@ evidence (`evidence_prior_precision`): MacKay's fixed point α = γ / |ŵ|².
 """
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
 
 from .flat import (_deterministic_layers, _positive, _prior_scales, _run_layers, _slices, functional_forward, log_joint, n_weights,
                    parameters_to_vector)
+from .exact import SYMMETRY_RTOL
 from .gaussian import LOG_2PI
 from .nn import Linear, Module, check_count
 from .tensor import Tensor, as_float_array
 
 HESSIANS = ("ggn", "exact")
+# `laplace` warns when the log joint could still rise by more than this many nats from w (the Newton
+# decrement ½ gᵀH⁻¹g): for a quadratic log joint the Laplace evidence at w is low by exactly that much.
+MODE_TOL = 0.1
+
+
+class NotAModeWarning(UserWarning):
+    """The Laplace approximation was built at a point that is not a mode of the log joint."""
 
 
 # ---------------------------------------------------------------- derivatives of the log joint
@@ -80,8 +91,11 @@ def gradient(log_prob, w) -> np.ndarray:
 
     log_prob: Tensor (D,) -> scalar Tensor, e.g. `mv.flat.log_joint(model, x, y, ...)`.
     """
-    w = Tensor(np.array(w, dtype=np.float64), requires_grad=True)
+    w = Tensor(as_float_array(w.data if isinstance(w, Tensor) else w, "gradient: w"), requires_grad=True)
     value = log_prob(w)
+    if not isinstance(value, Tensor):
+        raise TypeError(f"log_prob must return a scalar Tensor built from minivi ops (so that it has a gradient), "
+                        f"got {type(value).__name__}")
     if value.size != 1:
         raise ValueError(f"log_prob must return a scalar Tensor for one weight vector, got shape {value.shape}")
     if not np.isfinite(value.item()):
@@ -102,7 +116,7 @@ def exact_hessian(log_prob, w, *, step: float = 1e-3) -> np.ndarray:
     ReLU network's log joint has kinks: the result is its Hessian only where
     no hidden unit changes sign within ±h of w (true at almost every w).
     """
-    w = np.asarray(w, dtype=np.float64)
+    w = as_float_array(w.data if isinstance(w, Tensor) else w, "exact_hessian: w")
     if w.ndim != 1 or not np.all(np.isfinite(w)):
         raise ValueError(f"exact_hessian: w must be a finite vector (D,), got shape {w.shape}"
                          + (" with NaN or inf" if w.ndim == 1 else ""))
@@ -201,12 +215,20 @@ def find_mode(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, w0=None, fan
 
 
 def cholesky_of_hessian(h: np.ndarray, who: str = "the Laplace approximation") -> np.ndarray:
-    """Lower Cholesky factor L of H (H = L Lᵀ), or an error that names the fix."""
+    """Lower Cholesky factor L of H (H = L Lᵀ), or an error that names the fix.
+
+    H must be symmetric up to rounding (as `exact.SYMMETRY_RTOL` asks of a covariance): a clearly
+    asymmetric H is a mistake upstream, refused rather than silently replaced by (H + Hᵀ)/2.
+    """
     h = as_float_array(h, f"{who}: H")
     if h.ndim != 2 or h.shape[0] != h.shape[1]:
         raise ValueError(f"{who}: the Hessian must be a square (D, D) matrix, got shape {h.shape}")
     if not np.all(np.isfinite(h)):
         raise ValueError(f"{who}: the Hessian contains NaN or inf; check that the log joint is finite at w")
+    if np.max(np.abs(h - h.T), initial=0.0) > SYMMETRY_RTOL * np.max(np.abs(h), initial=0.0):
+        raise ValueError(f"{who}: the Hessian is not symmetric (largest |H - Hᵀ| = {np.max(np.abs(h - h.T)):.3g}); "
+                         "a matrix of second derivatives equals its transpose: check how it was built "
+                         "(use (H + H.T) / 2 if the asymmetry is rounding)")
     try:
         return np.linalg.cholesky(0.5 * (h + h.T))
     except np.linalg.LinAlgError:
@@ -223,6 +245,9 @@ def laplace_log_evidence(log_joint_at_mode: float, h) -> float:
     log_joint_at_mode: log p(𝒟|ŵ) + log p(ŵ), every constant kept; H: (D, D), positive definite.
     log det H = 2 Σ_i log L_ii from the Cholesky factor.
     """
+    if isinstance(log_joint_at_mode, bool) or not isinstance(log_joint_at_mode, numbers.Real):
+        raise TypeError(f"laplace_log_evidence: the log joint at the mode must be one number, got "
+                        f"{type(log_joint_at_mode).__name__}; pass log_prob(w_hat).item()")
     if not np.isfinite(log_joint_at_mode):
         raise ValueError(f"laplace_log_evidence: the log joint at the mode is {log_joint_at_mode}; it must be finite")
     chol = cholesky_of_hessian(h, "laplace_log_evidence")
@@ -252,6 +277,8 @@ def evidence_prior_precision(data_hessian, w_hat, *, low: float = 1e-8, high: fl
     """
     if refit is None:
         return _fixed_point(data_hessian, w_hat, low, high)
+    max_refits = check_count(max_refits, "max_refits", who="evidence_prior_precision")
+    rtol = _positive(rtol, "rtol")
     alpha = _fixed_point(data_hessian, w_hat, low, high)
     for _ in range(max_refits):
         w_hat, data_hessian = refit(alpha)
@@ -267,7 +294,7 @@ def _fixed_point(data_hessian, w_hat, low: float, high: float) -> float:
     """The root of α |ŵ|² = γ(α) at a fixed ŵ (see `evidence_prior_precision`)."""
     g = as_float_array(data_hessian, "evidence_prior_precision: data_hessian")
     w_hat = as_float_array(w_hat, "evidence_prior_precision: w_hat")
-    if g.ndim != 2 or g.shape != (len(w_hat), len(w_hat)) or w_hat.ndim != 1:
+    if w_hat.ndim != 1 or g.shape != (len(w_hat), len(w_hat)):
         raise ValueError(f"evidence_prior_precision: data_hessian must be (D, D) and w_hat (D,), got "
                          f"{g.shape} and {w_hat.shape}")
     if not (np.all(np.isfinite(g)) and np.all(np.isfinite(w_hat))):
@@ -373,7 +400,10 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: 
     hessian: "ggn" (J^T J / noise_sigma² + diag(1/s²), `ggn`) or "exact" (from finite
     differences of the engine's gradient, `exact_hessian`; D up to a few hundred).
     A Hessian that is not positive definite at w is refused with the fix (optimise to the mode,
-    or use "ggn").
+    or use "ggn"). A w from which the log joint could still rise by more than MODE_TOL nats
+    (the Newton decrement ½ gᵀH⁻¹g, g the gradient of the negative log joint at w) gets a
+    NotAModeWarning: the formula is computed there all the same, but it is not the Laplace
+    evidence (on linear regression it is low by exactly the decrement); `find_mode(..., w0=w)` fixes it.
     """
     if hessian not in HESSIANS:
         raise ValueError(f"laplace: hessian must be one of {HESSIANS}, got {hessian!r}")
@@ -388,5 +418,12 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: 
         h = ggn(model, w_hat, x, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)
     else:
         h = exact_hessian(log_prob, w_hat, step=step)
-    return Laplace(model, w_hat, h - np.diag(precision), float(log_prob(w_hat).item() - log_prior), noise_sigma,
-                   prior_sigma, hessian, precision * prior_sigma ** 2)
+    approx = Laplace(model, w_hat, h - np.diag(precision), float(log_prob(w_hat).item() - log_prior), noise_sigma,
+                     prior_sigma, hessian, precision * prior_sigma ** 2)
+    v = np.linalg.solve(approx._chol, gradient(log_prob, w_hat))       # H = L Lᵀ: gᵀH⁻¹g = |L⁻¹g|²
+    if 0.5 * v @ v > MODE_TOL:
+        warnings.warn(f"laplace: w is not a mode: the log joint could still rise by about {0.5 * v @ v:.3g} nats "
+                      f"(> {MODE_TOL:g}), so log_evidence is not the Laplace evidence (too low); start "
+                      "find_mode(model, x, y, ..., w0=w) from here and pass its result as w", NotAModeWarning,
+                      stacklevel=2)
+    return approx

@@ -46,8 +46,8 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
     pred, target = as_tensor(pred), _checked_target(target)
     _check_trailing_shape(pred.shape, target.shape, "gaussian_nll")
     if isinstance(noise_sigma, Tensor):
-        if validate and not np.all(noise_sigma.data > 0):
-            raise ValueError(f"gaussian_nll: noise_sigma must be > 0, got {noise_sigma.data}; parameterise a "
+        if validate and not (np.all(noise_sigma.data > 0) and np.all(np.isfinite(noise_sigma.data))):
+            raise ValueError(f"gaussian_nll: noise_sigma must be > 0 and finite, got {noise_sigma.data}; parameterise a "
                              "learned noise as softplus(rho) (mv.LearnedNoise does)")
         if _broadcast_shape(noise_sigma.shape, pred.shape) != pred.shape:
             raise ValueError(f"gaussian_nll: noise_sigma of shape {noise_sigma.shape} must broadcast to the "
@@ -163,7 +163,14 @@ def _broadcast_shape(a: tuple, b: tuple):
 
 
 def _positive(value, name) -> float:
-    value = float(value)
+    """One positive finite number (a standard deviation), as a float; anything else refused, naming it."""
+    if isinstance(value, Tensor) or np.ndim(value) != 0:
+        raise TypeError(f"{name} must be one positive number, got {type(value).__name__} of shape "
+                        f"{np.shape(value)}; for one scale per output pass a Tensor to gaussian_nll")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be one positive number, got {value!r}") from None
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
                          f"pass e.g. {name}=0.1")

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .nn import check_count, check_mode
-from .likelihoods import checked_labels
-from .tensor import as_tensor, no_grad
+from .likelihoods import _positive, checked_labels
+from .tensor import Tensor, as_float_array, as_tensor, no_grad
 
 
 def predict(model, x, n_samples: int = 100, mode: str = "sample") -> np.ndarray:
@@ -55,11 +55,12 @@ def regression_uncertainty(samples: np.ndarray, noise_sigma: float) -> dict:
         total     = sqrt(epistemic² + aleatoric²) (variance of y: the law of total variance)
 
     Every entry has the shape of one sample, samples.shape[1:]. With S = 1 (a
-    point estimate) the epistemic std is 0 by construction.
+    point estimate) the epistemic std is 0 by construction. Samples must be finite (an inf
+    has no mean or spread).
     """
     samples = _checked_samples(samples, 2, "(S, N, ...)", "regression_uncertainty")
     epistemic = samples.std(axis=0)
-    aleatoric = np.full_like(epistemic, _positive_number(noise_sigma, "noise_sigma"))
+    aleatoric = np.full_like(epistemic, _positive(noise_sigma, "noise_sigma"))
     return {"mean": samples.mean(axis=0), "epistemic": epistemic, "aleatoric": aleatoric,
             "total": np.sqrt(epistemic ** 2 + aleatoric ** 2)}
 
@@ -83,6 +84,8 @@ def classification_uncertainty(logit_samples: np.ndarray) -> dict:
         predictive_entropy = H[probs]                  (total uncertainty)
         expected_entropy   = (1/S) Σ_s H[softmax(z_s)] (aleatoric: each network's own doubt)
         mutual_information = predictive_entropy - expected_entropy  (epistemic: disagreement, >= 0)
+
+    A logit of -inf masks its class; a row with every class masked is refused (its softmax is 0/0).
     """
     per_sample = softmax(_checked_logits(logit_samples, "classification_uncertainty"))
     probs = per_sample.mean(axis=0)
@@ -99,7 +102,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
     80% of the time when it says 0.8 (Guo et al. 2017). A row's bin is
     b = floor(confidence · n_bins), the interval [b/n_bins, (b+1)/n_bins), with a
     confidence of exactly 1.0 in the last bin; empty bins add nothing.
-    probs: (N, C), rows summing to 1 within 1e-6 (float32 softmax rows pass: measured
+    probs: (N, C), N >= 1, rows summing to 1 within 1e-6 (float32 softmax rows pass: measured
     within 4e-7 for 2 to 1000 classes); labels: (N,) whole numbers.
     """
     probs, labels, bins = _calibration_bins(probs, labels, n_bins, "expected_calibration_error")
@@ -129,12 +132,13 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -
 def gaussian_log_likelihood(samples: np.ndarray, y: np.ndarray, noise_sigma: float) -> float:
     """Mean test log-likelihood (1/N) Σ_n log (1/S) Σ_s N(y_n; f_s(x_n), noise_sigma²), via log-sum-exp.
 
-    samples: (S, N, ...); y: one sample's shape, samples.shape[1:] (a point's
+    samples: (S, N, ...), finite, N >= 1; y: one sample's shape, samples.shape[1:] (a point's
     outputs count together: their log densities are summed).
     """
     samples = _checked_samples(samples, 2, "(S, N, ...)", "gaussian_log_likelihood")
+    _check_some_points(samples.shape[1], "gaussian_log_likelihood")
     y = _checked_target(y, samples.shape, "gaussian_log_likelihood")
-    noise_sigma = _positive_number(noise_sigma, "noise_sigma")
+    noise_sigma = _positive(noise_sigma, "noise_sigma")
     log_p = -0.5 * np.log(2 * np.pi * noise_sigma ** 2) - (y - samples) ** 2 / (2 * noise_sigma ** 2)
     log_p = log_p.reshape(log_p.shape[0], log_p.shape[1], -1).sum(axis=-1)  # a point's outputs together
     return float(np.mean(_logmeanexp(log_p, axis=0)))
@@ -143,9 +147,11 @@ def gaussian_log_likelihood(samples: np.ndarray, y: np.ndarray, noise_sigma: flo
 def categorical_log_likelihood(logit_samples: np.ndarray, labels: np.ndarray) -> float:
     """Mean test log-likelihood (1/N) Σ_n log (1/S) Σ_s softmax(z_s(x_n))[y_n], via log-sum-exp.
 
-    logit_samples: (S, N, C); labels: (N,) whole numbers in 0..C-1.
+    logit_samples: (S, N, C), N >= 1; labels: (N,) whole numbers in 0..C-1. A label whose
+    logit is -inf in every sample gives -inf (the model calls the observed class impossible).
     """
     z = _checked_logits(logit_samples, "categorical_log_likelihood")
+    _check_some_points(z.shape[1], "categorical_log_likelihood")
     labels = checked_labels(labels, z.shape, "categorical_log_likelihood")
     log_probs = z - (np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)) + z.max(-1, keepdims=True))
     picked = np.take_along_axis(log_probs, labels[None, :, None], axis=-1)[..., 0]
@@ -153,39 +159,51 @@ def categorical_log_likelihood(logit_samples: np.ndarray, labels: np.ndarray) ->
 
 
 def _logmeanexp(a: np.ndarray, axis: int) -> np.ndarray:
+    """log mean exp along axis; -inf where every value is -inf (the mean of zeros)."""
     m = a.max(axis=axis, keepdims=True)
-    return (m + np.log(np.mean(np.exp(a - m), axis=axis, keepdims=True))).squeeze(axis)
+    m = np.where(m == -np.inf, 0.0, m)
+    with np.errstate(divide="ignore"):
+        return (m + np.log(np.mean(np.exp(a - m), axis=axis, keepdims=True))).squeeze(axis)
 
 
-def _checked_samples(samples, min_ndim: int, layout: str, who: str) -> np.ndarray:
-    """Real, finite samples with the sample axis first and at least `min_ndim` axes."""
-    samples = np.asarray(samples)
-    if samples.dtype.kind not in "biuf":
-        raise TypeError(f"{who}: samples must be real numbers, got dtype {samples.dtype}")
-    samples = samples.astype(float)
+def _checked_samples(samples, min_ndim: int, layout: str, who: str, finite: bool = True) -> np.ndarray:
+    """Real samples with the sample axis first and at least `min_ndim` axes; finite, or (finite=False) not NaN."""
+    samples = as_float_array(samples.data if isinstance(samples, Tensor) else samples, f"{who}: samples")
     if samples.ndim < min_ndim or samples.shape[0] == 0:
         raise ValueError(f"{who}: expected samples of shape {layout} with the sample axis first, got shape "
                          f"{samples.shape}; mv.predict(model, x, n_samples=S) returns that layout "
                          "(one network's outputs: add the sample axis with out[None])")
     if np.any(np.isnan(samples)):
         raise ValueError(f"{who}: the samples contain NaN (a diverged model?); check the predictions first")
+    if finite and not np.all(np.isfinite(samples)):
+        raise ValueError(f"{who}: the samples contain inf (a diverged model?); a regression output must be finite")
     return samples
 
 
+def _check_some_points(n: int, who: str) -> None:
+    """A mean over data points needs at least one point."""
+    if n == 0:
+        raise ValueError(f"{who}: there are no data points (N = 0), so there is no mean over them; pass N >= 1")
+
+
 def _checked_logits(logit_samples, who: str) -> np.ndarray:
-    """Sampled logits (S, N, C); -inf (a masked class) is fine, NaN and +inf are not."""
-    z = _checked_samples(logit_samples, 3, "(S, N, C)", who)
-    if z.ndim != 3:
-        raise ValueError(f"{who}: expected logits of shape (S, N, C), got shape {z.shape}")
+    """Sampled logits (S, N, C), C >= 1; -inf (a masked class) is fine, NaN, +inf and a row all -inf are not."""
+    z = _checked_samples(logit_samples, 3, "(S, N, C)", who, finite=False)
+    if z.ndim != 3 or z.shape[2] == 0:
+        raise ValueError(f"{who}: expected logits of shape (S, N, C) with C >= 1 classes, got shape {z.shape}")
     if np.any(z == np.inf):
         raise ValueError(f"{who}: the logits contain +inf, whose softmax is undefined; check the model's outputs")
+    if np.any(np.all(z == -np.inf, axis=-1)):
+        s, n = np.argwhere(np.all(z == -np.inf, axis=-1))[0]
+        raise ValueError(f"{who}: sample {s}, row {n} has every logit -inf (every class masked), whose softmax "
+                         "is 0/0; check the model's outputs")
     return z
 
 
 def _checked_target(y, samples_shape: tuple, who: str) -> np.ndarray:
     """y must have one sample's shape exactly; a (N,) against (S, N, 1) would broadcast to (S, N, N)."""
-    y = np.asarray(y)
-    if y.dtype.kind not in "biuf" or not np.all(np.isfinite(y)):
+    y = as_float_array(y.data if isinstance(y, Tensor) else y, f"{who}: y")
+    if not np.all(np.isfinite(y)):
         raise ValueError(f"{who}: the targets y must be finite real numbers")
     one_sample, n = samples_shape[1:], samples_shape[1]
     if y.shape != one_sample:
@@ -204,6 +222,7 @@ def _calibration_bins(probs, labels, n_bins, who: str) -> tuple:
                          f"dtype {probs.dtype}; for sampled logits (S, N, C) pass "
                          "classification_uncertainty(logits)['probs']")
     probs = probs.astype(float)
+    _check_some_points(len(probs), who)
     problem = _probability_problem(probs)
     if problem:
         raise ValueError(f"{who}: each row of probs must be probabilities in [0, 1] summing to 1 (within 1e-6), "
@@ -225,9 +244,3 @@ def _probability_problem(probs: np.ndarray) -> str | None:
         return f"row {row} sums to {probs[row].sum():.8g}"
     return None
 
-
-def _positive_number(value, name: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}")
-    return value

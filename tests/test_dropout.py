@@ -136,3 +136,56 @@ def test_dropout_kl_without_dropout_is_the_l2_penalty_with_prior_sigma_one_by_de
     l2 = sum(np.sum(p.data ** 2) for p in model.parameters()) / 2
     assert dropout_kl(model).item() == pytest.approx(l2, rel=1e-14)
     assert dropout_kl(model, prior_sigma=2.0).item() == pytest.approx(l2 / 4, rel=1e-14)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+def weight_decay(layer, p, prior_sigma=1.0):
+    """|W|² / (2 s² (1 - p)) + |b|² / (2 s²), by hand."""
+    w, b = layer.weight.data, layer.bias.data
+    return np.sum(w * w) / (2 * prior_sigma ** 2 * (1 - p)) + np.sum(b * b) / (2 * prior_sigma ** 2)
+
+
+def test_two_dropouts_in_a_row_are_one_of_rate_one_minus_the_product_of_the_keeps():
+    linear = mv.Linear(3, 2, rng=rng(3))
+    model = mv.Sequential(Dropout(0.2, rng=rng(6)), Dropout(0.5, rng=rng(7)), linear)
+    assert dropout_kl(model).item() == pytest.approx(weight_decay(linear, 1 - 0.8 * 0.5), rel=1e-14)
+    x = np.ones((20000, 3))                                  # and that is the rate the masks have
+    assert abs(np.mean(model.layers[1](model.layers[0](x)).data == 0) - 0.6) < 0.02
+
+
+def test_a_linear_used_twice_counts_once_and_needs_one_rate():
+    shared, last = mv.Linear(3, 3, rng=rng(4)), mv.Linear(3, 1, rng=rng(5))
+    drop = Dropout(0.1, rng=rng())
+    model = mv.Sequential(drop, shared, mv.Tanh(), drop, shared, mv.Tanh(), last)
+    assert dropout_kl(model).item() == pytest.approx(weight_decay(shared, 0.1) + weight_decay(last, 0.0), rel=1e-14)
+    other = mv.Sequential(drop, shared, mv.Tanh(), Dropout(0.3, rng=rng()), shared)
+    with pytest.raises(ValueError, match="used twice.*0.1 and 0.3"):
+        dropout_kl(other)
+
+
+def test_a_dropout_hidden_in_another_module_or_a_model_that_is_no_module_is_refused():
+    class Block(mv.Module):
+        def __init__(self):
+            self.drop = Dropout(0.5, rng=rng())
+
+        def forward(self, x, *, mode, n_samples):
+            return self.drop(x, mode=mode, n_samples=n_samples)
+
+    with pytest.raises(TypeError, match="Block holds a Dropout"):
+        dropout_kl(mv.Sequential(Block(), mv.Linear(2, 1, rng=rng())))
+    with pytest.raises(TypeError, match="needs a minivi Module"):
+        dropout_kl([mv.Linear(2, 1, rng=rng())])
+
+
+def test_function_mode_gives_each_unit_of_an_image_row_its_own_mask_shared_by_the_rows():
+    # (N, C, H, W): a row's units are its C·H·W entries. The mask varied along W only (shared by
+    # channels and pixel rows), another q than the per-entry one training used.
+    x = np.ones((3, 4, 5, 6))
+    out = Dropout(0.5, rng=rng(10))(x, mode="function").data
+    assert np.array_equal(out, np.broadcast_to((rng(10).random((1, 4, 5, 6)) < 0.5) / 0.5, x.shape))
+    sampled = Dropout(0.5, rng=rng(11))(x, mode="function", n_samples=2).data
+    assert sampled.shape == (2, 3, 4, 5, 6)
+    assert np.array_equal(sampled, np.broadcast_to((rng(11).random((2, 1, 4, 5, 6)) < 0.5) / 0.5, sampled.shape))
+    assert not np.array_equal(sampled[0, 0, 0], sampled[0, 0, 1])       # channels differ (p = 0.5, 30 units)

@@ -115,6 +115,15 @@ def test_gaussian_nll_refuses_a_noise_sigma_that_does_not_broadcast_to_the_predi
         mv.gaussian_nll(np.zeros((4, 1)), np.zeros((4, 1)), mv.Tensor(np.ones(noise_shape)))
 
 
+def test_gaussian_nll_refuses_an_infinite_noise_tensor_and_names_a_noise_that_is_no_number():
+    pred, target = np.zeros((3, 1)), np.ones((3, 1))
+    with pytest.raises(ValueError, match="noise_sigma must be > 0 and finite"):
+        mv.gaussian_nll(pred, target, mv.Tensor(np.inf))            # was a loss of inf, accepted
+    for bad in (None, np.array([0.1, 0.2])):                        # were float()'s own messages
+        with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+            mv.gaussian_nll(pred, target, bad)
+
+
 def test_categorical_nll_with_a_masked_class_has_no_nan():
     """A logit of -inf (a class switched off) in a non-target column: finite loss and gradient."""
     logits = mv.Tensor(np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, 0.5]]), requires_grad=True)
@@ -441,3 +450,19 @@ def test_fit_refuses_an_optimizer_and_a_learning_rate_together():
     with pytest.raises(ValueError, match=r"both optimizer= and lr=5.0.*lr=0.001"):
         mv.fit(model, np.ones((4, 1)), np.ones((4, 1)), mv.LearnedNoise(), epochs=1, batch_size=4,
                rng=np.random.default_rng(1), optimizer=optimizer, lr=5.0, verbose=False)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+@pytest.mark.parametrize("kl_weight", [True, "0.5", np.array([0.5, 0.5]), [0.5]])
+def test_a_kl_weight_that_is_not_one_number_is_named(kl_weight):
+    model = mv.Sequential(mv.BayesLinear(2, 1, rng=np.random.default_rng(0)))
+    nll = functools.partial(mv.gaussian_nll, noise_sigma=0.1)
+    with pytest.raises(TypeError, match="kl_weight must be one number"):   # True was read as 1.0; others: numpy's errors
+        mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=kl_weight)
+    loss, info = mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=np.float32(0.5),
+                              mode="mean")
+    assert info["kl_weight"] == 0.5
+    assert mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=np.array(0.25),
+                        mode="mean")[1]["kl_weight"] == 0.25                 # a 0-d array is one number too

@@ -419,3 +419,53 @@ def test_the_default_settings_sandwich_a_1_20_1_network_to_within_one_nat():
                                  step_size=forward.step_size, inverse_mass=forward.inverse_mass)
     assert abs(reverse.log_evidence - forward.log_evidence) < 1.0, (forward.summary(), reverse.summary())
     assert forward.ess >= 0.3 * 16, forward.summary()
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+def test_log_mean_exp_at_its_edges():
+    assert ev.log_mean_exp([-np.inf, -np.inf]) == -np.inf          # every weight 0: was NaN
+    assert ev.log_mean_exp([np.inf, 0.0]) == np.inf                  # was NaN
+    assert ev.log_mean_exp([-1000.0, -1000.0 + np.log(3.0)]) == pytest.approx(-1000.0 + np.log(2.0), rel=1e-15)
+    for bad in ([], [0.0, np.nan]):                                  # were numpy's "zero-size array" and NaN
+        with pytest.raises(ValueError, match="at least one log weight and no NaN"):
+            ev.log_mean_exp(bad)
+
+
+def test_ais_refuses_tuning_chains_when_the_step_size_is_given():
+    _, _, log_prior, log_likelihood = conjugate(5, 1, seed=0)
+    init = np.random.default_rng(1).standard_normal((8, 1))
+    with pytest.raises(ValueError, match="step_size is given, so nothing is tuned"):   # n_tune was ignored
+        ev.ais(log_prior, log_likelihood, init, np.linspace(0, 1, 4), rng=np.random.default_rng(2),
+               step_size=0.1, n_tune=4)
+
+
+def test_mean_field_vector_counts_a_layer_used_twice_once_and_finds_layers_in_any_container():
+    rng = np.random.default_rng(3)
+    shared, last = mv.BayesLinear(2, 2, rng=rng), mv.BayesLinear(2, 1, rng=rng)
+    twice = mv.Sequential(shared, mv.Tanh(), shared, mv.Tanh(), last)
+    plain = mv.Sequential(*(lambda lin: [lin, mv.Tanh(), lin, mv.Tanh(), mv.Linear(2, 1, rng=rng)])(
+        mv.Linear(2, 2, rng=rng)))
+    mu, sigma = ev.mean_field_vector(twice)
+    assert mu.shape == sigma.shape == (mv.flat.n_weights(plain),)    # 9, was 15: shared's weights twice
+    with mv.no_grad():
+        x = rng.standard_normal((4, 2))
+        np.testing.assert_allclose(mv.flat.functional_forward(plain, mv.Tensor(mu), x).data,
+                                   twice(x, mode="mean").data, rtol=1e-13)
+
+    class Holder(mv.Module):                                          # a layer in an attribute, not in .layers
+        def __init__(self):
+            self.body = last
+
+        def forward(self, x, *, mode, n_samples):
+            return self.body(x, mode=mode, n_samples=n_samples)
+
+    np.testing.assert_array_equal(ev.mean_field_vector(Holder())[0], ev.mean_field_vector(mv.Sequential(last))[0])
+
+
+def test_elbo_refuses_an_infinite_sigma_before_sampling():
+    _, _, log_prior, log_likelihood = conjugate(5, 2, seed=0)
+    with pytest.raises(ValueError, match="finite arrays"):
+        ev.elbo(log_prior, log_likelihood, (np.zeros(2), np.array([np.inf, 1.0])), n_samples=10,
+                rng=np.random.default_rng(0))

@@ -2,6 +2,8 @@
 dense textbook formulas, brute-force quadrature and step 3's identity
 log p(𝒟) = ELBO(q) + KL[q || p(w|𝒟)]."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -240,3 +242,27 @@ def test_interval_mass_is_the_fraction_of_exact_posterior_draws_inside_qs_interv
 def test_interval_mass_rejects_bad_input(args, message):
     with pytest.raises(ValueError, match=message):
         exact.interval_mass(*args)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+@pytest.mark.parametrize("prior_sigma, noise_sigma, w_true, message", [
+    (1000.0, 0.1, 3.0, "grid step 20 is wider"),                 # default box ±8000, 801 points: was 2641 nats low
+    (1.0, 0.01, 30.0, "widen half_width"),                       # the posterior outside the default box
+])
+def test_quadrature_warns_when_its_grid_cannot_be_the_evidence(prior_sigma, noise_sigma, w_true, message):
+    rng = np.random.default_rng(1)
+    Phi = rng.normal(size=(4, 1))
+    y = Phi[:, 0] * w_true + noise_sigma * rng.normal(size=4)
+    exact_value = exact.blr_log_evidence(Phi, y, prior_sigma, noise_sigma)
+    with pytest.warns(exact.UnresolvedGridWarning, match=message):
+        coarse = exact.evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma)
+    assert abs(coarse - exact_value) > 1.0                       # the warning is about a real error
+    mean, cov = exact.blr_posterior(Phi, y, prior_sigma, noise_sigma)
+    half_width = abs(mean[0]) + 10 * np.sqrt(cov[0, 0])          # the fix it names: a box and a step that fit
+    n_grid = int(np.ceil(2 * half_width / (np.sqrt(cov[0, 0]) / 4))) + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", exact.UnresolvedGridWarning)
+        fine = exact.evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=n_grid, half_width=half_width)
+    assert fine == pytest.approx(exact_value, rel=1e-9)

@@ -111,3 +111,27 @@ def test_other_settings_in_the_file_are_refused_naming_the_module(tmp_path):
     path = hand_written_file(tmp_path / "other.npz", __minivi_config__=np.array(changed))
     with pytest.raises(ValueError, match="module 'layers.2: BayesLinear' had the settings"):
         load(make_model(), path)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+@pytest.mark.parametrize("config", [
+    np.array(CONFIG[:1]),                               # one entry for four modules: the rest went unchecked
+    np.array(CONFIG[:3] + ["{bad json"]),               # not JSON: describe raised json's own error
+    np.array(CONFIG[:3] + ["[1, 2]"]),                  # JSON, but not an object of settings
+], ids=["too-few", "not-json", "not-an-object"])
+def test_a_settings_entry_that_does_not_fit_the_modules_is_refused_by_load_and_describe(tmp_path, config):
+    path = hand_written_file(tmp_path / "bad.npz", __minivi_config__=config)
+    model = make_model()
+    before = mv.flat.parameters_to_vector(model)
+    for read in (lambda: load(model, path), lambda: describe(path)):
+        with pytest.raises(ValueError, match="missing or damaged hyper-parameter entry"):
+            read()
+    np.testing.assert_array_equal(mv.flat.parameters_to_vector(model), before)
+
+
+def test_an_architecture_line_without_its_place_is_refused_by_describe(tmp_path):
+    path = hand_written_file(tmp_path / "bad.npz", __minivi_modules__=np.array(MODULES[:3] + ["BayesLinear"]))
+    with pytest.raises(ValueError, match="damaged architecture entry"):   # was "not enough values to unpack"
+        describe(path)

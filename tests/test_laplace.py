@@ -1,6 +1,8 @@
 """The Laplace approximation (minivi/laplace.py): exact on conjugate linear regression (minivi/exact.py),
 its Hessians against finite differences of the log joint itself, the Jacobian against finite differences
 of the forward, the evidence-maximising prior precision, and bad input."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,8 @@ def test_laplace_evidence_is_exact_on_conjugate_linear_regression(seed, n, d, ki
     assert approx.log_evidence == pytest.approx(exact, abs=1e-10, rel=0)
     assert np.allclose(approx.hessian, np.linalg.inv(cov), rtol=1e-10, atol=1e-10 * np.abs(approx.hessian).max())
     # away from the mode the same formula is NOT the evidence (it is lower): the test can fail
-    away = la.laplace(model, x, y[:, None], noise_sigma=sigma, prior_sigma=s, w=mean + 0.1, hessian=kind)
+    with pytest.warns(la.NotAModeWarning, match="not a mode"):
+        away = la.laplace(model, x, y[:, None], noise_sigma=sigma, prior_sigma=s, w=mean + 0.1, hessian=kind)
     assert away.log_evidence < exact - 1e-3
 
 
@@ -118,7 +121,8 @@ def test_jacobian_matches_central_differences_of_the_forward():
 def test_the_evidence_prior_precision_maximises_the_laplace_evidence_at_a_fixed_mode():
     model, rng = tanh_net(7)
     x, y = rng.normal(size=(25, 2)), rng.normal(size=(25, 1))
-    approx = la.laplace(model, x, y, noise_sigma=0.5, prior_sigma=1.0)
+    with pytest.warns(la.NotAModeWarning):         # an untrained network: the fixed point holds at any w_hat
+        approx = la.laplace(model, x, y, noise_sigma=0.5, prior_sigma=1.0)
     best = approx.optimise_prior_precision()
     grid = np.exp(np.linspace(np.log(best.prior_precision) - 3, np.log(best.prior_precision) + 3, 601))
     evidences = [approx.with_prior_precision(a).log_evidence for a in grid]
@@ -191,7 +195,8 @@ def test_a_hessian_that_is_not_positive_definite_is_refused_with_the_fix():
 def test_bad_input_is_refused_with_a_clear_message(call, error, message):
     model, rng = tanh_net(9)
     x, y = rng.normal(size=(10, 2)), rng.normal(size=(10, 1))
-    with pytest.raises(error, match=message):
+    with warnings.catch_warnings(), pytest.raises(error, match=message):
+        warnings.simplefilter("ignore", la.NotAModeWarning)   # the untrained network is no mode; not the point here
         call(model, x, y)
 
 
@@ -261,3 +266,59 @@ def test_the_evidences_prior_precision_refuses_a_non_finite_entry_in_either_inpu
         g[2, 0] = g[0, 2] = bad
     with pytest.raises(ValueError, match="data_hessian or w_hat contains NaN or inf"):
         la.evidence_prior_precision(g, w_hat)
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+def test_a_clearly_asymmetric_hessian_is_refused_not_symmetrised_in_silence():
+    h = np.array([[2.0, 1.5], [0.0, 2.0]])                  # (H + Hᵀ)/2 is positive definite: was accepted
+    with pytest.raises(ValueError, match="not symmetric"):
+        la.laplace_log_evidence(0.0, h)
+    rounding = np.array([[2.0, 0.5], [0.5 + 1e-15, 2.0]])   # rounding-level asymmetry still passes
+    assert la.laplace_log_evidence(0.0, rounding) == pytest.approx(np.log(2 * np.pi) - 0.5 * np.log(3.75), rel=1e-12)
+
+
+def test_mackays_loop_refuses_a_count_or_tolerance_it_cannot_use():
+    gram, w_hat = np.eye(2), np.ones(2)
+
+    def refit(alpha):
+        return w_hat, gram
+
+    with pytest.raises(ValueError, match="max_refits must be a whole number >= 1"):
+        la.evidence_prior_precision(gram, w_hat, refit=refit, max_refits=0)   # was "did not settle in 0 refits"
+    with pytest.raises(ValueError, match="rtol must be a positive"):
+        la.evidence_prior_precision(gram, w_hat, refit=refit, rtol=-1.0)      # was 1000 refits, then an error
+    with pytest.raises(ValueError, match=r"w_hat \(D,\), got \(1, 1\) and \(\)"):
+        la.evidence_prior_precision(np.ones((1, 1)), np.array(2.0))           # was len() of an unsized object
+
+
+def test_the_derivative_helpers_take_a_tensor_w_and_name_a_log_prob_that_returns_no_tensor():
+    x, y, phi, model, s, sigma = blr_problem(4, 10, 2)
+    log_prob = mv.flat.log_joint(model, x, y, noise_sigma=sigma, prior_sigma=s)
+    w = np.array([0.3, -0.2, 0.1])
+    assert np.array_equal(la.gradient(log_prob, mv.Tensor(w)), la.gradient(log_prob, w))
+    assert np.array_equal(la.exact_hessian(log_prob, mv.Tensor(w)), la.exact_hessian(log_prob, w))
+    with pytest.raises(TypeError, match="must return a scalar Tensor"):
+        la.gradient(lambda v: 1.0, w)
+    with pytest.raises(TypeError, match="one number, got ndarray"):
+        la.laplace_log_evidence(np.array([1.0, 2.0]), np.eye(2))
+
+
+@pytest.mark.parametrize("kind", ["ggn", "exact"])
+def test_laplace_warns_away_from_a_mode_by_how_much_the_evidence_is_low(kind):
+    # On linear regression the log joint is quadratic: at w = mode + delta the formula gives the evidence
+    # minus exactly ½ deltaᵀ H delta, the Newton decrement the warning quotes.
+    x, y, phi, model, s, sigma = blr_problem(6, 20, 2)
+    mean, cov = mv.exact.blr_posterior(phi, y, s, sigma)
+    exact = mv.exact.blr_log_evidence(phi, y, s, sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", la.NotAModeWarning)            # at the mode: no warning
+        la.laplace(model, x, y, noise_sigma=sigma, prior_sigma=s, w=mean, hessian=kind)
+    delta = np.array([0.05, -0.03, 0.02])
+    gap = 0.5 * delta @ np.linalg.solve(cov, delta)
+    assert gap > la.MODE_TOL
+    with pytest.warns(la.NotAModeWarning, match=f"about {gap:.3g} nats") as caught:
+        away = la.laplace(model, x, y, noise_sigma=sigma, prior_sigma=s, w=mean + delta, hessian=kind)
+    assert away.log_evidence == pytest.approx(exact - gap, abs=1e-8)
+    assert len(caught) == 1

@@ -231,3 +231,57 @@ def test_signal_to_noise_is_abs_mu_over_sigma():
     np.testing.assert_allclose(ratios, np.concatenate([e.ravel() for e in expected]), rtol=1e-14)
     with pytest.raises(ValueError, match="no Bayesian layers"):
         mv.signal_to_noise(mv.Sequential(mv.Linear(2, 2, rng=rng)))
+
+
+# ---------------------------------------------------------------- an outside review's inputs
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_an_infinite_regression_sample_is_refused_not_summarised_as_nan(bad):
+    samples, y = np.zeros((3, 2, 1)), np.zeros((2, 1))
+    samples[1, 0, 0] = bad
+    with pytest.raises(ValueError, match="samples contain inf"):
+        mv.regression_uncertainty(samples, 0.1)
+    with pytest.raises(ValueError, match="samples contain inf"):
+        mv.gaussian_log_likelihood(samples, y, 0.1)
+
+
+def test_a_row_of_logits_all_minus_inf_is_refused_and_a_label_impossible_in_every_sample_gives_minus_inf():
+    logits = np.zeros((2, 3, 4))
+    logits[1, 2, :] = -np.inf                                    # every class masked: softmax 0/0
+    with pytest.raises(ValueError, match="sample 1, row 2 has every logit -inf"):
+        mv.classification_uncertainty(logits)
+    with pytest.raises(ValueError, match="sample 1, row 2 has every logit -inf"):
+        mv.categorical_log_likelihood(logits, np.zeros(3, int))
+    logits = np.zeros((2, 3, 4))
+    logits[:, 0, 1] = -np.inf                                    # class 1 impossible for row 0 in both samples
+    assert mv.categorical_log_likelihood(logits, np.array([1, 0, 0])) == -np.inf
+    assert mv.categorical_log_likelihood(logits, np.array([0, 0, 0])) == pytest.approx(np.log(1 / 3) / 3
+                                                                                       + 2 * np.log(1 / 4) / 3)
+
+
+def test_metrics_over_no_data_points_or_no_classes_are_refused():
+    with pytest.raises(ValueError, match="no data points"):
+        mv.gaussian_log_likelihood(np.zeros((3, 0, 1)), np.zeros((0, 1)), 0.1)
+    with pytest.raises(ValueError, match="no data points"):
+        mv.categorical_log_likelihood(np.zeros((3, 0, 2)), np.zeros(0, int))
+    with pytest.raises(ValueError, match="no data points"):
+        mv.expected_calibration_error(np.zeros((0, 2)), np.zeros(0, int))     # was 0.0, "perfectly calibrated"
+    with pytest.raises(ValueError, match="C >= 1 classes"):
+        mv.classification_uncertainty(np.zeros((3, 2, 0)))
+
+
+@pytest.mark.parametrize("noise_sigma", [None, np.array([0.1, 0.2]), mv.Tensor(0.1)])
+def test_a_noise_sigma_that_is_not_one_number_gets_a_message_naming_it(noise_sigma):
+    samples = np.zeros((3, 2, 1))
+    with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+        mv.regression_uncertainty(samples, noise_sigma)
+    with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+        mv.gaussian_log_likelihood(samples, np.zeros((2, 1)), noise_sigma)
+
+
+def test_tensor_samples_and_targets_are_read_as_their_arrays():
+    rng = np.random.default_rng(8)
+    samples, y = rng.normal(size=(4, 3, 1)), rng.normal(size=(3, 1))
+    assert mv.gaussian_log_likelihood(mv.Tensor(samples), mv.Tensor(y), 0.5) == \
+        mv.gaussian_log_likelihood(samples, y, 0.5)
