@@ -156,6 +156,30 @@ def test_reparam_chain_through_softplus_forgotten():
     assert_caught("reparam", with_mistake(reparam_backward=reparam_backward), "reparam-softplus-chain-forgotten")
 
 
+def test_reparam_rho_gradient_that_overflows_for_large_rho():
+    """The task says to keep dσ/dρ stable; e^ρ/(1 + e^ρ) is NaN at ρ = 1000 and passed every check before."""
+    def reparam_backward(grad_w, eps, rho):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return grad_w, grad_w * eps, grad_w * eps * np.exp(rho) / (1.0 + np.exp(rho))
+
+    report = assert_caught("reparam", with_mistake(reparam_backward=reparam_backward), "reparam-grad-rho-overflow")
+    assert "ok    grad_rho against finite differences" in report   # right for moderate ρ
+
+
+@pytest.mark.parametrize("diagnosis, dsigma_drho", [("reparam-dsigma-drho-sign", lambda rho: sigmoid(-rho)),
+                                                    ("reparam-dsigma-drho-exp", np.exp)])
+def test_reparam_rho_gradient_with_exercise_1s_slips_in_dsigma_drho(diagnosis, dsigma_drho):
+    def reparam_backward(grad_w, eps, rho):
+        with np.errstate(over="ignore"):
+            return grad_w, grad_w * eps, grad_w * eps * dsigma_drho(rho)
+
+    module = with_mistake(reparam_backward=reparam_backward)
+    assert_caught("reparam", module, diagnosis)
+    failed = [c for c in check.check_exercise("reparam", module).checks if c.status == "FAIL"]
+    assert [c.title for c in failed][0].startswith("grad_rho against finite differences"), failed
+    assert failed[0].diagnosis == diagnosis
+
+
 def test_kl_sigma_where_sigma_squared_belongs():
     def kl_normal(mu, sigma, prior_sigma=1.0):
         return float(np.sum(np.log(prior_sigma / sigma) + (sigma + mu ** 2) / (2 * prior_sigma ** 2) - 0.5))

@@ -138,6 +138,15 @@ HINTS = {
     "reparam-softplus-not-derivative": (
         "You multiplied by softplus(ρ) = σ, the function, instead of its derivative "
         "dσ/dρ = sigmoid(ρ) (exercise 1)."),
+    "reparam-dsigma-drho-sign": (
+        "Your dF/dρ is dF/dσ · sigmoid(−ρ): the sign inside the sigmoid slipped. σ = softplus(ρ) grows "
+        "with ρ, and so does its slope: dσ/dρ = 1 / (1 + e^(−ρ)) (exercise 1)."),
+    "reparam-dsigma-drho-exp": (
+        "Your dF/dρ is dF/dσ · e^ρ: e^ρ is only the inner derivative of log(1 + e^ρ). The outer log "
+        "adds 1/(1 + e^ρ), so dσ/dρ = e^ρ / (1 + e^ρ) = sigmoid(ρ) (exercise 1)."),
+    "reparam-grad-rho-overflow": (
+        "Your dF/dρ is inf or NaN for large |ρ|: e^ρ / (1 + e^ρ) is inf/inf at ρ = 1000. The task says "
+        "to keep dσ/dρ stable: use exercise 1's sigmoid, written so that its exponent is never positive."),
     "reparam-fix-sigma-first": (
         "Your dF/dρ is your own dF/dσ times sigmoid(ρ): the last link of the chain is right. It is "
         "wrong only because dF/dσ is; fix that first."),
