@@ -725,6 +725,7 @@ FULL_COV_GRAD_MISTAKES = {
     "fullkl-prior-sigma-not-squared": _grads(grad_mu=lambda mu, s: mu / s),
     "fullkl-grad-logdet-every-entry": _grads(   # d(−log L_ij)/dL_ij taken on every entry of the lower triangle
         grad_L=lambda L, s: L / s ** 2 - np.tril(1 / np.where(L == 0, np.inf, L))),
+    "fullkl-grad-logdet-not-transposed": _grads(grad_L=lambda L, s: L / s ** 2 - np.linalg.inv(L)),   # L⁻¹ for L⁻ᵀ
 }
 
 

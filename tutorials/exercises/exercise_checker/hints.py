@@ -456,6 +456,11 @@ HINTS = {
     "fullkl-prior-ignored": (
         "Your result is the one for prior_sigma = 1, whatever prior_sigma is passed: use s in tr Σ/s², "
         "μᵀμ/s² and D log s²."),
+    "fullkl-grad-logdet-not-transposed": (
+        "Your dKL/dL has −(L⁻¹)_ij on the entries BELOW the diagonal: the matrix-calculus rule "
+        "d log|det L| / dL = L⁻ᵀ was used without its transpose. L⁻¹ is lower-triangular, so below "
+        "the diagonal it is not zero, but L⁻ᵀ is upper-triangular: on and below the diagonal only its "
+        "diagonal 1/L_ii is left, as writing log det(L Lᵀ) with the diagonal of L shows directly."),
     "fullkl-grad-mu": (
         "dKL/dμ: only the μᵀμ/(2s²) term depends on μ. Differentiate it entry by entry."),
     "fullkl-grad-mu-factor": (
