@@ -141,6 +141,7 @@ def _diagnose_kl(m) -> list:
                  "kl-sigma-for-variance": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA + PROBE_MU ** 2) / (2 * s ** 2) - 0.5,
                                            np.log(s / PROBE_SIGMA) + (PROBE_SIGMA ** 2 + PROBE_MU ** 2) / (2 * s) - 0.5],
                  "kl-missing-mu": [np.log(s / PROBE_SIGMA) + PROBE_SIGMA ** 2 / (2 * s ** 2) - 0.5],
+                 "kl-quadratic-not-halved": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA ** 2 + PROBE_MU ** 2) / s ** 2 - 0.5],
                  "kl-prior-ignored": [true_kl(PROBE_MU, PROBE_SIGMA, 1.0)]}
         for key, formulas in wrong.items():
             if any(matches(got, f) for f in formulas):
@@ -201,9 +202,11 @@ def _kl_monte_carlo(m):
 def _diagnose_kl_grads(m, mu, sigma, s, which):
     """Hints for a wrong dKL/dmu (which=0) or dKL/dsigma (which=1)."""
     if which == 0:
-        wrong = {"kl-prior-ignored": [mu], "kl-grad-s-not-squared": [mu / s]}
+        wrong = {"kl-prior-ignored": [mu], "kl-grad-s-not-squared": [mu / s], "kl-grad-mu-halved": [mu / (2 * s ** 2)],
+                 "kl-quadratic-not-halved": [2 * mu / s ** 2], "kl-grads-swapped": [sigma / s ** 2 - 1 / sigma]}
     else:
-        wrong = {"kl-grad-missing-log-sigma": [sigma / s ** 2], "kl-log-sign": [1 / sigma + sigma / s ** 2],
+        wrong = {"kl-grads-swapped": [mu / s ** 2], "kl-quadratic-not-halved": [2 * sigma / s ** 2 - 1 / sigma],
+                 "kl-grad-missing-log-sigma": [sigma / s ** 2], "kl-log-sign": [1 / sigma + sigma / s ** 2],
                  "kl-log-twice": [-2 / sigma + sigma / s ** 2], "kl-prior-ignored": [sigma - 1 / sigma],
                  "kl-sigma-for-variance": [-1 / sigma + 1 / (2 * s ** 2), -1 / sigma + sigma / s]}
 
