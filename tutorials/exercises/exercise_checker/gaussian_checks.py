@@ -284,6 +284,8 @@ def _reparam_check(m, which):
         if which == 1:
             if matches(g, grad_w):
                 return ["reparam-sigma-without-eps"]
+            if matches(g, -true_sigma):
+                return ["reparam-sigma-sign"]
             return ["reparam-chain-in-sigma"] if matches(g, true_sigma * true_sigmoid(rho)) else []
         return _diagnose_grad_rho(g, own_sigma, true_sigma, rho)
 

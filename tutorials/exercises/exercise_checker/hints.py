@@ -137,6 +137,9 @@ HINTS = {
     "reparam-sigma-without-eps": (
         "σ's gradient without ε: you returned dF/dw unchanged as dF/dσ. But w = μ + σ·ε, so "
         "dw/dσ = ε and dF/dσ = dF/dw · ε. (dF/dw alone is μ's gradient, since dw/dμ = 1.)"),
+    "reparam-sigma-sign": (
+        "Your dF/dσ has the wrong sign: w = μ + σ·ε, so dw/dσ = +ε and dF/dσ = dF/dw · ε (a larger σ "
+        "moves w further in the direction of ε)."),
     "reparam-mu-times-eps": (
         "dF/dμ = dF/dw: w = μ + σ·ε, so dw/dμ = 1. The ε belongs to σ's gradient, not μ's."),
     "reparam-chain-in-sigma": (
