@@ -156,6 +156,75 @@ def test_reparam_chain_through_softplus_forgotten():
     assert_caught("reparam", with_mistake(reparam_backward=reparam_backward), "reparam-softplus-chain-forgotten")
 
 
+def test_reparam_rho_gradient_that_overflows_for_large_rho():
+    """The task says to keep dσ/dρ stable; e^ρ/(1 + e^ρ) is NaN at ρ = 1000 and passed every check before."""
+    def reparam_backward(grad_w, eps, rho):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return grad_w, grad_w * eps, grad_w * eps * np.exp(rho) / (1.0 + np.exp(rho))
+
+    report = assert_caught("reparam", with_mistake(reparam_backward=reparam_backward), "reparam-grad-rho-overflow")
+    assert "ok    grad_rho against finite differences" in report   # right for moderate ρ
+
+
+@pytest.mark.parametrize("diagnosis, dsigma_drho", [("reparam-dsigma-drho-sign", lambda rho: sigmoid(-rho)),
+                                                    ("reparam-dsigma-drho-exp", np.exp)])
+def test_reparam_rho_gradient_with_exercise_1s_slips_in_dsigma_drho(diagnosis, dsigma_drho):
+    def reparam_backward(grad_w, eps, rho):
+        with np.errstate(over="ignore"):
+            return grad_w, grad_w * eps, grad_w * eps * dsigma_drho(rho)
+
+    module = with_mistake(reparam_backward=reparam_backward)
+    assert_caught("reparam", module, diagnosis)
+    failed = [c for c in check.check_exercise("reparam", module).checks if c.status == "FAIL"]
+    assert [c.title for c in failed][0].startswith("grad_rho against finite differences"), failed
+    assert failed[0].diagnosis == diagnosis
+
+
+def _kl_with_quadratic_not_halved(mu, sigma, prior_sigma=1.0):
+    return float(np.sum(np.log(prior_sigma / sigma) + (sigma ** 2 + mu ** 2) / prior_sigma ** 2 - 0.5))
+
+
+def _log_softmax_with_vjp(second_term):
+    """log_softmax whose VJP is g − second_term(softmax, log_softmax, Σ_axis g), as a student may write it."""
+    def log_softmax(x, axis=-1):
+        out = x.data - np.log(np.sum(np.exp(x.data), axis=axis, keepdims=True))
+        return mv.make_op("log_softmax", out, (x,),
+                          (lambda g: g - second_term(np.exp(out), out, g.sum(axis=axis, keepdims=True)),))
+    return log_softmax
+
+
+def _entropy(p):
+    return -np.sum(p * np.log(np.where(p > 0, p, 1.0)), axis=-1)
+
+
+USUAL_SLIPS = {   # (exercise, diagnosis) -> the functions with the slip: a factor of 1/2, a sign, a sum, an order
+    (2, "kl-quadratic-not-halved"): dict(kl_normal=_kl_with_quadratic_not_halved),
+    (2, "kl-grad-mu-halved"): dict(kl_normal_grads=lambda mu, sigma, s=1.0: (mu / (2 * s ** 2), sigma / s ** 2 - 1 / sigma)),
+    (2, "kl-grads-swapped"): dict(kl_normal_grads=lambda mu, sigma, s=1.0: (sigma / s ** 2 - 1 / sigma, mu / s ** 2)),
+    (3, "reparam-sigma-sign"): dict(reparam_backward=lambda grad_w, eps, rho: (
+        grad_w, -grad_w * eps, -grad_w * eps * sigmoid(rho))),
+    (4, "log-softmax-sign"): dict(log_softmax=_log_softmax_with_vjp(lambda p, out, g_sum: -p * g_sum)),
+    (4, "log-softmax-log-probs"): dict(log_softmax=_log_softmax_with_vjp(lambda p, out, g_sum: out * g_sum)),
+    (5, "elbo-loss-uniform-weights"): dict(minibatch_losses=lambda kl, nlls: kl / len(nlls) + np.asarray(nlls, float)),
+    (5, "elbo-weights-order"): dict(
+        minibatch_losses=lambda kl, nlls: reference.blundell_weights(len(nlls))[::-1] * kl + np.asarray(nlls, float)),
+    (6, "unc-mi-summed-entropies"): dict(mutual_information=lambda p: _entropy(p.mean(axis=0)) - _entropy(p).sum(axis=0)),
+    (6, "unc-entropy-sign"): dict(predictive_entropy=lambda p: np.sum(p.mean(axis=0) * np.log(
+        np.where(p.mean(axis=0) > 0, p.mean(axis=0), 1.0)), axis=-1)),
+}
+
+
+@pytest.mark.parametrize("number, diagnosis", sorted(USUAL_SLIPS))
+def test_each_usual_slip_of_exercises_2_to_6_is_named(number, diagnosis):
+    module = with_mistake(**USUAL_SLIPS[number, diagnosis])
+    assert_caught(number, module, diagnosis)
+    result = check.check_exercise(number, module)
+    failed = [c for c in result.checks if c.status == "FAIL"]
+    # the first failed check names the slip; a later one may only add that its own result follows from it
+    assert failed and failed[0].diagnosis == diagnosis, check.format_result(result)
+    assert {c.diagnosis for c in failed} <= {diagnosis, "reparam-fix-sigma-first"}, check.format_result(result)
+
+
 def test_kl_sigma_where_sigma_squared_belongs():
     def kl_normal(mu, sigma, prior_sigma=1.0):
         return float(np.sum(np.log(prior_sigma / sigma) + (sigma + mu ** 2) / (2 * prior_sigma ** 2) - 0.5))
@@ -701,6 +770,7 @@ FULL_COV_GRAD_MISTAKES = {
     "fullkl-prior-sigma-not-squared": _grads(grad_mu=lambda mu, s: mu / s),
     "fullkl-grad-logdet-every-entry": _grads(   # d(−log L_ij)/dL_ij taken on every entry of the lower triangle
         grad_L=lambda L, s: L / s ** 2 - np.tril(1 / np.where(L == 0, np.inf, L))),
+    "fullkl-grad-logdet-not-transposed": _grads(grad_L=lambda L, s: L / s ** 2 - np.linalg.inv(L)),   # L⁻¹ for L⁻ᵀ
 }
 
 

@@ -69,6 +69,30 @@ def test_tutorial_03_says_as_many_ways_as_its_table_has_columns():
     assert independent and all(NUMBER_WORDS[a or b] == columns - 1 for a, b in independent), independent
 
 
+def numbered_headings(prefix: str) -> dict[str, list[int]]:
+    """The numbers of a tutorial's "## 3." and "## Part 3." headings, in order, by kind."""
+    cells = prose_numbers.markdown_cells(tutorial(prefix).read_text(encoding="utf-8"))
+    return {kind: [int(n) for cell in cells for n in re.findall(rf"(?m)^## {word}(\d+)\.", cell)]
+            for kind, word in (("section", ""), ("part", "Part "))}
+
+
+@pytest.mark.parametrize("prefix", [path.name[:2] for path in sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))])
+def test_a_tutorials_numbered_sections_count_1_2_3(prefix):
+    for kind, numbers in numbered_headings(prefix).items():
+        assert numbers == list(range(1, len(numbers) + 1)), (prefix, kind, numbers)
+
+
+def test_a_section_or_part_another_tutorial_cites_is_there():
+    """"tutorial 04, section 4" and "tutorial 08 (part 3)" name headings that exist in that tutorial."""
+    cited = []
+    for path in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")):
+        prose = "\n".join(prose_numbers.markdown_cells(path.read_text(encoding="utf-8")))
+        cited += re.findall(r"[Tt]utorial (\d\d),? \(?(section|part) (\d+)", prose)
+    assert cited, "no citation found: the pattern above is out of date"
+    for prefix, kind, number in cited:
+        assert int(number) in numbered_headings(prefix)[kind], (prefix, kind, number)
+
+
 # ---------------------------------------------------------------- figures and the data behind them
 
 

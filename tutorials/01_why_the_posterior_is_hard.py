@@ -314,8 +314,8 @@ plots.save(fig, OUT_DIR / "01_grid_cost.png")
 
 # %% [markdown]
 # The printout says from how many weights one evidence would outlast a year, and the
-# universe: a couple of dozen at most, while the smallest network in these tutorials (tutorial
-# 08's) has well over a hundred. Even a useless grid of 2 points per
+# universe: a couple of dozen at most, while even the smallest network in these tutorials (tutorial
+# 09's, one hidden layer of tanh units) has several times as many. Even a useless grid of 2 points per
 # axis has $2^{1000} \approx 10^{301}$ points for 1,000 weights. This is the curse of dimensionality,
 # and it is why step 1 calls the evidence hopeless.
 #

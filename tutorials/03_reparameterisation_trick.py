@@ -125,7 +125,7 @@ print(f"step 7 : dF/dmu = {2 * (w.item() - 2):+.6f},  dF/dsigma = {2 * (w.item()
 # | engine autodiff | the primitive expression `mu + rho.softplus() * eps`, differentiated by the engine op by op, knowing nothing of step 7 |
 # | finite differences | `mv.numerical_grad`: central differences of $F$ with $\varepsilon$ held fixed |
 #
-# (The KL term of F adds its own closed-form gradient on top — tutorial 02 and
+# (The KL term of F adds its own closed-form gradient on top — tutorial 04 and
 # `gaussian.kl_normal_grads` — which does not involve $\varepsilon$.)
 
 # %%

@@ -219,7 +219,7 @@ ax_slice.legend(fontsize=9, loc="upper center")
 plots.save(fig, OUT_DIR / "04_kl_landscape.png")
 
 # %% [markdown]
-# ## 3. The KL's constant factor is part of the objective
+# ## 4. The KL's constant factor is part of the objective
 #
 # After deriving this KL, the lecture removes a constant factor ("상수배 Scale을 제거하고")
 # before summing over the weights: written with $\log\sigma_i^2$ and without the ½, its loss

@@ -119,7 +119,7 @@ print(f"mv.kl_divergence(model):  {mv.kl_divergence(model).item():.6f}")
 # log-likelihood; the gradient is the L2 loss's gradient times $1/(2\sigma_{\text{noise}}^2)$.
 # The scale matters: it sets how loudly the data speak against the KL.
 # So does the KL's own factor, which the lecture drops and minivi keeps: a multiple
-# $c\,\mathrm{KL}$ with $c \neq 1$ is a KL weight (tutorial 04, section 3, shows its effect).
+# $c\,\mathrm{KL}$ with $c \neq 1$ is a KL weight (tutorial 04, section 4, shows its effect).
 
 # %%
 f_mean = model(x, mode="mean")                          # one network, every weight at mu

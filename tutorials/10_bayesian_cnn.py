@@ -197,8 +197,9 @@ print(f"deterministic CNN: {CNN_EPOCHS} epochs in {time.perf_counter() - start:.
 # * **ELBO**: the prior $\mathcal N(0, 3^2)$, the "blundell" KL over batches of 16, 16 and 32
 #   channels, every $\sigma$ starting at 0.001 (the library's default is 0.05), and 40 epochs at
 #   lr $10^{-2}$ followed by 20 at $10^{-3}$;
-# * **tempered**: the library's defaults (prior $\mathcal N(0, 1)$, uniform KL, batches of 64, 8 and
-#   16 channels, 40 epochs at lr $10^{-2}$) with the likelihood counted 10 times.
+# * **tempered**: the library's default prior $\mathcal N(0, 1)$, uniform KL and starting $\sigma$, the
+#   deterministic CNN's batches of 64, 8 and 16 channels and 40 epochs at lr $10^{-2}$, and the
+#   likelihood counted 10 times.
 #
 # The test images played no part. Both are trained on all the training images, and each is
 # measured on the test images once.

@@ -131,6 +131,8 @@ def _check_log_softmax(m, axis):
     wrong = {"log-softmax-diagonal-only": [G * (1 - s)],
              "log-softmax-missing-sum": [G - s * G, G - s],
              "log-softmax-sum-all-axes": [G - s * G.sum()],
+             "log-softmax-sign": [G + s * G.sum(axis=axis, keepdims=True)],
+             "log-softmax-log-probs": [G - np.log(s) * G.sum(axis=axis, keepdims=True)],
              "log-softmax-wrong-axis": [G - _softmax(x, other_axis) * G.sum(axis=other_axis, keepdims=True),
                                         G - s * G.sum(axis=other_axis, keepdims=True)]}
 

@@ -133,7 +133,8 @@ def grad_L_terms(L, s) -> dict:
     return {"L/s²": L / s ** 2, "L": L, "L/s": L / s, "(L below the diagonal)/s²": np.tril(L, -1) / s ** 2,
             "I/s²": np.eye(len(L)) / s ** 2, "diag(1/L_ii)": np.diag(1.0 / np.diag(L)),
             "L_ij/(L Lᵀ)_ii": np.tril(L / np.diag(cov)[:, None]),
-            "1/L_ij below the diagonal": np.tril(1.0 / np.where(L == 0, np.inf, L), -1)}
+            "1/L_ij below the diagonal": np.tril(1.0 / np.where(L == 0, np.inf, L), -1),
+            "(L⁻¹ below the diagonal)": np.tril(np.linalg.inv(L), -1)}
 
 
 def classify_grad_L(error: dict) -> list:
@@ -147,6 +148,7 @@ def classify_grad_L(error: dict) -> list:
                                   ("L/s", "fullkl-prior-sigma-not-squared")) if term in error]
     keys += [] if keys or "L/s²" not in error else ["fullkl-grad-trace-factor"]
     keys += ["fullkl-grad-logdet-every-entry"] if "1/L_ij below the diagonal" in error else []
+    keys += ["fullkl-grad-logdet-not-transposed"] if "(L⁻¹ below the diagonal)" in error else []
     if "L_ij/(L Lᵀ)_ii" in error:
         keys.append("fullkl-logdet-diag-of-cov")
     elif "diag(1/L_ii)" in error:

@@ -141,6 +141,7 @@ def _diagnose_kl(m) -> list:
                  "kl-sigma-for-variance": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA + PROBE_MU ** 2) / (2 * s ** 2) - 0.5,
                                            np.log(s / PROBE_SIGMA) + (PROBE_SIGMA ** 2 + PROBE_MU ** 2) / (2 * s) - 0.5],
                  "kl-missing-mu": [np.log(s / PROBE_SIGMA) + PROBE_SIGMA ** 2 / (2 * s ** 2) - 0.5],
+                 "kl-quadratic-not-halved": [np.log(s / PROBE_SIGMA) + (PROBE_SIGMA ** 2 + PROBE_MU ** 2) / s ** 2 - 0.5],
                  "kl-prior-ignored": [true_kl(PROBE_MU, PROBE_SIGMA, 1.0)]}
         for key, formulas in wrong.items():
             if any(matches(got, f) for f in formulas):
@@ -201,9 +202,11 @@ def _kl_monte_carlo(m):
 def _diagnose_kl_grads(m, mu, sigma, s, which):
     """Hints for a wrong dKL/dmu (which=0) or dKL/dsigma (which=1)."""
     if which == 0:
-        wrong = {"kl-prior-ignored": [mu], "kl-grad-s-not-squared": [mu / s]}
+        wrong = {"kl-prior-ignored": [mu], "kl-grad-s-not-squared": [mu / s], "kl-grad-mu-halved": [mu / (2 * s ** 2)],
+                 "kl-quadratic-not-halved": [2 * mu / s ** 2], "kl-grads-swapped": [sigma / s ** 2 - 1 / sigma]}
     else:
-        wrong = {"kl-grad-missing-log-sigma": [sigma / s ** 2], "kl-log-sign": [1 / sigma + sigma / s ** 2],
+        wrong = {"kl-grads-swapped": [mu / s ** 2], "kl-quadratic-not-halved": [2 * sigma / s ** 2 - 1 / sigma],
+                 "kl-grad-missing-log-sigma": [sigma / s ** 2], "kl-log-sign": [1 / sigma + sigma / s ** 2],
                  "kl-log-twice": [-2 / sigma + sigma / s ** 2], "kl-prior-ignored": [sigma - 1 / sigma],
                  "kl-sigma-for-variance": [-1 / sigma + 1 / (2 * s ** 2), -1 / sigma + sigma / s]}
 
@@ -248,6 +251,22 @@ def _reparam_case():
     return mu, rho, eps, F, c + w
 
 
+def _diagnose_grad_rho(g, own_sigma, true_sigma, rho) -> list:
+    """dF/dρ = dF/dσ · dσ/dρ with the wrong dσ/dρ (exercise 1's slips), or right after a wrong dF/dσ."""
+    sigma_wrong = not matches(own_sigma, true_sigma)
+    if sigma_wrong and matches(g, own_sigma * true_sigmoid(rho)):
+        return ["reparam-fix-sigma-first"]
+    if matches(g, own_sigma) or matches(g, true_sigma):
+        return ["reparam-softplus-chain-forgotten"] + (["reparam-fix-sigma-first"] if sigma_wrong else [])
+    with np.errstate(over="ignore"):   # e^ρ at ρ = 1000 is inf: then it matches nothing
+        wrong_links = ((true_softplus(rho), "reparam-softplus-not-derivative"),
+                       (true_sigmoid(-rho), "reparam-dsigma-drho-sign"), (np.exp(rho), "reparam-dsigma-drho-exp"))
+    for dsigma_drho, key in wrong_links:
+        if matches(g, own_sigma * dsigma_drho) or matches(g, true_sigma * dsigma_drho):
+            return [key]
+    return []
+
+
 def _reparam_check(m, which):
     mu, rho, eps, F, grad_w = _reparam_case()
     sigma = true_softplus(rho)
@@ -260,18 +279,15 @@ def _reparam_check(m, which):
 
     def diagnose(g):
         true_sigma, own_sigma = grad_w * eps, got[1]
-        sigma_wrong = not matches(own_sigma, true_sigma)
         if which == 0:
             return ["reparam-mu-times-eps"] if matches(g, grad_w * eps) else []
         if which == 1:
             if matches(g, grad_w):
                 return ["reparam-sigma-without-eps"]
+            if matches(g, -true_sigma):
+                return ["reparam-sigma-sign"]
             return ["reparam-chain-in-sigma"] if matches(g, true_sigma * true_sigmoid(rho)) else []
-        if matches(g, own_sigma) or matches(g, true_sigma):
-            return ["reparam-softplus-chain-forgotten"] + (["reparam-fix-sigma-first"] if sigma_wrong else [])
-        if matches(g, own_sigma * sigma) or matches(g, true_sigma * sigma):
-            return ["reparam-softplus-not-derivative"]
-        return ["reparam-fix-sigma-first"] if sigma_wrong and matches(g, own_sigma * true_sigmoid(rho)) else []
+        return _diagnose_grad_rho(g, own_sigma, true_sigma, rho)
 
     inputs = {"dF/dw": grad_w, "eps": eps, "rho": rho} | ({"sigma": sigma} if which == 2 else {})
     expect_close(got[which], fd[name], what=f"reparam_backward(grad_w, eps, rho) -> grad_{name} = dF/d{name}",
@@ -284,3 +300,20 @@ def _reparam_check(m, which):
 EX3.check("grad_mu against finite differences of F(μ + σε) in μ")(lambda m: _reparam_check(m, 0))
 EX3.check("grad_sigma against finite differences of F(μ + σε) in σ")(lambda m: _reparam_check(m, 1))
 EX3.check("grad_rho against finite differences of F(μ + softplus(ρ)ε) in ρ")(lambda m: _reparam_check(m, 2))
+
+
+@EX3.check("grad_rho stays finite and right for ρ = ±50, ±1000")
+def _reparam_extremes(m):
+    rho = EXTREME_RHO.copy()
+    grad_w, eps = np.array([0.7, -1.2, 0.4, 2.0]), np.array([1.3, 0.5, -0.8, -1.1])
+    got = as_tuple(function(m, "reparam_backward")(grad_w.copy(), eps.copy(), rho.copy()),
+                   ("grad_mu", "grad_sigma", "grad_rho"), "reparam_backward")
+
+    def diagnose(g):
+        if not np.all(np.isfinite(g)):
+            return ["reparam-grad-rho-overflow"]
+        return _diagnose_grad_rho(g, as_array(got[1], "grad_sigma"), grad_w * eps, rho)
+
+    expect_close(got[2], grad_w * eps * true_sigmoid(rho), what="reparam_backward(grad_w, eps, rho) -> grad_rho",
+                 inputs={"dF/dw": grad_w, "eps": eps, "rho": rho}, rtol=VALUE_RTOL, atol=1e-300,
+                 truth="dF/dw · ε · 1 / (1 + e^(−ρ))", diagnose=diagnose, generic="reparam-formula")

@@ -112,6 +112,16 @@ HINTS = {
     "kl-grad-s-not-squared": (
         "Your dKL/dμ is μ/s: the prior's standard deviation s where its VARIANCE s² belongs. Only the "
         "μ²/(2s²) term depends on μ; differentiate it again."),
+    "kl-quadratic-not-halved": (
+        "Your (σ² + μ²) term has lost its 1/2: you have (σ² + μ²)/s² where the closed form has "
+        "(σ² + μ²)/(2s²). It is E_q[w²]/(2s²), from the −w²/(2s²) of the prior's log density; without "
+        "the 1/2 the KL is not 0 at μ = 0, σ = s."),
+    "kl-grad-mu-halved": (
+        "Your dKL/dμ is μ/(2s²), half the right one: d/dμ of μ²/(2s²) is 2μ/(2s²) = μ/s² (the 2 "
+        "from the square cancels the 1/2)."),
+    "kl-grads-swapped": (
+        "Your two gradients are in each other's places: kl_normal_grads must return "
+        "(dKL/dμ, dKL/dσ), in that order."),
     "kl-grad-mu": (
         "dKL/dμ = μ/s²: only the μ²/(2s²) term depends on μ."),
     "kl-grad-sigma": (
@@ -127,6 +137,9 @@ HINTS = {
     "reparam-sigma-without-eps": (
         "σ's gradient without ε: you returned dF/dw unchanged as dF/dσ. But w = μ + σ·ε, so "
         "dw/dσ = ε and dF/dσ = dF/dw · ε. (dF/dw alone is μ's gradient, since dw/dμ = 1.)"),
+    "reparam-sigma-sign": (
+        "Your dF/dσ has the wrong sign: w = μ + σ·ε, so dw/dσ = +ε and dF/dσ = dF/dw · ε (a larger σ "
+        "moves w further in the direction of ε)."),
     "reparam-mu-times-eps": (
         "dF/dμ = dF/dw: w = μ + σ·ε, so dw/dμ = 1. The ε belongs to σ's gradient, not μ's."),
     "reparam-chain-in-sigma": (
@@ -138,6 +151,15 @@ HINTS = {
     "reparam-softplus-not-derivative": (
         "You multiplied by softplus(ρ) = σ, the function, instead of its derivative "
         "dσ/dρ = sigmoid(ρ) (exercise 1)."),
+    "reparam-dsigma-drho-sign": (
+        "Your dF/dρ is dF/dσ · sigmoid(−ρ): the sign inside the sigmoid slipped. σ = softplus(ρ) grows "
+        "with ρ, and so does its slope: dσ/dρ = 1 / (1 + e^(−ρ)) (exercise 1)."),
+    "reparam-dsigma-drho-exp": (
+        "Your dF/dρ is dF/dσ · e^ρ: e^ρ is only the inner derivative of log(1 + e^ρ). The outer log "
+        "adds 1/(1 + e^ρ), so dσ/dρ = e^ρ / (1 + e^ρ) = sigmoid(ρ) (exercise 1)."),
+    "reparam-grad-rho-overflow": (
+        "Your dF/dρ is inf or NaN for large |ρ|: e^ρ / (1 + e^ρ) is inf/inf at ρ = 1000. The task says "
+        "to keep dσ/dρ stable: use exercise 1's sigmoid, written so that its exponent is never positive."),
     "reparam-fix-sigma-first": (
         "Your dF/dρ is your own dF/dσ times sigmoid(ρ): the last link of the chain is right. It is "
         "wrong only because dF/dσ is; fix that first."),
@@ -170,6 +192,12 @@ HINTS = {
         "You summed g over the whole array. Each slice along `axis` is normalised on its own, so "
         "x_j reaches only the outputs of its own slice: the sum Σ_i g_i runs over that slice only, "
         "one sum per slice, and it must still line up with g when multiplied by softmax."),
+    "log-softmax-sign": (
+        "The second term has the wrong sign: out_i = x_i − log Σ_j e^(x_j), so raising x_j LOWERS every "
+        "output of its row through the log-sum-exp; its derivative enters with a minus."),
+    "log-softmax-log-probs": (
+        "You multiplied by the log-probabilities (the op's output) where the probabilities belong: "
+        "d/dx_j log Σ_k e^(x_k) = softmax(x)_j = e^(out_j), not out_j."),
     "log-softmax-wrong-axis": (
         "Your gradient treats the wrong axis as the class axis: use the `axis` argument both for "
         "the softmax and for the sum of g."),
@@ -205,6 +233,9 @@ HINTS = {
     "elbo-loss-kl-unweighted": (
         "The full KL is added to every minibatch, so over an epoch it is counted M times and the "
         "prior M times too strong. Multiply it by π_i."),
+    "elbo-loss-uniform-weights": (
+        "You weighted the KL by 1/M in every minibatch: that sums to 1, but the exercise asks for "
+        "Blundell's weights π_i = 2^(M−i) / (2^M − 1) (your blundell_weights)."),
     "elbo-loss-sign": (
         "nll_i is already the NEGATIVE log-likelihood, which the loss adds: F_i = π_i·KL + nll_i."),
     "elbo-loss-own-weights": (
@@ -218,6 +249,9 @@ HINTS = {
     "unc-entropy-of-mean": (
         "You computed the mean of the entropies, (1/S) Σ_s H[p_s] (the expected entropy, the "
         "aleatoric part). The predictive entropy is the entropy of the mean, H[(1/S) Σ_s p_s]."),
+    "unc-entropy-sign": (
+        "Your entropy is negative: H[p] = −Σ_c p_c log p_c has a minus in front, and since every "
+        "log p_c <= 0 it is never below 0."),
     "unc-log-base": (
         "Use the natural logarithm (entropies in nats, as minivi reports them): your values are "
         "the right ones divided by log 2 or log 10."),
@@ -234,6 +268,9 @@ HINTS = {
     "unc-mi-sign": (
         "Your mutual information is the negative of the right one: it is the entropy of the mean "
         "MINUS the mean entropy. By Jensen's inequality it is never negative."),
+    "unc-mi-summed-entropies": (
+        "You subtracted the SUM of the S samples' entropies, Σ_s H[p_s], where their mean "
+        "(1/S) Σ_s H[p_s] belongs: average over the sample axis, do not add."),
     "unc-mi-is-entropy": (
         "You returned an entropy, not the difference of two: MI = H[mean of p_s] − mean of H[p_s]."),
 
@@ -447,6 +484,11 @@ HINTS = {
     "fullkl-prior-ignored": (
         "Your result is the one for prior_sigma = 1, whatever prior_sigma is passed: use s in tr Σ/s², "
         "μᵀμ/s² and D log s²."),
+    "fullkl-grad-logdet-not-transposed": (
+        "Your dKL/dL has −(L⁻¹)_ij on the entries BELOW the diagonal: the matrix-calculus rule "
+        "d log|det L| / dL = L⁻ᵀ was used without its transpose. L⁻¹ is lower-triangular, so below "
+        "the diagonal it is not zero, but L⁻ᵀ is upper-triangular: on and below the diagonal only its "
+        "diagonal 1/L_ii is left, as writing log det(L Lᵀ) with the diagonal of L shows directly."),
     "fullkl-grad-mu": (
         "dKL/dμ: only the μᵀμ/(2s²) term depends on μ. Differentiate it entry by entry."),
     "fullkl-grad-mu-factor": (

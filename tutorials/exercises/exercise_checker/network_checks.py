@@ -82,7 +82,8 @@ def _losses_values(m):
 
     def diagnose(got):
         wrong = {"elbo-loss-weighted-data": pi * (KL + NLLS), "elbo-loss-kl-unweighted": KL + NLLS,
-                 "elbo-loss-sign": pi * KL - NLLS}
+                 "elbo-loss-sign": pi * KL - NLLS, "elbo-loss-uniform-weights": KL / len(NLLS) + NLLS,
+                 "elbo-weights-order": pi[::-1] * KL + NLLS}
         keys = [key for key, value in wrong.items() if matches(got, value)][:1]
         own = _weights(m, len(NLLS))
         if not keys and not matches(own, pi) and matches(got, own * KL + NLLS):
@@ -141,8 +142,9 @@ def _diagnose_uncertainty(probs, which):
             return ["unc-zero-prob"]
         if any(matches(got, truth / np.log(base)) for base in (2.0, 10.0)):
             return ["unc-log-base"]
-        wrong = ({"unc-entropy-of-mean": expected_entropy} if which == 0 else
-                 {"unc-mi-sign": -mi, "unc-mi-is-entropy": predictive})
+        wrong = ({"unc-entropy-of-mean": expected_entropy, "unc-entropy-sign": -predictive} if which == 0 else
+                 {"unc-mi-sign": -mi, "unc-mi-is-entropy": predictive,
+                  "unc-mi-summed-entropies": predictive - len(probs) * expected_entropy})
         keys = [key for key, value in wrong.items() if matches(got, value)][:1]
         if which == 1 and not keys and matches(got, expected_entropy):
             keys = ["unc-mi-is-entropy"]
