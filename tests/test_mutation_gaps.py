@@ -683,11 +683,12 @@ def test_the_exact_hessian_laplace_steps_1e_3_by_default():
                           mv.Linear(3, 1, rng=np.random.default_rng(33)))
     rng = np.random.default_rng(34)
     x, y = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
-    w = mv.flat.parameters_to_vector(model)
+    w = mv.laplace.find_mode(model, x, y, noise_sigma=0.5, tol=1e-10)
     log_prob = mv.flat.log_joint(model, x, y, noise_sigma=0.5, prior_sigma=1.0)
+    fine = mv.laplace.exact_hessian(log_prob, w, step=1e-3)
+    assert not np.allclose(mv.laplace.exact_hessian(log_prob, w, step=0.2), fine, rtol=1e-8)   # the step matters
     default = mv.laplace.laplace(model, x, y, noise_sigma=0.5, hessian="exact", w=w)
-    np.testing.assert_allclose(default.hessian, mv.laplace.exact_hessian(log_prob, w, step=1e-3), rtol=1e-13,
-                               atol=1e-13)
+    np.testing.assert_allclose(default.hessian, fine, rtol=1e-13, atol=1e-13)
 
 
 def test_hmc_caps_the_trajectory_at_256_leapfrog_steps_by_default():
