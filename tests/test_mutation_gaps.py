@@ -1,5 +1,5 @@
 """Behaviours fresh mutation samples found unpinned (tests/README.md, "Mutation testing": the samples
-of seeds 789261, 206874 and 280520): each test fails with its mutant applied and passes on the code as it is."""
+of seeds 789261, 206874, 280520 and 677783): each test fails with its mutant applied and passes on the code as it is."""
 
 import functools
 import re
@@ -583,3 +583,164 @@ def test_a_dict_of_modules_with_a_dotted_key_is_refused():
 
     with pytest.raises(TypeError, match="string keys without dots .*, got 'a.b'"):
         Holder().parameters()
+
+
+# ---------------------------------------------------------------- seed 677783
+
+
+def test_the_demo_draws_the_fit_and_the_training_curves_side_by_side(monkeypatch, tmp_path):
+    figure = _demo_figure(monkeypatch, tmp_path, seed=28)
+    left, right = (ax.get_position() for ax in figure.axes)
+    assert left.x1 < right.x0 and left.y0 == pytest.approx(right.y0) and left.y1 == pytest.approx(right.y1)
+
+
+def test_a_table_of_one_feature_and_the_target_loads(tmp_path):
+    (tmp_path / "data.txt").write_text("1 2\n4 5\n", encoding="utf-8")
+    x, y = mv.data.load_regression_folder(tmp_path)
+    assert x.ravel().tolist() == [1.0, 4.0] and y.ravel().tolist() == [2.0, 5.0]
+
+
+def test_the_clean_curve_is_computed_in_float64_for_float32_inputs():
+    x = np.array([0.1, 0.37], dtype=np.float32)
+    f = mv.data.toy_curve_clean(x)
+    assert f.dtype == np.float64
+    np.testing.assert_array_equal(f, mv.data.toy_curve_clean(x.astype(np.float64)))
+
+
+def test_dropout_with_rate_0_is_the_identity_and_draws_nothing():
+    """p = 0 keeps every unit: the layer returns its input and leaves the Generator where it was."""
+    rng = np.random.default_rng(29)
+    x = mv.Tensor(np.array([[1.0, -2.0, 3.0]]))
+    assert mv.Dropout(0.0, rng=rng)(x, mode="sample") is x
+    assert rng.random() == np.random.default_rng(29).random()
+
+
+def _untemper(y: int) -> int:
+    """The MT19937 state word whose tempered output is y (the inverse of the four tempering steps)."""
+    y ^= y >> 18
+    y ^= (y << 15) & 0xEFC60000
+    t = y
+    for _ in range(5):
+        t = y ^ ((t << 7) & 0x9D2C5680)
+    t &= 0xFFFFFFFF
+    y = t
+    for _ in range(3):
+        t = y ^ (t >> 11)
+    return t
+
+
+def _generator_whose_first_uniform_is(u: float) -> np.random.Generator:
+    """An MT19937 Generator set to a state whose next `random()` is u (a multiple of 2⁻⁵³): NumPy builds the
+    double from two 32-bit outputs a, b as ((a >> 5) 2²⁶ + (b >> 6)) / 2⁵³."""
+    k = int(u * 2 ** 53)
+    key = np.zeros(624, dtype=np.uint32)
+    key[0], key[1] = _untemper((k >> 26) << 5), _untemper((k & (2 ** 26 - 1)) << 6)
+    bits = np.random.MT19937(0)
+    bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": 0}}
+    return np.random.Generator(bits)
+
+
+def test_dropout_keeps_a_unit_when_its_uniform_is_below_1_minus_p_only():
+    """z = [u < 1 − p] with u uniform on [0, 1): P(z = 1) = 1 − p exactly; u = 1 − p itself drops the unit."""
+    assert _generator_whose_first_uniform_is(0.5).random() == 0.5
+    out = mv.Dropout(0.5, rng=_generator_whose_first_uniform_is(0.5))(np.ones((1, 1)), mode="sample")
+    assert out.data.tolist() == [[0.0]]
+    out = mv.Dropout(0.5, rng=_generator_whose_first_uniform_is(0.5 - 2 ** -53))(np.ones((1, 1)), mode="sample")
+    assert out.data.tolist() == [[2.0]]
+
+
+def test_the_adapted_inverse_mass_is_the_variance_plus_the_floor():
+    """A posterior of standard deviation 1e-4: the tuning chains' variance falls far below MASS_FLOOR, so
+    M⁻¹ = variance + MASS_FLOOR ends just above the floor (variance − floor would fall below it)."""
+    def log_prior(w):
+        return (w * w).sum(axis=-1) * -0.5
+
+    def log_likelihood(w):
+        return (w * w).sum(axis=-1) * (-0.5 / 1e-8)
+
+    log_prior.vectorized = log_likelihood.vectorized = True
+    rng = np.random.default_rng(30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mv.evidence.UnreliableEstimateWarning)
+        result = mv.evidence.ais(log_prior, log_likelihood, rng.standard_normal((8, 1)),
+                                 mv.evidence.geometric_schedule(300), rng=rng)
+    inverse_mass = np.asarray(result.inverse_mass)[1:]
+    assert np.all(inverse_mass > mv.evidence.MASS_FLOOR) and inverse_mass[-1] < 1.1 * mv.evidence.MASS_FLOOR
+
+
+def test_a_categorical_network_with_one_output_has_log_likelihood_0():
+    """One class: softmax of one logit is 1, so every label 0 has probability 1; label 1 is refused."""
+    model = mv.Sequential(mv.Linear(2, 1, rng=np.random.default_rng(31)))
+    x, w = np.ones((3, 2)), mv.Tensor(mv.flat.parameters_to_vector(model))
+    log_likelihood = mv.flat.log_likelihood(model, x, np.zeros(3), likelihood="categorical")
+    assert log_likelihood(w).item() == 0.0
+    with pytest.raises(ValueError, match="whole numbers 0..0"):
+        mv.flat.log_likelihood(model, x, np.array([0, 1, 0]), likelihood="categorical")
+
+
+def test_the_exact_hessian_laplace_steps_1e_3_by_default():
+    model = mv.Sequential(mv.Linear(2, 3, rng=np.random.default_rng(32)), mv.Tanh(),
+                          mv.Linear(3, 1, rng=np.random.default_rng(33)))
+    rng = np.random.default_rng(34)
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
+    w = mv.laplace.find_mode(model, x, y, noise_sigma=0.5, tol=1e-10)
+    log_prob = mv.flat.log_joint(model, x, y, noise_sigma=0.5, prior_sigma=1.0)
+    fine = mv.laplace.exact_hessian(log_prob, w, step=1e-3)
+    assert not np.allclose(mv.laplace.exact_hessian(log_prob, w, step=0.2), fine, rtol=1e-8)   # the step matters
+    default = mv.laplace.laplace(model, x, y, noise_sigma=0.5, hessian="exact", w=w)
+    np.testing.assert_allclose(default.hessian, fine, rtol=1e-13, atol=1e-13)
+
+
+def test_hmc_caps_the_trajectory_at_256_leapfrog_steps_by_default():
+    """trajectory_length 2 at ε = 1e-3 asks for 2000 steps: max_leapfrog = 256 caps them."""
+    def log_prob(w):
+        return (w * w).sum(axis=-1) * -0.5
+
+    log_prob.vectorized = True
+    result = mv.mcmc.hmc(log_prob, np.zeros((1, 1)), n_samples=1, n_warmup=0, step_size=1e-3,
+                         rng=np.random.default_rng(35), warn=False)
+    assert result.n_leapfrog == 256
+
+
+def test_log_prob_and_grad_calls_a_per_chain_density_once_per_row_by_default():
+    def log_prob(w):                       # Tensor (D,) -> scalar, as hmc's log_prob without `vectorized`
+        assert w.shape == (2,)
+        return (w * w).sum() * -0.5
+
+    w = np.array([[1.0, 2.0], [-3.0, 0.5], [0.0, 1.0]])
+    values, grads = mv.mcmc.log_prob_and_grad(log_prob, w)
+    np.testing.assert_array_equal(values, -0.5 * (w * w).sum(axis=1))
+    np.testing.assert_array_equal(grads, -w)
+
+
+def test_the_hmc_diagnostics_warning_points_at_the_callers_line():
+    def log_prob(w):
+        return (w * w).sum(axis=-1) * -0.5
+
+    log_prob.vectorized = True
+    with pytest.warns(mv.mcmc.ConvergenceWarning) as record:
+        mv.mcmc.hmc(log_prob, np.zeros((2, 1)), n_samples=4, n_warmup=0, step_size=0.5, n_leapfrog=3,
+                    rng=np.random.default_rng(36))
+    assert [w.filename for w in record] == [__file__]
+
+
+def test_the_reliability_counts_sit_4_points_straight_above_each_point():
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    mv.plots.reliability_diagram(ax, np.array([0.55, 0.95]), np.array([0.6, 0.9]), np.array([0.5, 1.0]),
+                                 np.array([4, 6]))
+    labels = [t for t in ax.texts if isinstance(t, matplotlib.text.Annotation)]
+    assert [(t.get_text(), t.xyann, t.get_ha()) for t in labels] == [("4", (0, 4), "center"), ("6", (0, 4), "center")]
+    plt.close(fig)
+
+
+def test_the_true_curve_is_1_5_points_wide_whatever_the_style():
+    import matplotlib.pyplot as plt
+    with matplotlib.rc_context({"lines.linewidth": 4.0}):
+        fig, ax = plt.subplots()
+        x = np.linspace(0, 1, 5)
+        band = {"mean": x, "total": np.full(5, 0.2), "epistemic": np.full(5, 0.1)}
+        mv.plots.regression_band(ax, x, x, x, band, truth=x)
+    truth = [line for line in ax.lines if line.get_label() == "true curve (no noise)"]
+    assert len(truth) == 1 and truth[0].get_linewidth() == 1.5
+    plt.close(fig)
