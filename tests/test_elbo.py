@@ -120,7 +120,7 @@ def test_gaussian_nll_refuses_an_infinite_noise_tensor_and_names_a_noise_that_is
     with pytest.raises(ValueError, match="noise_sigma must be > 0 and finite"):
         mv.gaussian_nll(pred, target, mv.Tensor(np.inf))            # was a loss of inf, accepted
     for bad in (None, np.array([0.1, 0.2])):                        # were float()'s own messages
-        with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+        with pytest.raises(TypeError, match="noise_sigma must be one positive finite number"):
             mv.gaussian_nll(pred, target, bad)
 
 
