@@ -310,9 +310,11 @@ def check_positive(value, name: str, *, who: str | None = None, hint: str = "", 
     """
     where = f"{who}: " if who else ""
     tail = f"; {hint}" if hint else ""
-    kind = ("non-negative " if closed else "positive ") if minimum == 0 else ""
-    accepted = f"{kind}finite number ({'>=' if closed else '>'} {minimum:g}" + \
-        (f" and < {below:g})" if below is not None else ")")
+    if below is not None:
+        accepted = f"finite number in {'[' if closed else '('}{minimum:g}, {below:g})"
+    else:
+        kind = ("non-negative " if closed else "positive ") if minimum == 0 else ""
+        accepted = f"{kind}finite number ({'>=' if closed else '>'} {minimum:g})"
     number = value
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         number = value.item()
