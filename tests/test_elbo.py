@@ -459,7 +459,7 @@ def test_fit_refuses_an_optimizer_and_a_learning_rate_together():
 def test_a_kl_weight_that_is_not_one_number_is_named(kl_weight):
     model = mv.Sequential(mv.BayesLinear(2, 1, rng=np.random.default_rng(0)))
     nll = functools.partial(mv.gaussian_nll, noise_sigma=0.1)
-    with pytest.raises(TypeError, match="kl_weight must be one number"):   # True was read as 1.0; others: numpy's errors
+    with pytest.raises(TypeError, match="kl_weight must be one non-negative finite number"):   # True was read as 1.0; others: numpy's errors
         mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=kl_weight)
     loss, info = mv.elbo_loss(model, np.ones((3, 2)), np.ones((3, 1)), nll, n_data=6, kl_weight=np.float32(0.5),
                               mode="mean")
