@@ -348,7 +348,10 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
         print_every = check_count(print_every, "print_every", hint="to print nothing pass verbose=False")
     average_last = check_positive(average_last, "average_last", who="fit_full_cov", closed=True, below=1.0,
                                   hint="the fraction of the last steps to average over")
-    optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]
+    lr = check_positive(lr, "lr", who="fit_full_cov", hint="Adam's learning rate for mu")
+    scale_lr = lr if scale_lr is None else check_positive(scale_lr, "scale_lr", who="fit_full_cov",
+                                                          hint="Adam's learning rate for l_raw")
+    optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=scale_lr)]
     history = History()
     n_average = int(round(average_last * n_steps))
     sums = [np.zeros(q.dim), np.zeros((q.dim, q.dim))]
