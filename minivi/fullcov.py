@@ -221,6 +221,7 @@ def kl_full_cov_op(mu: Tensor, l_raw: Tensor, prior_sigma: float = 1.0) -> Tenso
     layer. A step size that drives L_ii that low shows as a KL of hundreds of nats per such
     weight, and the gradient −1 pushes rho_ii back up.
     """
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="kl_full_cov_op", squared=True)
     rho = np.diag(l_raw.data)
     sigma = g.softplus(rho, validate=False)
     below = np.tril(l_raw.data, -1)

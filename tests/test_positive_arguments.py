@@ -104,6 +104,8 @@ INVENTORY = [
     (lambda v: mv.FullCovGaussian(np.zeros(2), rng=rng(), init_sigma=v), "init_sigma", "> 0", False, {"array"}),
     (lambda v: fullcov.kl_full_cov(np.zeros(2), np.eye(2), v), "prior_sigma", "> 0", True, set()),
     (lambda v: fullcov.kl_full_cov_grads(np.zeros(2), np.eye(2), v), "prior_sigma", "> 0", True, set()),
+    (lambda v: fullcov.kl_full_cov_op(mv.Tensor(np.zeros(2)), mv.Tensor(np.eye(2)), v), "prior_sigma", "> 0",
+     True, set()),
     (lambda v: fit_full_cov(lr=v), "lr", "> 0", False, set()),
     (lambda v: fit_full_cov(scale_lr=v), "scale_lr", "> 0", False, {"None"}),
     (lambda v: fit_full_cov(average_last=v), "average_last", "[0, 1)", False, set()),
@@ -273,3 +275,9 @@ def test_evidence_prior_precision_names_a_refit_that_returns_no_pair(returned):
     with pytest.raises(TypeError, match=r"refit\(alpha\) must return the pair \(w_hat, data_hessian\), got "
                                         + type(returned).__name__):
         laplace.evidence_prior_precision(np.eye(2), np.ones(2), refit=lambda alpha: returned)
+
+
+@pytest.mark.parametrize("betas", [0.9, (0.9,), (0.9, 0.99, 0.999)])
+def test_adam_betas_must_be_a_pair(betas):   # were "not iterable" or unpack errors that did not name betas
+    with pytest.raises(TypeError, match=r"Adam: betas must be a pair \(beta1, beta2\)"):
+        mv.optim.Adam(params(), betas=betas)
