@@ -299,8 +299,8 @@ def check_positive(value, name: str, *, who: str | None = None, hint: str = "", 
     """One real number in a range (a standard deviation, a step size, a rate, ...) as a Python float.
 
     Every "one positive number" argument in minivi goes through here, so one rule holds
-    everywhere: anything but one real number (a bool, a string, None, an array with more
-    than one axis or element, a Tensor) is a TypeError; NaN, inf, or a value outside
+    everywhere: anything but one real number (a bool, a string, None, an array of one or
+    more axes, even of one element, a Tensor) is a TypeError; NaN, inf, or a value outside
     the range a ValueError. The range is value > minimum (value >= minimum when `closed`),
     and value < below when `below` is given. With `squared` (the code squares the value:
     a variance, a precision 1/sigma**2) a value below SMALLEST_SQUARED_SCALE is refused
@@ -327,7 +327,7 @@ def check_positive(value, name: str, *, who: str | None = None, hint: str = "", 
         raise ValueError(f"{where}{name} must be one {accepted}, got {value!r}{tail}")
     if squared and number < SMALLEST_SQUARED_SCALE:
         raise ValueError(f"{where}{name} must be at least {SMALLEST_SQUARED_SCALE:.3g} (its square is used and "
-                         f"would underflow to 0), got {value!r}{tail}")
+                         f"would underflow: to 0, or to a subnormal float that has lost digits), got {value!r}{tail}")
     return number
 
 
