@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import gaussian as g
-from .nn import (BayesianModule, Module, Parameter, check_features, check_generator, check_sizes,
+from .nn import (BayesianModule, Module, Parameter, check_features, check_generator, check_positive, check_sizes,
                  takes_keyword)
 from .tensor import Tensor, affine, as_tensor, is_grad_enabled, make_op, unbroadcast
 
@@ -149,7 +149,8 @@ class GaussianPrior:
     draws_random = False  # the KL is in closed form
 
     def __init__(self, prior_sigma: float = 1.0, prior_mu: float = 0.0):
-        self.prior_sigma = _positive_scale(prior_sigma, "prior_sigma")
+        self.prior_sigma = check_positive(prior_sigma, "prior_sigma", who="GaussianPrior", squared=True,
+                                          hint="a standard deviation; a Gaussian with scale 0 is a single point")
         self.prior_mu = float(prior_mu)
 
     def kl(self, mu, rho, rng: np.random.Generator, *, shared_sigma: dict | None = None) -> Tensor:
@@ -178,12 +179,10 @@ class ScaleMixturePrior:
     draws_random = True  # the KL is a Monte Carlo estimate
 
     def __init__(self, pi: float = 0.5, sigma1: float = 1.0, sigma2: float = np.exp(-6)):
-        if not 0.0 < pi < 1.0:
-            raise ValueError(f"the mixture weight pi must lie strictly between 0 and 1, got {pi}; "
-                             "for a single Gaussian use GaussianPrior")
-        self.pi = float(pi)
-        self.sigma1 = _positive_scale(sigma1, "sigma1")
-        self.sigma2 = _positive_scale(sigma2, "sigma2")
+        self.pi = check_positive(pi, "pi", who="ScaleMixturePrior", below=1.0,
+                                 hint="the mixture weight; for a single Gaussian use GaussianPrior")
+        self.sigma1 = check_positive(sigma1, "sigma1", who="ScaleMixturePrior", squared=True, hint="a standard deviation")
+        self.sigma2 = check_positive(sigma2, "sigma2", who="ScaleMixturePrior", squared=True, hint="a standard deviation")
 
     def kl(self, mu: Tensor, rho: Tensor, rng: np.random.Generator) -> Tensor:
         eps = rng.standard_normal(mu.shape)
@@ -224,7 +223,8 @@ class MeanFieldLayer(BayesianModule):
         """mu_W ~ N(0, 1/fan_in) (LeCun, as `Linear`), mu_b = 0, every rho = inverse_softplus(init_sigma)."""
         self.rng = check_generator(rng, type(self).__name__)
         self.prior = GaussianPrior(prior_sigma) if prior is None else prior
-        rho0 = g.inverse_softplus(_positive_scale(init_sigma, "init_sigma"))
+        rho0 = g.inverse_softplus(check_positive(init_sigma, "init_sigma", who=type(self).__name__,
+                                                 hint="the starting standard deviation of every weight"))
         self.weight_mu = Parameter(rng.normal(0.0, 1.0 / np.sqrt(fan_in), weight_shape))
         self.weight_rho = Parameter(np.full(weight_shape, rho0))
         self.bias_mu = Parameter(np.zeros(n_out)) if bias else None
@@ -452,11 +452,3 @@ def signal_to_noise(model: Module) -> np.ndarray:
         raise ValueError("the model has no Bayesian layers with mean-field (mu, rho) pairs (e.g. BayesLinear), "
                          "so there is no sigma to compare with")
     return np.concatenate([r.ravel() for r in ratios])
-
-
-def _positive_scale(value, name: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
-                         "pass a number > 0 (a Gaussian with scale 0 is a single point)")
-    return value

@@ -26,7 +26,7 @@ from importlib import resources
 
 import numpy as np
 
-from .nn import check_count
+from .nn import check_count, check_positive
 
 # The digits' pixels are counts of "on" pixels in a 4x4 block: integers 0..16.
 DIGITS_MAX_PIXEL = 16
@@ -51,13 +51,6 @@ def _check_real(value, name):
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}; pass a finite number")
-    return value
-
-
-def _check_non_negative(value, name):
-    value = _check_real(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}; pass 0 or a positive number")
     return value
 
 
@@ -118,7 +111,7 @@ def toy_curve(n, rng, x_low=0.0, x_high=0.5, noise_sigma=0.02):
     n = check_count(n, "n")
     _check_rng(rng)
     x_low, x_high = _check_interval(x_low, x_high, "x_low", "x_high")
-    noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="toy_curve", closed=True, hint="0 gives no noise")
     x = rng.uniform(x_low, x_high, size=(n, 1))
     eps = noise_sigma * rng.standard_normal((n, 1))
     return x, toy_curve_clean(x + eps)
@@ -163,7 +156,7 @@ def two_moons(n, rng, noise_sigma=0.1):
     """
     n = check_count(n, "n")
     _check_rng(rng)
-    noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="two_moons", closed=True, hint="0 gives no noise")
     n_class_1 = n // 2
     sorted_labels = np.repeat(np.array([0, 1], dtype=np.int64), [n - n_class_1, n_class_1])
     labels = rng.permutation(sorted_labels)
@@ -208,10 +201,8 @@ def linear_gaussian(n, rng, weights, noise_sigma, x_scale=1.0):
         )
     if not np.all(np.isfinite(w)):
         raise ValueError("weights contain NaN or inf; pass finite numbers")
-    noise_sigma = _check_non_negative(noise_sigma, "noise_sigma")
-    x_scale = _check_real(x_scale, "x_scale")
-    if x_scale <= 0:
-        raise ValueError(f"x_scale must be > 0, got {x_scale}; pass a positive feature scale")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="linear_gaussian", closed=True, hint="0 gives no noise")
+    x_scale = check_positive(x_scale, "x_scale", who="linear_gaussian", hint="the features' standard deviation")
     Phi = x_scale * rng.standard_normal((n, w.size))
     y = Phi @ w + noise_sigma * rng.standard_normal(n)
     return Phi, y
@@ -261,12 +252,8 @@ def train_test_split(x, y, test_fraction, rng):
             f"x and y must have the same number of rows, got shapes {x.shape} and "
             f"{y.shape}; pass one target row per input row"
         )
-    test_fraction = _check_real(test_fraction, "test_fraction")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(
-            f"test_fraction must lie strictly between 0 and 1, got {test_fraction}; "
-            "e.g. test_fraction=0.2 keeps a fifth of the rows for testing"
-        )
+    test_fraction = check_positive(test_fraction, "test_fraction", who="train_test_split", below=1.0,
+                                   hint="e.g. test_fraction=0.2 keeps a fifth of the rows for testing")
     _check_rng(rng)
     n = x.shape[0]
     n_test = round(test_fraction * n)

@@ -43,17 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nn import Linear, Module, Sequential, check_generator
+from .nn import Linear, Module, Sequential, check_generator, check_positive
 from .tensor import Tensor, as_tensor
-
-
-def _dropout_rate(p) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not np.isfinite(p):
-        raise ValueError(f"Dropout: the dropout rate p must be a number in [0, 1), got {p!r}")
-    if not 0 <= p < 1:
-        raise ValueError(f"Dropout: the dropout rate p must lie in [0, 1) (the probability of dropping a unit), "
-                         f"got {p}; p = 0 keeps every unit, p = 1 would drop them all. Typical values: 0.005-0.1")
-    return float(p)
 
 
 class Dropout(Module):
@@ -68,7 +59,9 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float, *, rng: np.random.Generator):
-        self.p = _dropout_rate(p)
+        self.p = check_positive(p, "p", who="Dropout", closed=True, below=1.0,
+                                hint="the probability of dropping a unit: p = 0 keeps every unit, p = 1 would drop "
+                                     "them all. Typical values: 0.005-0.1")
         self.rng = check_generator(rng, "Dropout")
 
     def forward(self, x, *, mode, n_samples):
@@ -107,9 +100,8 @@ def dropout_kl(model: Module, prior_sigma: float = 1.0) -> Tensor:
     same p in front of each use. Refused: a Dropout hidden inside a module other than Sequential
     (its rate could not be matched to its Linear).
     """
-    if not isinstance(prior_sigma, (int, float, np.integer, np.floating)) or not np.isfinite(prior_sigma) \
-            or prior_sigma <= 0:
-        raise ValueError(f"dropout_kl: prior_sigma must be a positive number, got {prior_sigma!r}")
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="dropout_kl", squared=True,
+                                 hint="the standard deviation of the Gaussian prior over every weight")
     if not isinstance(model, Module):
         raise TypeError(f"dropout_kl needs a minivi Module (a Sequential of Dropout and Linear layers), "
                         f"got {type(model).__name__}")

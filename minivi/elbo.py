@@ -18,7 +18,7 @@ import numpy as np
 
 from .bayes import kl_divergence
 from .likelihoods import gaussian_nll
-from .nn import check_count, check_mode
+from .nn import check_count, check_mode, check_positive
 from .tensor import Tensor, as_tensor, make_op
 
 
@@ -52,11 +52,10 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
     n_samples = check_count(n_samples, "n_samples")
     if kl_weight is None:
         kl_weight = batch / n_data
-    elif np.ndim(kl_weight) != 0 or np.asarray(kl_weight).dtype.kind not in "iuf":   # a bool is no weight
-        raise TypeError(f"kl_weight must be one number >= 0 (this minibatch's share of the KL), got "
-                        f"{type(kl_weight).__name__}; for an epoch's weights pass one entry of kl_weights(M)")
-    elif not np.isfinite(kl_weight) or kl_weight < 0:
-        raise ValueError(f"kl_weight must be a finite number >= 0, got {kl_weight}")
+    else:
+        kl_weight = check_positive(kl_weight, "kl_weight", who="elbo_loss", closed=True,
+                                   hint="this minibatch's share of the KL; for an epoch's weights pass one entry "
+                                        "of kl_weights(M)")
     shared_sigma = {}   # sigma = softplus(rho) for this call only, shared by the forward and the KL (bayes.SigmaOfRho)
     if mode == "mean":   # no samples: the data term as it is
         nll_sum, n_samples = nll(model(x, mode="mean", shared_sigma=shared_sigma), y), 1
@@ -68,8 +67,8 @@ def elbo_loss(model, x, y, nll, n_data: int, n_samples: int = 1, kl_weight: floa
         raise TypeError(f"nll must return a scalar Tensor (the negative log-likelihood summed over the batch), "
                         f"got {nll_sum!r:.60}; sum it, e.g. return per_example.sum()")
     kl = kl_divergence(model, shared_sigma=shared_sigma)
-    loss = _negative_elbo(kl, nll_sum, float(kl_weight), n_samples)
-    info = {"kl": kl.item(), "nll": float(nll_sum.data * (1.0 / n_samples)), "kl_weight": float(kl_weight),
+    loss = _negative_elbo(kl, nll_sum, kl_weight, n_samples)
+    info = {"kl": kl.item(), "nll": float(nll_sum.data * (1.0 / n_samples)), "kl_weight": kl_weight,
             "loss": loss.item()}
     return loss, info
 

@@ -53,7 +53,7 @@ from .flat import log_joint, log_normal_prior, n_weights
 from .fullcov import FullCovGaussian
 from .gaussian import LOG_2PI, softplus
 from .mcmc import _initial_step_size, transition
-from .nn import Module, check_count, check_generator
+from .nn import Module, check_count, check_generator, check_positive
 from .tensor import Tensor, as_float_array, as_tensor, no_grad
 
 __all__ = ["ais", "reverse_ais", "AISResult", "sigmoid_schedule", "geometric_schedule", "elbo", "ELBOEstimate", "mean_field_vector",
@@ -85,8 +85,7 @@ def sigmoid_schedule(n_steps: int, delta: float = 4.0) -> np.ndarray:
     the posterior is narrowest). δ sets how strongly; δ → 0 gives equal steps.
     """
     n_steps = check_count(n_steps, "n_steps", who="sigmoid_schedule")
-    if not np.isfinite(delta) or delta <= 0:
-        raise ValueError(f"sigmoid_schedule: delta must be a positive number, got {delta}")
+    delta = check_positive(delta, "delta", who="sigmoid_schedule", hint="how strongly the steps bunch at the ends")
     tilde = 1.0 / (1.0 + np.exp(-delta * (2.0 * np.arange(n_steps + 1) / n_steps - 1.0)))
     betas = (tilde - tilde[0]) / (tilde[-1] - tilde[0])
     betas[0], betas[-1] = 0.0, 1.0
@@ -103,8 +102,7 @@ def geometric_schedule(n_steps: int, start: float = 1e-4) -> np.ndarray:
     small enough that start · sd_prior[log p(𝒟|w)] is well below one nat.
     """
     n_steps = check_count(n_steps, "n_steps", who="geometric_schedule")
-    if not 0.0 < start < 1.0:
-        raise ValueError(f"geometric_schedule: start must lie strictly between 0 and 1, got {start}")
+    start = check_positive(start, "start", who="geometric_schedule", below=1.0, hint="the first beta after 0")
     betas = np.concatenate([[0.0], np.geomspace(start, 1.0, n_steps)])
     betas[-1] = 1.0
     return betas
@@ -362,8 +360,7 @@ def _checked_options(d: int, n_betas: int, n_leapfrog, inverse_mass, target_acce
     inverse_mass = np.broadcast_to(inverse_mass, (n_betas - 2, d)).copy()
     if not np.all(np.isfinite(inverse_mass)) or not np.all(inverse_mass > 0):
         raise ValueError("inverse_mass (the diagonal of M⁻¹, about the variance of each weight) must be positive")
-    if not 0.0 < target_accept < 1.0:
-        raise ValueError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
+    check_positive(target_accept, "target_accept", who="ais", below=1.0, hint="e.g. target_accept=0.8")
     return n_leapfrog, inverse_mass
 
 
@@ -447,9 +444,10 @@ def _checked_step_sizes(step_size, n_betas: int, who: str):
     """None, or one positive step size per transition, (K − 1,)."""
     if step_size is None:
         return None
+    if np.ndim(step_size) == 0:
+        return np.full(n_betas - 2, check_positive(step_size, "step_size", who=who, hint=(
+            f"or {n_betas - 2} positive numbers, one per transition (a forward run's .step_size on the same betas)")))
     steps = as_float_array(step_size, f"{who}: step_size")
-    if steps.ndim == 0:
-        steps = np.full(n_betas - 2, float(steps))
     if steps.shape != (n_betas - 2,) or not np.all(np.isfinite(steps)) or not np.all(steps > 0):
         raise ValueError(f"{who}: step_size must be a positive number or {n_betas - 2} positive numbers (one per "
                          f"transition, at betas[1:-1]), got shape {steps.shape}; a forward run's .step_size on the "

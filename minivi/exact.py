@@ -21,7 +21,7 @@ from math import erf, sqrt
 
 import numpy as np
 
-from .nn import check_count
+from .nn import check_count, check_positive
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -47,14 +47,6 @@ def _as_real_array(x, name):
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or inf; remove or impute those entries first.")
     return array
-
-
-def _as_scale(value, name):
-    """A standard deviation given as one positive finite number."""
-    array = _as_real_array(value, name)
-    if array.shape != () or array <= 0:
-        raise ValueError(f"{name} must be one positive number, got {value!r}; pass e.g. {name}=1.0.")
-    return float(array)
 
 
 def _checked_data(Phi, y):
@@ -130,8 +122,8 @@ def blr_posterior(Phi, y, prior_sigma, noise_sigma):
     Returns (mean of shape (D,), cov of shape (D, D), exactly symmetric).
     """
     Phi, y = _checked_data(Phi, y)
-    prior_sigma = _as_scale(prior_sigma, "prior_sigma")
-    noise_sigma = _as_scale(noise_sigma, "noise_sigma")
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="blr_posterior", squared=True)
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="blr_posterior", squared=True)
     L = _posterior_precision_cholesky(Phi, prior_sigma, noise_sigma)
     mean = _cho_solve(L, Phi.T @ y) / noise_sigma**2
     L_inv = np.linalg.solve(L, np.eye(L.shape[0]))
@@ -156,8 +148,8 @@ def blr_log_evidence(Phi, y, prior_sigma, noise_sigma):
     Returns a Python float.
     """
     Phi, y = _checked_data(Phi, y)
-    prior_sigma = _as_scale(prior_sigma, "prior_sigma")
-    noise_sigma = _as_scale(noise_sigma, "noise_sigma")
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="blr_log_evidence", squared=True)
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="blr_log_evidence", squared=True)
     n, d = Phi.shape
     L = _posterior_precision_cholesky(Phi, prior_sigma, noise_sigma)
     mean = _cho_solve(L, Phi.T @ y) / noise_sigma**2
@@ -192,8 +184,8 @@ def evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=801, half_wi
     D > 2 raises ValueError: the grid would have n_grid^D points.
     """
     Phi, y = _checked_data(Phi, y)
-    prior_sigma = _as_scale(prior_sigma, "prior_sigma")
-    noise_sigma = _as_scale(noise_sigma, "noise_sigma")
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="evidence_by_quadrature", squared=True)
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="evidence_by_quadrature", squared=True)
     n, d = Phi.shape
     if d not in (1, 2):
         raise ValueError(
@@ -203,7 +195,7 @@ def evidence_by_quadrature(Phi, y, prior_sigma, noise_sigma, n_grid=801, half_wi
         )
     if half_width is None:
         half_width = 8.0 * prior_sigma
-    half_width = _as_scale(half_width, "half_width")
+    half_width = check_positive(half_width, "half_width", who="evidence_by_quadrature")
     n_grid = check_count(n_grid, "n_grid", 3)
 
     axis = np.linspace(-half_width, half_width, n_grid)
@@ -280,8 +272,8 @@ def elbo_gaussian_q(Phi, y, prior_sigma, noise_sigma, mean_q, cov_q):
     Returns a Python float.
     """
     Phi, y = _checked_data(Phi, y)
-    prior_sigma = _as_scale(prior_sigma, "prior_sigma")
-    noise_sigma = _as_scale(noise_sigma, "noise_sigma")
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="elbo_gaussian_q", squared=True)
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="elbo_gaussian_q", squared=True)
     mean_q, cov_q = _checked_gaussian(mean_q, cov_q, "mean_q", "cov_q")
     if mean_q.shape != (Phi.shape[1],):
         raise ValueError(f"mean_q has shape {mean_q.shape} but Phi has shape {Phi.shape}; "

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gaussian import LOG_2PI
-from .nn import Linear, Module, ReLU, Sequential, Tanh
+from .nn import Linear, Module, ReLU, Sequential, Tanh, check_positive
 from .tensor import Tensor, as_float_array, as_tensor, make_op
 
 LIKELIHOODS = ("gaussian", "categorical")
@@ -229,17 +229,6 @@ def log_normal_prior(w: Tensor, scales: np.ndarray) -> Tensor:
     return make_op("log_normal_prior", value, (w,), (lambda g: np.expand_dims(g, -1) * grad,))
 
 
-def _positive(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
-                         f"pass e.g. {name}=0.1")
-    return value
-
-
 def _checked_targets(y, likelihood: str, n: int, n_out: int, who: str) -> np.ndarray:
     """Gaussian: y of shape (N, out), or (N,) when out = 1 (read as a column). Categorical: labels (N,) or (N, 1)."""
     y = as_float_array(y.data if isinstance(y, Tensor) else y, f"{who}: y")
@@ -296,7 +285,7 @@ def _data_term(model: Module, x, y, likelihood: str, noise_sigma, who: str) -> t
         if noise_sigma is None:
             raise ValueError(f"{who}: the Gaussian likelihood needs noise_sigma, the standard deviation of "
                              "the observation noise, e.g. noise_sigma=0.1")
-        noise_sigma = _positive(noise_sigma, "noise_sigma")
+        noise_sigma = check_positive(noise_sigma, "noise_sigma", who=who, squared=True, hint="e.g. noise_sigma=0.1")
     elif noise_sigma is not None:
         raise ValueError(f"{who}: noise_sigma belongs to the Gaussian likelihood; the categorical one has none")
     x = as_float_array(x.data if isinstance(x, Tensor) else x, f"{who}: x")
@@ -337,7 +326,8 @@ def log_joint(model: Module, x, y, *, likelihood: str = "gaussian", noise_sigma=
     """
     _check_module(model, "log_joint")
     layers, slices, d, x, data_term = _data_term(model, x, y, likelihood, noise_sigma, "log_joint")
-    scales = _prior_scales(model, _positive(prior_sigma, "prior_sigma"), fan_in_prior)
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="log_joint", squared=True, hint="e.g. prior_sigma=1.0")
+    scales = _prior_scales(model, prior_sigma, fan_in_prior)
 
     def log_prob(w) -> Tensor:
         w = _checked_w(w, d)

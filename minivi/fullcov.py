@@ -39,7 +39,7 @@ import sys
 import numpy as np
 
 from . import gaussian as g
-from .nn import check_count, check_generator
+from .nn import check_count, check_generator, check_positive
 from .optim import Adam
 from .tensor import Tensor, make_op
 from .train import History, gradient_problem
@@ -57,16 +57,6 @@ def _as_finite(x, name: str) -> np.ndarray:
         raise ValueError(f"{name} contains NaN or inf; pass finite values (a NaN here usually means "
                          "training diverged: lower the learning rate)")
     return array
-
-
-def _positive_number(value, name: str) -> float:
-    if isinstance(value, bool) or np.ndim(value) != 0:
-        raise ValueError(f"{name} must be one positive number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
-                         "a Gaussian with scale 0 is a single point")
-    return value
 
 
 def _check_mu_and_scale(mu, L):
@@ -167,7 +157,7 @@ def kl_full_cov(mu, L, prior_sigma=1.0, *, validate=True) -> float:
     """
     if validate:
         mu, L = _check_mu_and_scale(mu, L)
-        prior_sigma = _positive_number(prior_sigma, "prior_sigma")
+        prior_sigma = check_positive(prior_sigma, "prior_sigma", who="kl_full_cov", squared=True)
     s2 = prior_sigma ** 2
     d = mu.size
     return float(0.5 * ((np.sum(L ** 2) + np.sum(mu ** 2)) / s2 - d) + d * np.log(prior_sigma)
@@ -185,7 +175,7 @@ def kl_full_cov_grads(mu, L, prior_sigma=1.0, *, validate=True):
     """
     if validate:
         mu, L = _check_mu_and_scale(mu, L)
-        prior_sigma = _positive_number(prior_sigma, "prior_sigma")
+        prior_sigma = check_positive(prior_sigma, "prior_sigma", who="kl_full_cov_grads", squared=True)
     s2 = prior_sigma ** 2
     return mu / s2, L / s2 - np.diag(1.0 / np.diag(L))
 
@@ -231,6 +221,7 @@ def kl_full_cov_op(mu: Tensor, l_raw: Tensor, prior_sigma: float = 1.0) -> Tenso
     layer. A step size that drives L_ii that low shows as a KL of hundreds of nats per such
     weight, and the gradient −1 pushes rho_ii back up.
     """
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="kl_full_cov_op", squared=True)
     rho = np.diag(l_raw.data)
     sigma = g.softplus(rho, validate=False)
     below = np.tril(l_raw.data, -1)
@@ -268,7 +259,10 @@ class FullCovGaussian:
         if init_mu.ndim != 1 or init_mu.size == 0:
             raise ValueError(f"init_mu must be a flat vector of shape (D,), got shape {init_mu.shape}; for a "
                              "network pass minivi.flat.parameters_to_vector(model)")
-        self.prior_sigma = _positive_number(prior_sigma, "prior_sigma")
+        self.prior_sigma = check_positive(prior_sigma, "prior_sigma", who="FullCovGaussian", squared=True)
+        if np.ndim(init_sigma) == 0:
+            init_sigma = check_positive(init_sigma, "init_sigma", who="FullCovGaussian",
+                                        hint=f"or an array of {init_mu.size} positive numbers (one per weight)")
         init_sigma = _as_finite(init_sigma, "init_sigma")
         if init_sigma.shape not in ((), init_mu.shape) or np.any(init_sigma <= 0):
             raise ValueError(f"init_sigma must be a positive number or an array of {init_mu.size} positive numbers "
@@ -353,9 +347,12 @@ def fit_full_cov(log_likelihood, q: FullCovGaussian, *, n_steps: int, lr: float 
     n_steps, n_samples = check_count(n_steps, "n_steps"), check_count(n_samples, "n_samples")
     if print_every is not None:   # None: the default; 0 is refused
         print_every = check_count(print_every, "print_every", hint="to print nothing pass verbose=False")
-    if not 0.0 <= average_last < 1.0:
-        raise ValueError(f"average_last must be a fraction in [0, 1), got {average_last}")
-    optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=lr if scale_lr is None else scale_lr)]
+    average_last = check_positive(average_last, "average_last", who="fit_full_cov", closed=True, below=1.0,
+                                  hint="the fraction of the last steps to average over")
+    lr = check_positive(lr, "lr", who="fit_full_cov", hint="Adam's learning rate for mu")
+    scale_lr = lr if scale_lr is None else check_positive(scale_lr, "scale_lr", who="fit_full_cov",
+                                                          hint="Adam's learning rate for l_raw")
+    optimizers = [Adam([q.mu], lr=lr), Adam([q.l_raw], lr=scale_lr)]
     history = History()
     n_average = int(round(average_last * n_steps))
     sums = [np.zeros(q.dim), np.zeros((q.dim, q.dim))]

@@ -47,11 +47,11 @@ import warnings
 
 import numpy as np
 
-from .flat import (_deterministic_layers, _positive, _prior_scales, _run_layers, _slices, functional_forward, log_joint, n_weights,
+from .flat import (_deterministic_layers, _prior_scales, _run_layers, _slices, functional_forward, log_joint, n_weights,
                    parameters_to_vector)
 from .exact import SYMMETRY_RTOL
 from .gaussian import LOG_2PI
-from .nn import Linear, Module, check_count
+from .nn import Linear, Module, check_count, check_positive
 from .tensor import Tensor, as_float_array
 
 HESSIANS = ("ggn", "exact")
@@ -120,7 +120,7 @@ def exact_hessian(log_prob, w, *, step: float = 1e-3) -> np.ndarray:
     if w.ndim != 1 or not np.all(np.isfinite(w)):
         raise ValueError(f"exact_hessian: w must be a finite vector (D,), got shape {w.shape}"
                          + (" with NaN or inf" if w.ndim == 1 else ""))
-    step = _positive(step, "step")
+    step = check_positive(step, "step", who="exact_hessian")
     d = len(w)
     columns = np.empty((d, d))
     for j in range(d):
@@ -168,7 +168,8 @@ def ggn(model: Module, w, x, *, noise_sigma, prior_sigma, fan_in_prior: bool = F
     It is the Hessian without the term Σ_nk (f_nk - y_nk)/noise_sigma² ∇² f_nk: exact for a
     model linear in w, and positive definite wherever it is evaluated.
     """
-    noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="ggn", squared=True)
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="ggn", squared=True)
     j = jacobian(model, w, x)
     j = j.reshape(-1, j.shape[-1])
     return j.T @ j / noise_sigma ** 2 + np.diag(1.0 / _prior_scales(model, prior_sigma, fan_in_prior) ** 2)
@@ -187,9 +188,10 @@ def find_mode(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, w0=None, fan
     approximation needs the mode). w0: the start (D,), by default the model's own parameters.
     A network has many modes (and H! 2^H symmetric copies of each): the one found depends on w0.
     """
-    noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="find_mode", squared=True)
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="find_mode", squared=True)
     n_steps = check_count(n_steps, "n_steps", who="find_mode")
-    tol = _positive(tol, "tol")
+    tol = check_positive(tol, "tol", who="find_mode")
     x = _checked_inputs(x, "find_mode")
     log_prob = log_joint(model, x, y, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)
     d = n_weights(model)
@@ -278,10 +280,14 @@ def evidence_prior_precision(data_hessian, w_hat, *, low: float = 1e-8, high: fl
     if refit is None:
         return _fixed_point(data_hessian, w_hat, low, high)
     max_refits = check_count(max_refits, "max_refits", who="evidence_prior_precision")
-    rtol = _positive(rtol, "rtol")
+    rtol = check_positive(rtol, "rtol", who="evidence_prior_precision")
     alpha = _fixed_point(data_hessian, w_hat, low, high)
     for _ in range(max_refits):
-        w_hat, data_hessian = refit(alpha)
+        refitted = refit(alpha)
+        if not (isinstance(refitted, (tuple, list)) and len(refitted) == 2):
+            raise TypeError(f"evidence_prior_precision: refit(alpha) must return the pair (w_hat, data_hessian), "
+                            f"got {type(refitted).__name__}; return the new mode and the data part of its Hessian")
+        w_hat, data_hessian = refitted
         new = _fixed_point(data_hessian, w_hat, low, high)
         if abs(new - alpha) <= rtol * alpha:
             return new
@@ -314,7 +320,8 @@ def _fixed_point(data_hessian, w_hat, low: float, high: float) -> float:
         alpha = np.exp(log_alpha)
         return alpha * w2 - np.sum(lam / (lam + alpha))
 
-    lo, hi = np.log(_positive(low, "low")), np.log(_positive(high, "high"))
+    lo = np.log(check_positive(low, "low", who="evidence_prior_precision"))
+    hi = np.log(check_positive(high, "high", who="evidence_prior_precision"))
     if excess(lo) > 0 or excess(hi) < 0:
         raise ValueError(f"evidence_prior_precision: the evidence is maximised outside [{low:g}, {high:g}] "
                          "(the fixed point alpha |w|^2 = gamma has no root there); widen low/high")
@@ -360,7 +367,7 @@ class Laplace:
 
     def with_prior_precision(self, alpha: float) -> "Laplace":
         """The same ŵ and data Hessian with α = alpha: H = data_hessian + diag(r alpha)."""
-        alpha = _positive(alpha, "alpha")
+        alpha = check_positive(alpha, "alpha", who="Laplace.with_prior_precision")
         return Laplace(self.model, self.w_hat, self.data_hessian, self.log_likelihood, self.noise_sigma,
                        1.0 / np.sqrt(alpha), self.kind, self.prior_ratio)
 
@@ -407,7 +414,8 @@ def laplace(model: Module, x, y, *, noise_sigma, prior_sigma=1.0, fan_in_prior: 
     """
     if hessian not in HESSIANS:
         raise ValueError(f"laplace: hessian must be one of {HESSIANS}, got {hessian!r}")
-    noise_sigma, prior_sigma = _positive(noise_sigma, "noise_sigma"), _positive(prior_sigma, "prior_sigma")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="laplace", squared=True)
+    prior_sigma = check_positive(prior_sigma, "prior_sigma", who="laplace", squared=True)
     x = _checked_inputs(x, "laplace")
     log_prob = log_joint(model, x, y, noise_sigma=noise_sigma, prior_sigma=prior_sigma, fan_in_prior=fan_in_prior)
     d = n_weights(model)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nn import Module, Parameter
+from .nn import Module, Parameter, check_positive
 from .gaussian import LOG_2PI, inverse_softplus
 from .tensor import Tensor, as_tensor, make_op, unbroadcast
 
@@ -53,7 +53,8 @@ def gaussian_nll(pred, target, noise_sigma, *, validate: bool = True) -> Tensor:
             raise ValueError(f"gaussian_nll: noise_sigma of shape {noise_sigma.shape} must broadcast to the "
                              f"predictions' shape {pred.shape} (one scale, or one per output)")
     else:
-        noise_sigma = as_tensor(_positive(noise_sigma, "noise_sigma"))
+        noise_sigma = as_tensor(check_positive(noise_sigma, "noise_sigma", who="gaussian_nll", squared=True,
+                                               hint="e.g. noise_sigma=0.1, or a Tensor for one scale per output"))
     s, r = noise_sigma.data, pred.data - target.data
     return make_op("gaussian_nll", _gaussian_nll_value(r, s), (pred, target, noise_sigma),
                    (lambda g: _divided(g * r, s * s),
@@ -99,7 +100,8 @@ class LearnedNoise(Module):
     """
 
     def __init__(self, init_sigma: float = 0.1):
-        self.rho = Parameter(inverse_softplus(np.array(_positive(init_sigma, "init_sigma"))))
+        init_sigma = check_positive(init_sigma, "init_sigma", who="LearnedNoise", squared=True, hint="e.g. init_sigma=0.1")
+        self.rho = Parameter(inverse_softplus(np.array(init_sigma)))
 
     @property
     def noise_sigma(self) -> float:
@@ -160,18 +162,3 @@ def _broadcast_shape(a: tuple, b: tuple):
         return np.broadcast_shapes(a, b)
     except ValueError:
         return None
-
-
-def _positive(value, name) -> float:
-    """One positive finite number (a standard deviation), as a float; anything else refused, naming it."""
-    if isinstance(value, Tensor) or np.ndim(value) != 0:
-        raise TypeError(f"{name} must be one positive number, got {type(value).__name__} of shape "
-                        f"{np.shape(value)}; for one scale per output pass a Tensor to gaussian_nll")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be one positive number, got {value!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number (a standard deviation), got {value}; "
-                         f"pass e.g. {name}=0.1")
-    return value

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .diagnostics import effective_sample_size, monte_carlo_se, rank_normalize, split_rhat
-from .nn import check_count, check_generator
+from .nn import check_count, check_generator, check_positive
 from .tensor import Tensor, as_float_array
 
 # A trajectory whose energy error H_end - H_start exceeds this is "divergent":
@@ -152,6 +152,8 @@ def leapfrog(w, p, step_size, n_steps: int, value_and_grad, inverse_mass=1.0, st
     start:           optional (log p(w), ∇ log p(w)) at the starting w, to save one evaluation
     """
     n_steps = check_count(n_steps, "n_steps", 0, who="leapfrog")
+    if np.ndim(step_size) == 0:
+        step_size = check_positive(step_size, "step_size", who="leapfrog", hint="or an array broadcasting against w")
     step = np.asarray(step_size, dtype=float)
     if not np.all(step > 0):
         raise ValueError(f"leapfrog: the step size must be > 0, got {step_size!r}")
@@ -304,17 +306,12 @@ def _checked_init(init) -> np.ndarray:
 
 def _checked_options(step_size, n_warmup, target_accept, trajectory_length, inverse_mass, d):
     if step_size is not None:
-        step_size = float(step_size)
-        if not np.isfinite(step_size) or step_size <= 0:
-            raise ValueError(f"hmc: step_size must be a positive finite number, got {step_size}; "
-                             "or leave it None to let the warm-up find one")
+        step_size = check_positive(step_size, "step_size", who="hmc", hint="or leave it None to let the warm-up find one")
     elif n_warmup == 0:
         raise ValueError("hmc: with n_warmup=0 nothing tunes the step size, so pass step_size=... yourself "
                          "(or give some warm-up iterations, e.g. n_warmup=500)")
-    if not 0.0 < target_accept < 1.0:
-        raise ValueError(f"hmc: target_accept must lie strictly between 0 and 1, got {target_accept}")
-    if not np.isfinite(trajectory_length) or trajectory_length <= 0:
-        raise ValueError(f"hmc: trajectory_length must be > 0, got {trajectory_length}")
+    check_positive(target_accept, "target_accept", who="hmc", below=1.0, hint="e.g. target_accept=0.8")
+    check_positive(trajectory_length, "trajectory_length", who="hmc", hint="e.g. trajectory_length=2.0")
     if inverse_mass is None:
         return step_size, np.ones(d)
     inverse_mass = np.broadcast_to(as_float_array(inverse_mass, "hmc: inverse_mass"), (d,)).copy()

@@ -289,6 +289,48 @@ def check_count(value, name: str, minimum: int = 1, *, who: str | None = None, h
     return int(value)
 
 
+# The smallest number whose square is still a normal float64 (about 1.5e-154): a standard
+# deviation below it squares to 0 or to a subnormal, and 1 / sigma**2 overflows.
+SMALLEST_SQUARED_SCALE = float(np.sqrt(np.finfo(np.float64).tiny))
+
+
+def check_positive(value, name: str, *, who: str | None = None, hint: str = "", minimum: float = 0.0,
+                   closed: bool = False, below: float | None = None, squared: bool = False) -> float:
+    """One real number in a range (a standard deviation, a step size, a rate, ...) as a Python float.
+
+    Every "one positive number" argument in minivi goes through here, so one rule holds
+    everywhere: anything but one real number (a bool, a string, None, an array of one or
+    more axes, even of one element, a Tensor) is a TypeError; NaN, inf, or a value outside
+    the range a ValueError. The range is value > minimum (value >= minimum when `closed`),
+    and value < below when `below` is given. With `squared` (the code squares the value:
+    a variance, a precision 1/sigma**2) a value below SMALLEST_SQUARED_SCALE is refused
+    too, as its square underflows. Python and NumPy ints and floats, and 0-d NumPy
+    arrays of them, are accepted. Messages name the argument (after `who`, the function,
+    if given), quote the value, say what is accepted and end with `hint`.
+    """
+    where = f"{who}: " if who else ""
+    tail = f"; {hint}" if hint else ""
+    if below is not None:
+        accepted = f"finite number in {'[' if closed else '('}{minimum:g}, {below:g})"
+    else:
+        kind = ("non-negative " if closed else "positive ") if minimum == 0 else ""
+        accepted = f"{kind}finite number ({'>=' if closed else '>'} {minimum:g})"
+    number = value
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        number = value.item()
+    if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{where}{name} must be one {accepted}, got {value!r} of type "
+                        f"{type(value).__name__}{tail}")
+    number = float(number)
+    inside = (number >= minimum if closed else number > minimum) and (below is None or number < below)
+    if not np.isfinite(number) or not inside:
+        raise ValueError(f"{where}{name} must be one {accepted}, got {value!r}{tail}")
+    if squared and number < SMALLEST_SQUARED_SCALE:
+        raise ValueError(f"{where}{name} must be at least {SMALLEST_SQUARED_SCALE:.3g} (its square is used and "
+                         f"would underflow: to 0, or to a subnormal float that has lost digits), got {value!r}{tail}")
+    return number
+
+
 def check_generator(rng, who: str) -> np.random.Generator:
     """Every random draw in minivi takes an explicit np.random.Generator."""
     if not isinstance(rng, np.random.Generator):

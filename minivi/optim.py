@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .nn import check_positive
 from .tensor import Tensor
 
 FLAT_LIMIT = 100_000   # parameter entries in all: below, one update over all of them; from here on, one per parameter
@@ -48,9 +49,7 @@ class Optimizer:
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{type(self).__name__} takes Tensors with requires_grad=True, got {p!r:.60}")
         _refuse_repeats(self.params, type(self).__name__)
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"the learning rate must be a positive number, got lr={lr}")
-        self.lr = float(lr)
+        self.lr = check_positive(lr, "lr", who=type(self).__name__, hint="the learning rate, e.g. lr=1e-2")
         ends = np.cumsum([p.size for p in self.params]).tolist()
         self._parts = [slice(end - p.size, end) for p, end in zip(self.params, ends)]   # parameter i's entries
         self._all = slice(0, ends[-1])
@@ -97,9 +96,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0.0):
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = check_positive(momentum, "momentum", who="SGD", closed=True, below=1.0,
+                                       hint="0 is plain gradient descent")
         self.velocity = self.new_state()
 
     def update(self, part, g, t):
@@ -121,10 +119,12 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
-        self.beta1, self.beta2 = (float(b) for b in betas)
-        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
-            raise ValueError(f"Adam's betas must be in [0, 1), got {betas}")
-        self.eps = float(eps)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}; e.g. betas=(0.9, 0.999)")
+        self.beta1, self.beta2 = (check_positive(b, name, who="Adam", closed=True, below=1.0,
+                                                 hint="a running average's decay, e.g. betas=(0.9, 0.999)")
+                                  for b, name in zip(betas, ("betas[0]", "betas[1]")))
+        self.eps = check_positive(eps, "eps", who="Adam", closed=True, hint="it keeps the step finite where v is 0, e.g. eps=1e-8")
         self.m, self.v = self.new_state(), self.new_state()
         self._work = self.new_state()   # scratch space: every line below updates in place
 

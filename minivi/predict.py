@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nn import check_count, check_mode
-from .likelihoods import _positive, checked_labels
+from .nn import check_count, check_mode, check_positive
+from .likelihoods import checked_labels
 from .tensor import Tensor, as_float_array, as_tensor, no_grad
 
 
@@ -60,7 +60,8 @@ def regression_uncertainty(samples: np.ndarray, noise_sigma: float) -> dict:
     """
     samples = _checked_samples(samples, 2, "(S, N, ...)", "regression_uncertainty")
     epistemic = samples.std(axis=0)
-    aleatoric = np.full_like(epistemic, _positive(noise_sigma, "noise_sigma"))
+    aleatoric = np.full_like(epistemic, check_positive(noise_sigma, "noise_sigma", who="regression_uncertainty",
+                                                           squared=True))
     return {"mean": samples.mean(axis=0), "epistemic": epistemic, "aleatoric": aleatoric,
             "total": np.sqrt(epistemic ** 2 + aleatoric ** 2)}
 
@@ -138,7 +139,7 @@ def gaussian_log_likelihood(samples: np.ndarray, y: np.ndarray, noise_sigma: flo
     samples = _checked_samples(samples, 2, "(S, N, ...)", "gaussian_log_likelihood")
     _check_some_points(samples.shape[1], "gaussian_log_likelihood")
     y = _checked_target(y, samples.shape, "gaussian_log_likelihood")
-    noise_sigma = _positive(noise_sigma, "noise_sigma")
+    noise_sigma = check_positive(noise_sigma, "noise_sigma", who="gaussian_log_likelihood", squared=True)
     log_p = -0.5 * np.log(2 * np.pi * noise_sigma ** 2) - (y - samples) ** 2 / (2 * noise_sigma ** 2)
     log_p = log_p.reshape(log_p.shape[0], log_p.shape[1], -1).sum(axis=-1)  # a point's outputs together
     return float(np.mean(_logmeanexp(log_p, axis=0)))

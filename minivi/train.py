@@ -17,7 +17,7 @@ import numpy as np
 from .data import minibatches
 from .elbo import elbo_loss, kl_weights, warmup_factor
 from .io import named_parameters
-from .nn import Module, check_count, check_generator
+from .nn import Module, check_count, check_generator, check_positive
 from .optim import Adam, Optimizer
 from .tensor import Tensor, as_float_array
 
@@ -80,8 +80,9 @@ def fit(model: Module, x, y, nll, *, epochs: int, batch_size: int, rng: np.rando
                          f"(lr={getattr(optimizer, 'lr', '?')}), so lr would be ignored. Pass one: "
                          "the lr inside the optimiser, or lr= alone for the default Adam")
     if optimizer is None:
+        lr = 1e-2 if lr is None else check_positive(lr, "lr", who="fit", hint="the default Adam's learning rate")
         params = model.parameters() + (nll.parameters() if isinstance(nll, Module) else [])
-        optimizer = Adam(list({id(p): p for p in params}.values()), lr=1e-2 if lr is None else lr)
+        optimizer = Adam(list({id(p): p for p in params}.values()), lr=lr)
     names = _parameter_names(model, nll)
     history, step, start = History(), 0, time.perf_counter()
     for epoch in range(int(epochs)):

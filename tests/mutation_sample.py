@@ -28,10 +28,11 @@ from pathlib import Path
 
 # The checking helpers of minivi/ and their arguments that only go into an error message:
 # {function name: positions and keyword names of those arguments}. A function name stands for
-# every function of minivi/ so named (two `_positive`s, in flat.py and likelihoods.py).
+# every function of minivi/ so named (two `_as_real_array`s, in exact.py and gaussian.py).
 MESSAGE_ARGUMENTS = {
     "check_generator": {1, "who"},
     "check_count": {1, "name", "who", "hint"},
+    "check_positive": {1, "name", "who", "hint"},
     "check_sizes": {2, "who"},
     "check_features": {2, "who"},
     "check_channels": {3, "who"},
@@ -40,12 +41,7 @@ MESSAGE_ARGUMENTS = {
     "_as_finite": {1, "name"},
     "_as_real_array": {1, "name"},
     "_as_positive_array": {1, "name"},
-    "_as_scale": {1, "name"},
-    "_positive": {1, "name"},
-    "_positive_number": {1, "name"},
-    "_positive_scale": {1, "name"},
     "_check_real": {1, "name"},
-    "_check_non_negative": {1, "name"},
     "_check_module": {1, "who"},
     "_checked_inputs": {1, "who"},
     "_checked_vector": {2, "who"},

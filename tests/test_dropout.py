@@ -88,9 +88,15 @@ def test_dropout_kl_by_hand_and_its_gradient_three_ways():
     assert mv.gradcheck(as_function, *arrays)                            # autodiff against central differences
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan"), True, "0.1"])
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan")])
 def test_a_rate_outside_zero_one_is_refused(p):
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Dropout(p, rng=rng())
+
+
+@pytest.mark.parametrize("p", [True, "0.1", None, np.array([0.1, 0.2])])
+def test_a_rate_that_is_not_one_number_is_a_type_error(p):
+    with pytest.raises(TypeError, match=r"Dropout: p must be one finite number in \[0, 1\)"):
         Dropout(p, rng=rng())
 
 

@@ -287,7 +287,7 @@ def test_mackays_loop_refuses_a_count_or_tolerance_it_cannot_use():
 
     with pytest.raises(ValueError, match="max_refits must be a whole number >= 1"):
         la.evidence_prior_precision(gram, w_hat, refit=refit, max_refits=0)   # was "did not settle in 0 refits"
-    with pytest.raises(ValueError, match="rtol must be a positive"):
+    with pytest.raises(ValueError, match="rtol must be one positive"):
         la.evidence_prior_precision(gram, w_hat, refit=refit, rtol=-1.0)      # was 1000 refits, then an error
     with pytest.raises(ValueError, match=r"w_hat \(D,\), got \(1, 1\) and \(\)"):
         la.evidence_prior_precision(np.ones((1, 1)), np.array(2.0))           # was len() of an unsized object

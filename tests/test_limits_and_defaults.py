@@ -22,7 +22,7 @@ from minivi.optim import Adam
 
 @pytest.mark.parametrize("betas", [(1.0, 0.999), (0.9, 1.0), (-0.1, 0.999), (0.9, -0.5)])
 def test_adam_refuses_betas_outside_zero_to_one(betas):
-    with pytest.raises(ValueError, match=r"betas must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"betas\[\d\] must be one finite number in \[0, 1\)"):
         Adam([mv.Tensor([1.0], requires_grad=True)], lr=0.1, betas=betas)
 
 

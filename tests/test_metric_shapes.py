@@ -111,9 +111,9 @@ def test_gaussian_log_likelihood_refuses_a_target_that_would_broadcast():
 @pytest.mark.parametrize("noise_sigma", [0.0, -1.0, np.nan])
 def test_regression_metrics_refuse_a_bad_noise_sigma(noise_sigma):
     samples = np.zeros((3, 2, 1))
-    with pytest.raises(ValueError, match="noise_sigma must be a positive"):
+    with pytest.raises(ValueError, match="noise_sigma must be one positive finite number"):
         mv.gaussian_log_likelihood(samples, np.zeros((2, 1)), noise_sigma)
-    with pytest.raises(ValueError, match="noise_sigma must be a positive"):
+    with pytest.raises(ValueError, match="noise_sigma must be one positive finite number"):
         mv.regression_uncertainty(samples, noise_sigma)
 
 

@@ -274,9 +274,9 @@ def test_metrics_over_no_data_points_or_no_classes_are_refused():
 @pytest.mark.parametrize("noise_sigma", [None, np.array([0.1, 0.2]), mv.Tensor(0.1)])
 def test_a_noise_sigma_that_is_not_one_number_gets_a_message_naming_it(noise_sigma):
     samples = np.zeros((3, 2, 1))
-    with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+    with pytest.raises(TypeError, match="noise_sigma must be one positive finite number"):
         mv.regression_uncertainty(samples, noise_sigma)
-    with pytest.raises(TypeError, match="noise_sigma must be one positive number"):
+    with pytest.raises(TypeError, match="noise_sigma must be one positive finite number"):
         mv.gaussian_log_likelihood(samples, np.zeros((2, 1)), noise_sigma)
 
 
