@@ -11,6 +11,8 @@ of `gradcheck`. A wrong gradient formula is off by O(1), so it cannot hide.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .tensor import Tensor, as_float_array, no_grad
@@ -19,11 +21,22 @@ DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-6
 
 
+def _step_or_tolerance(value, name: str, *, zero_allowed: bool) -> float:
+    """eps (> 0), rtol and atol (>= 0): one finite real number each, or an error naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be one real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        raise ValueError(f"{name} must be a finite number {'>= 0' if zero_allowed else '> 0 (a step)'}, got {value}")
+    return value
+
+
 def numerical_grad(f, *arrays, eps: float = 1e-6) -> tuple:
     """Central-difference gradients of a float-valued f(*arrays), one array per input.
 
-    Each entry of each input is moved by ±eps in turn (on a float64 copy).
+    Each entry of each input is moved by ±eps in turn (on a float64 copy); eps > 0.
     """
+    eps = _step_or_tolerance(eps, "numerical_grad: eps", zero_allowed=False)
     arrays = [as_float_array(a, "numerical_grad input").copy() for a in arrays]
     grads = []
     for x in arrays:
@@ -56,7 +69,10 @@ def gradcheck(f, *arrays, eps: float = 1e-6, rtol: float = DEFAULT_RTOL, atol: f
     Passes when |engine - numeric| <= atol + rtol·|numeric| for every entry of
     every input; returns True. Otherwise raises AssertionError naming the
     input, the entry with the worst error, both values and the error.
+    eps > 0 (the step); rtol, atol >= 0.
     """
+    rtol = _step_or_tolerance(rtol, "gradcheck: rtol", zero_allowed=True)
+    atol = _step_or_tolerance(atol, "gradcheck: atol", zero_allowed=True)
     analytic = engine_grad(f, *arrays)
 
     def f_value(*xs):

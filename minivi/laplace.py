@@ -322,6 +322,8 @@ def _fixed_point(data_hessian, w_hat, low: float, high: float) -> float:
 
     lo = np.log(check_positive(low, "low", who="evidence_prior_precision"))
     hi = np.log(check_positive(high, "high", who="evidence_prior_precision"))
+    if not lo < hi:
+        raise ValueError(f"evidence_prior_precision: low must be below high, got low = {low:g}, high = {high:g}")
     if excess(lo) > 0 or excess(hi) < 0:
         raise ValueError(f"evidence_prior_precision: the evidence is maximised outside [{low:g}, {high:g}] "
                          "(the fixed point alpha |w|^2 = gamma has no root there); widen low/high")

@@ -33,6 +33,7 @@ MESSAGE_ARGUMENTS = {
     "check_generator": {1, "who"},
     "check_count": {1, "name", "who", "hint"},
     "check_positive": {1, "name", "who", "hint"},
+    "_step_or_tolerance": {1, "name"},
     "check_sizes": {2, "who"},
     "check_features": {2, "who"},
     "check_channels": {3, "who"},

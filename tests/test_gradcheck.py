@@ -116,3 +116,23 @@ def test_gradcheck_fails_where_the_function_is_undefined():
 def test_gradcheck_needs_a_scalar_output():
     with pytest.raises(ValueError, match="scalar"):
         mv.gradcheck(lambda x: x * 2.0, np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"eps": 0.0}, ValueError, "eps must be a finite number > 0"),           # was 0/0: a NaN gradient
+    ({"eps": -1e-6}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": float("nan")}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": True}, TypeError, "eps must be one real number"),               # was read as a step of 1
+    ({"rtol": -1.0}, ValueError, "rtol must be a finite number >= 0"),       # was a check nothing passes
+    ({"atol": float("inf")}, ValueError, "atol must be a finite number >= 0"),  # was a check nothing fails
+    ({"atol": "1e-6"}, TypeError, "atol must be one real number"),
+])
+def test_gradcheck_refuses_a_step_or_tolerance_it_cannot_use(kwargs, error, fragment):
+    with pytest.raises(error, match=re.escape(fragment)):
+        mv.gradcheck(lambda t: (t * t).sum(), np.array([1.0, 2.0]), **kwargs)
+
+
+def test_a_zero_tolerance_is_allowed_and_an_integer_step_is_a_step():
+    assert mv.gradcheck(lambda t: (t * 2.0).sum(), np.array([1.0, 2.0]), rtol=0, atol=1e-9)
+    grad, = mv.numerical_grad(lambda x: float((x * x).sum()), np.array([1.0, 2.0]), eps=1)
+    np.testing.assert_allclose(grad, [2.0, 4.0])     # central differences are exact on a quadratic

@@ -291,6 +291,8 @@ def test_mackays_loop_refuses_a_count_or_tolerance_it_cannot_use():
         la.evidence_prior_precision(gram, w_hat, refit=refit, rtol=-1.0)      # was 1000 refits, then an error
     with pytest.raises(ValueError, match=r"w_hat \(D,\), got \(1, 1\) and \(\)"):
         la.evidence_prior_precision(np.ones((1, 1)), np.array(2.0))           # was len() of an unsized object
+    with pytest.raises(ValueError, match="low must be below high, got low = 1e\\+08, high = 1e-08"):
+        la.evidence_prior_precision(gram, w_hat, low=1e8, high=1e-8)          # was "maximised outside [1e+08, 1e-08]"
 
 
 def test_the_derivative_helpers_take_a_tensor_w_and_name_a_log_prob_that_returns_no_tensor():
